@@ -1,0 +1,422 @@
+//! XML (spec §4): `<message method=".." topic=".."><msg type="..">..</msg></message>`.
+//!
+//! Reading uses quick-xml and streams the typed `msg`/`item` elements as value
+//! events; writing is done by hand (an [`XmlWriter`] visitor) because the
+//! output is a fixed shape and must also be measurable without being written.
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+use crate::error::{DecodeError, ValueError};
+use crate::message::{Body, Envelope, Method};
+use crate::value::{check_text, put_float, put_int, Builder, Container, Out, Scalar, Visitor, MAX_DEPTH};
+
+/// Writes `s` escaped for XML text, or for a double-quoted attribute.
+///
+/// A carriage return is written `&#13;` (a literal one would read back as a
+/// newline); in attributes tab and newline are escaped too, because attribute
+/// value normalization would turn them into spaces.
+pub(crate) fn put_escaped(out: &mut impl Out, s: &str, attr: bool) {
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'\r' => b"&#13;",
+            b'"' if attr => b"&quot;",
+            b'\t' if attr => b"&#9;",
+            b'\n' if attr => b"&#10;",
+            _ => continue,
+        };
+        out.put(&bytes[run..i]);
+        out.put(esc);
+        run = i + 1;
+    }
+    out.put(&bytes[run..]);
+}
+
+/// Writes the opening `<message ...>` tag.
+pub(crate) fn put_open(out: &mut impl Out, method: Method, topic: &str, more: bool) {
+    out.put(b"<message method=\"");
+    out.put(method.as_str().as_bytes());
+    out.put(b"\" topic=\"");
+    put_escaped(out, topic, true);
+    if more {
+        out.put(b"\" more=\"true\">");
+    } else {
+        out.put(b"\">");
+    }
+}
+
+/// Writes a value as a typed `msg` element, from events.
+#[derive(Debug)]
+pub(crate) struct XmlWriter<'o, O: Out> {
+    out: &'o mut O,
+    depth: usize,
+    /// `key` already wrote `<item key=".."`; the value adds its type.
+    keyed: bool,
+}
+
+impl<'o, O: Out> XmlWriter<'o, O> {
+    pub(crate) fn new(out: &'o mut O) -> Self {
+        XmlWriter {
+            out,
+            depth: 0,
+            keyed: false,
+        }
+    }
+
+    fn open(&mut self, ty: &[u8]) {
+        if !self.keyed {
+            self.out.put(if self.depth == 0 { b"<msg" } else { b"<item" });
+        }
+        self.keyed = false;
+        self.out.put(b" type=\"");
+        self.out.put(ty);
+        self.out.put(b"\"");
+    }
+
+    fn close(&mut self) {
+        self.out.put(if self.depth == 0 { b"</msg>" } else { b"</item>" });
+    }
+}
+
+impl<O: Out> Visitor for XmlWriter<'_, O> {
+    fn scalar(&mut self, s: Scalar<'_>) -> Result<(), ValueError> {
+        match s {
+            Scalar::Null => {
+                self.open(b"null");
+                self.out.put(b"/>");
+                return Ok(());
+            }
+            Scalar::Bool(b) => {
+                self.open(b"bool");
+                self.out.put(if b { b">true" } else { b">false" });
+            }
+            Scalar::Int(i) => {
+                self.open(b"int");
+                self.out.put(b">");
+                put_int(self.out, i);
+            }
+            Scalar::Float(f) => {
+                self.open(b"float");
+                self.out.put(b">");
+                put_float(self.out, f);
+            }
+            Scalar::Str(s) => {
+                self.open(b"str");
+                self.out.put(b">");
+                put_escaped(self.out, s, false);
+            }
+        }
+        self.close();
+        Ok(())
+    }
+
+    fn begin(&mut self, c: Container) -> Result<(), ValueError> {
+        self.open(if c == Container::List { b"list" } else { b"dict" });
+        self.out.put(b">");
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn key(&mut self, k: &str) -> Result<(), ValueError> {
+        self.out.put(b"<item key=\"");
+        put_escaped(self.out, k, true);
+        self.out.put(b"\"");
+        self.keyed = true;
+        Ok(())
+    }
+
+    fn end(&mut self, _: Container) -> Result<(), ValueError> {
+        self.depth -= 1;
+        self.close();
+        Ok(())
+    }
+}
+
+fn xml_err(e: impl std::fmt::Display) -> DecodeError {
+    DecodeError::Xml(e.to_string())
+}
+
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// The typed value element being read.
+enum Open {
+    Container(Container),
+    Scalar { ty: &'static str, text: String },
+}
+
+struct ElementAttrs {
+    ty: Option<String>,
+    key: Option<String>,
+}
+
+fn element_attrs(e: &BytesStart<'_>) -> Result<ElementAttrs, DecodeError> {
+    let mut attrs = ElementAttrs { ty: None, key: None };
+    for attr in e.attributes() {
+        let attr = attr.map_err(xml_err)?;
+        match attr.key.as_ref() {
+            b"type" => attrs.ty = Some(attr.unescape_value().map_err(xml_err)?.into_owned()),
+            b"key" => attrs.key = Some(attr.unescape_value().map_err(xml_err)?.into_owned()),
+            _ => {}
+        }
+    }
+    Ok(attrs)
+}
+
+fn finish_scalar<V: Visitor>(ty: &'static str, text: &str, v: &mut V) -> Result<(), DecodeError> {
+    let bad = || ValueError::BadScalar {
+        ty,
+        text: text.chars().take(64).collect(),
+    };
+    let trimmed = text.trim_matches(is_xml_space);
+    let scalar = match ty {
+        "str" => {
+            check_text(text)?;
+            Scalar::Str(text)
+        }
+        "int" => match trimmed.parse::<i64>() {
+            Ok(i) => Scalar::Int(i),
+            Err(_) if trimmed.trim_start_matches(['-', '+']).bytes().all(|b| b.is_ascii_digit()) && !trimmed.is_empty() => {
+                return Err(ValueError::IntOutOfRange(trimmed.to_owned()).into())
+            }
+            Err(_) => return Err(bad().into()),
+        },
+        "float" => match trimmed.parse::<f64>() {
+            Ok(f) if f.is_finite() => Scalar::Float(f),
+            Ok(_) => return Err(ValueError::NonFiniteFloat.into()),
+            Err(_) => return Err(bad().into()),
+        },
+        "bool" => match trimmed {
+            "true" => Scalar::Bool(true),
+            "false" => Scalar::Bool(false),
+            _ => return Err(bad().into()),
+        },
+        _ if trimmed.is_empty() => Scalar::Null,
+        _ => return Err(bad().into()),
+    };
+    v.scalar(scalar)?;
+    Ok(())
+}
+
+/// Handles the opening of a `msg` (at the root) or `item` element.
+fn open_element<V: Visitor>(
+    e: &BytesStart<'_>,
+    empty: bool,
+    stack: &mut Vec<Open>,
+    v: &mut V,
+) -> Result<(), DecodeError> {
+    let attrs = element_attrs(e)?;
+    match stack.last() {
+        Some(Open::Container(Container::Dict)) => {
+            let key = attrs.key.ok_or_else(|| xml_err("dict item without a key attribute"))?;
+            check_text(&key)?;
+            v.key(&key)?;
+        }
+        Some(Open::Container(Container::List)) | None => {}
+        Some(Open::Scalar { .. }) => return Err(xml_err("element inside a scalar value")),
+    }
+    let ty: &'static str = match attrs.ty.as_deref().unwrap_or("str") {
+        "list" | "dict" => {
+            let c = if attrs.ty.as_deref() == Some("list") {
+                Container::List
+            } else {
+                Container::Dict
+            };
+            let depth = stack.iter().filter(|o| matches!(o, Open::Container(_))).count();
+            if depth >= MAX_DEPTH {
+                return Err(ValueError::TooDeep.into());
+            }
+            v.begin(c)?;
+            if empty {
+                v.end(c)?;
+            } else {
+                stack.push(Open::Container(c));
+            }
+            return Ok(());
+        }
+        "str" => "str",
+        "int" => "int",
+        "float" => "float",
+        "bool" => "bool",
+        "null" => "null",
+        other => return Err(xml_err(format_args!("unknown value type {other:?}"))),
+    };
+    if empty {
+        finish_scalar(ty, "", v)
+    } else {
+        stack.push(Open::Scalar { ty, text: String::new() });
+        Ok(())
+    }
+}
+
+/// Reads the value whose root element `first` was just read.
+fn read_value<V: Visitor>(
+    reader: &mut Reader<&[u8]>,
+    first: &BytesStart<'_>,
+    empty: bool,
+    v: &mut V,
+) -> Result<(), DecodeError> {
+    let mut stack = Vec::new();
+    open_element(first, empty, &mut stack, v)?;
+    while !stack.is_empty() {
+        match reader.read_event().map_err(xml_err)? {
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() != b"item" => {
+                return Err(xml_err(format_args!(
+                    "unexpected element <{}> in a value",
+                    String::from_utf8_lossy(e.name().as_ref())
+                )));
+            }
+            Event::Start(e) => open_element(&e, false, &mut stack, v)?,
+            Event::Empty(e) => open_element(&e, true, &mut stack, v)?,
+            Event::Text(t) => {
+                let content = t.xml10_content().map_err(xml_err)?;
+                match stack.last_mut() {
+                    Some(Open::Scalar { text, .. }) => text.push_str(&content),
+                    _ if content.chars().all(is_xml_space) => {}
+                    _ => return Err(xml_err("text inside a list or dict")),
+                }
+            }
+            Event::CData(c) => match stack.last_mut() {
+                Some(Open::Scalar { text, .. }) => text.push_str(&c.xml10_content().map_err(xml_err)?),
+                _ => return Err(xml_err("CDATA inside a list or dict")),
+            },
+            Event::GeneralRef(r) => {
+                let Some(Open::Scalar { text, .. }) = stack.last_mut() else {
+                    return Err(xml_err("reference inside a list or dict"));
+                };
+                if let Some(c) = r.resolve_char_ref().map_err(xml_err)? {
+                    text.push(c);
+                } else {
+                    let name = r.decode().map_err(xml_err)?;
+                    let resolved = quick_xml::escape::resolve_predefined_entity(&name)
+                        .ok_or_else(|| xml_err(format_args!("unknown entity &{name};")))?;
+                    text.push_str(resolved);
+                }
+            }
+            Event::End(_) => match stack.pop() {
+                Some(Open::Scalar { ty, text }) => finish_scalar(ty, &text, v)?,
+                Some(Open::Container(c)) => v.end(c)?,
+                None => return Err(xml_err("unbalanced end tag")),
+            },
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::Decl(_) | Event::DocType(_) => return Err(xml_err("declaration inside a value")),
+            Event::Eof => return Err(xml_err("unexpected end of document")),
+        }
+    }
+    Ok(())
+}
+
+fn whitespace_or(t: &quick_xml::events::BytesText<'_>, what: &str) -> Result<(), DecodeError> {
+    let content = t.decode().map_err(xml_err)?;
+    if content.chars().all(is_xml_space) {
+        Ok(())
+    } else {
+        Err(xml_err(format_args!("unexpected text {what}")))
+    }
+}
+
+/// Decodes one XML frame payload into an [`Envelope`] (its value is a tree).
+///
+/// # Errors
+/// A [`DecodeError`] saying what is wrong.
+pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'static>, DecodeError> {
+    let src = std::str::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?;
+    let mut reader = Reader::from_str(src);
+    let (root, empty) = loop {
+        match reader.read_event().map_err(xml_err)? {
+            Event::Start(e) => break (e, false),
+            Event::Empty(e) => break (e, true),
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::Text(t) => whitespace_or(&t, "before the root element")?,
+            Event::DocType(_) => return Err(xml_err("DOCTYPE is not allowed")),
+            Event::Eof => return Err(xml_err("no root element")),
+            _ => return Err(xml_err("unexpected content before the root element")),
+        }
+    };
+    if root.name().as_ref() != b"message" {
+        return Err(xml_err("root element must be <message>"));
+    }
+    let mut method = None;
+    let mut topic = None;
+    let mut more = false;
+    for attr in root.attributes() {
+        let attr = attr.map_err(xml_err)?;
+        let value = attr.unescape_value().map_err(xml_err)?;
+        match attr.key.as_ref() {
+            b"method" => method = Some(value.into_owned()),
+            b"topic" => topic = Some(value.into_owned()),
+            b"more" => more = value == "true",
+            _ => {}
+        }
+    }
+    let mut builder = None;
+    if !empty {
+        loop {
+            match reader.read_event().map_err(xml_err)? {
+                Event::Start(e) if e.name().as_ref() == b"msg" && builder.is_none() => {
+                    let mut b = Builder::default();
+                    read_value(&mut reader, &e, false, &mut b)?;
+                    builder = Some(b);
+                }
+                Event::Empty(e) if e.name().as_ref() == b"msg" && builder.is_none() => {
+                    let mut b = Builder::default();
+                    read_value(&mut reader, &e, true, &mut b)?;
+                    builder = Some(b);
+                }
+                Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"msg" => {
+                    return Err(xml_err("more than one <msg> element"));
+                }
+                // Later protocol versions may add elements; skip them whole.
+                Event::Start(e) => {
+                    reader.read_to_end(e.name()).map_err(xml_err)?;
+                }
+                Event::Empty(_) | Event::Comment(_) | Event::PI(_) => {}
+                Event::Text(t) => whitespace_or(&t, "inside <message>")?,
+                Event::End(_) => break,
+                Event::Eof => return Err(xml_err("unexpected end of document")),
+                _ => return Err(xml_err("unexpected content inside <message>")),
+            }
+        }
+    }
+    loop {
+        match reader.read_event().map_err(xml_err)? {
+            Event::Eof => break,
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::Text(t) => whitespace_or(&t, "after the root element")?,
+            _ => return Err(xml_err("content after the root element")),
+        }
+    }
+    let name = method.ok_or(DecodeError::MissingMethod)?;
+    let method = Method::from_name(&name).ok_or(DecodeError::UnknownMethod(name))?;
+    let msg = builder.map(Builder::finish).unwrap_or_default();
+    Ok(Envelope {
+        method,
+        topic: topic.map(Into::into),
+        msg: Body::Value(std::borrow::Cow::Owned(msg)),
+        more,
+    })
+}
+
+/// Best-effort read of the `topic` attribute of a payload that failed to
+/// decode, for the `ERROR` reply.
+#[must_use]
+pub fn recover_topic(payload: &[u8]) -> Option<String> {
+    let src = std::str::from_utf8(payload).ok()?;
+    let mut reader = Reader::from_str(src);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) => {
+                let attr = e.try_get_attribute("topic").ok()??;
+                return attr.unescape_value().ok().map(std::borrow::Cow::into_owned);
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Methods and messages (spec §5), in an owned form for clients and a
+//! borrowed form ([`Envelope`]) for the broker's forwarding path.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::value::Value;
+
+/// A protocol method. Names match exactly, upper case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// Client: publish `msg` on `topic`. Broker: a delivery.
+    Publish,
+    /// Client: subscribe to `topic` and its descendants.
+    Subscribe,
+    /// Client: cancel subscriptions equal to or under a topic.
+    CancelSub,
+    /// Client: ask for the topic list (optionally after a cursor in `msg`).
+    List,
+    /// Broker: a retained message, replayed on subscribe.
+    LastMsg,
+    /// Broker: the sorted topic list.
+    ListAck,
+    /// Broker: there are no topics at all.
+    ListNack,
+    /// Broker: a request was refused.
+    Error,
+}
+
+impl Method {
+    /// Every method, in spec order.
+    pub const ALL: [Method; 8] = [
+        Method::Publish,
+        Method::Subscribe,
+        Method::CancelSub,
+        Method::List,
+        Method::LastMsg,
+        Method::ListAck,
+        Method::ListNack,
+        Method::Error,
+    ];
+
+    /// The wire name, e.g. `"CANCEL_SUB"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Publish => "PUBLISH",
+            Method::Subscribe => "SUBSCRIBE",
+            Method::CancelSub => "CANCEL_SUB",
+            Method::List => "LIST",
+            Method::LastMsg => "LAST_MSG",
+            Method::ListAck => "LIST_ACK",
+            Method::ListNack => "LIST_NACK",
+            Method::Error => "ERROR",
+        }
+    }
+
+    /// Looks up a wire name; exact match only.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Method> {
+        Some(match name {
+            "PUBLISH" => Method::Publish,
+            "SUBSCRIBE" => Method::Subscribe,
+            "CANCEL_SUB" => Method::CancelSub,
+            "LIST" => Method::List,
+            "LAST_MSG" => Method::LastMsg,
+            "LIST_ACK" => Method::ListAck,
+            "LIST_NACK" => Method::ListNack,
+            "ERROR" => Method::Error,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A whole message with an owned value: what clients build and read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// The method.
+    pub method: Method,
+    /// The topic string as sent (not validated here; `""` when absent).
+    pub topic: String,
+    /// The value; `Null` when absent.
+    pub msg: Value,
+    /// `LIST_ACK` paging: the list did not fit one frame (spec §7).
+    pub more: bool,
+}
+
+impl Message {
+    /// A message with `more` unset.
+    pub fn new(method: Method, topic: impl Into<String>, msg: impl Into<Value>) -> Self {
+        Message {
+            method,
+            topic: topic.into(),
+            msg: msg.into(),
+            more: false,
+        }
+    }
+
+    /// `PUBLISH topic msg`.
+    pub fn publish(topic: impl Into<String>, msg: impl Into<Value>) -> Self {
+        Self::new(Method::Publish, topic, msg)
+    }
+
+    /// `SUBSCRIBE topic`.
+    pub fn subscribe(topic: impl Into<String>) -> Self {
+        Self::new(Method::Subscribe, topic, Value::Null)
+    }
+
+    /// `CANCEL_SUB`, with the topic in both fields as the lab middleware sends it.
+    pub fn cancel_sub(topic: impl Into<String>) -> Self {
+        let topic = topic.into();
+        Self::new(Method::CancelSub, topic.clone(), topic)
+    }
+
+    /// `LIST`, from the start or after `cursor` (spec §7 paging).
+    #[must_use]
+    pub fn list(cursor: Option<&str>) -> Self {
+        Self::new(Method::List, "/", cursor.map_or(Value::Null, Value::from))
+    }
+}
+
+/// A `msg` value on its way through the broker.
+///
+/// A JSON publisher's value stays as its validated JSON text, so forwarding it
+/// to JSON subscribers is a copy, and XML subscribers get it transcoded as a
+/// stream without a tree (see [`crate::Format::encode_parts`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body<'a> {
+    /// Validated JSON text of the value (checked for everything XML needs too).
+    Json {
+        /// The JSON text, without surrounding whitespace.
+        text: &'a str,
+        /// Bytes of the value's XML `msg` element, measured while validating.
+        xml_len: usize,
+    },
+    /// A decoded value (from an XML publisher, or built by a client).
+    Value(Cow<'a, Value>),
+}
+
+impl Body<'_> {
+    /// A null value.
+    pub const NULL: Body<'static> = Body::Json {
+        text: "null",
+        xml_len: r#"<msg type="null"/>"#.len(),
+    };
+
+    /// The value as a tree.
+    #[must_use]
+    pub fn to_value(&self) -> Value {
+        match self {
+            Body::Json { text, .. } => crate::format::json::parse_value(text).unwrap_or_default(),
+            Body::Value(v) => v.as_ref().clone(),
+        }
+    }
+
+    /// The value as a non-empty string, when it is one: where `CANCEL_SUB`
+    /// looks for its topic and `LIST` for its cursor.
+    #[must_use]
+    pub fn as_nonempty_str(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Body::Json { text, .. } if text.starts_with('"') => match crate::format::json::parse_value(text) {
+                Ok(Value::Str(s)) if !s.is_empty() => Some(Cow::Owned(s)),
+                _ => None,
+            },
+            Body::Value(v) => match v.as_ref() {
+                Value::Str(s) if !s.is_empty() => Some(Cow::Borrowed(s.as_str())),
+                _ => None,
+            },
+            Body::Json { .. } => None,
+        }
+    }
+
+    /// Whether the value is null.
+    #[must_use]
+    pub fn is_null(&self) -> bool {
+        match self {
+            Body::Json { text, .. } => *text == "null",
+            Body::Value(v) => matches!(v.as_ref(), Value::Null),
+        }
+    }
+}
+
+/// A decoded request, borrowing from the frame it came in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope<'a> {
+    /// The method.
+    pub method: Method,
+    /// The topic as sent, unvalidated; `None` when absent.
+    pub topic: Option<Cow<'a, str>>,
+    /// The value.
+    pub msg: Body<'a>,
+    /// The `more` flag (spec §7).
+    pub more: bool,
+}
+
+impl Envelope<'_> {
+    /// An owned [`Message`] with the same content.
+    #[must_use]
+    pub fn to_message(&self) -> Message {
+        Message {
+            method: self.method,
+            topic: self.topic.as_deref().unwrap_or_default().to_owned(),
+            msg: self.msg.to_value(),
+            more: self.more,
+        }
+    }
+}
