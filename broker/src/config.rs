@@ -1,0 +1,39 @@
+//! Broker limits and addresses.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything the broker can be told at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen; the lab's `0.0.0.0:8000` by default.
+    pub addr: SocketAddr,
+    /// Connections beyond this get an `ERROR` and are closed at once, so a
+    /// flood cannot exhaust file descriptors or memory.
+    pub max_connections: usize,
+    /// Bytes queued for one connection and not yet taken by its socket beyond
+    /// which it is dropped as a slow consumer (spec §8).
+    pub max_pending_output: usize,
+    /// Time a new connection has to send its handshake: idle sockets would
+    /// otherwise hold connection slots forever.
+    pub handshake_timeout: Duration,
+    /// After an error that closes a connection, how long the broker keeps
+    /// reading (and discarding) so the `ERROR` frame is not lost to a reset.
+    pub linger: Duration,
+    /// Bytes read from one connection per readiness turn before the others get
+    /// a turn (fairness under a flood from one client).
+    pub read_budget: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([0, 0, 0, 0], 8000)),
+            max_connections: 10_000,
+            max_pending_output: 8 * 1024 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            linger: Duration::from_secs(2),
+            read_budget: 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `broker`: runs the lab broker until SIGINT or SIGTERM.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use broker::{Broker, Config};
+use clap::Parser;
+
+/// The lab message broker (JSON and XML clients, hierarchical topics).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(short, long, default_value = "0.0.0.0")]
+    addr: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(short, long, default_value_t = 8000)]
+    port: u16,
+    /// Connections accepted at once; more get an ERROR and are closed.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Pending output bytes after which a connection is dropped as a slow consumer.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    max_pending_output: usize,
+    /// Seconds a new connection has to send its handshake.
+    #[arg(long, default_value_t = 10.0)]
+    handshake_timeout: f64,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args = Args::parse();
+    let config = Config {
+        addr: SocketAddr::new(args.addr, args.port),
+        max_connections: args.max_connections,
+        max_pending_output: args.max_pending_output,
+        handshake_timeout: Duration::try_from_secs_f64(args.handshake_timeout)
+            .unwrap_or(Duration::from_secs(10)),
+        ..Config::default()
+    };
+    let broker = match Broker::bind(config.clone()) {
+        Ok(b) => b,
+        Err(e) => {
+            log::error!("cannot listen on {}: {e}", config.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    let handle = broker.handle();
+    if let Err(e) = ctrlc::set_handler(move || handle.shutdown()) {
+        log::warn!("cannot install the SIGINT/SIGTERM handler: {e}");
+    }
+    match broker.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("event loop failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

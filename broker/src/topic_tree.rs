@@ -1,0 +1,329 @@
+//! The topic tree: every topic that exists, its subscribers and its retained
+//! message.
+//!
+//! Nodes live in an arena and point to their parent, so a publish finds its
+//! node with one hash lookup on the whole topic and collects subscribers by
+//! walking up to the root (at most 33 nodes). A byte-sorted index gives LIST
+//! and the `LAST_MSG` replay their order: a depth-first walk would not, since
+//! `-` sorts before `/` (`/a`, `/a-b`, `/a/b`). Topics are never removed, so
+//! memory is bounded by the topics that were created and their last messages.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use protocol::topic::segments;
+use protocol::{Body, Value};
+
+use crate::ConnId;
+
+/// Index of a node in the arena; [`NodeId::ROOT`] is `/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeId(u32);
+
+impl NodeId {
+    /// The root, `/`.
+    pub const ROOT: NodeId = NodeId(0);
+}
+
+/// The last message published on a topic, kept in the form it arrived in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Retained {
+    /// JSON text of the value, and the length of its XML element.
+    Json {
+        /// The validated JSON text; its buffer is reused by the next publish.
+        text: String,
+        /// Bytes of the XML `msg` element for this value.
+        xml_len: usize,
+    },
+    /// A value that arrived as XML.
+    Value(Value),
+}
+
+impl Retained {
+    /// The retained value as a [`Body`] to encode.
+    #[must_use]
+    pub fn body(&self) -> Body<'_> {
+        match self {
+            Retained::Json { text, xml_len } => Body::Json {
+                text,
+                xml_len: *xml_len,
+            },
+            Retained::Value(v) => Body::Value(std::borrow::Cow::Borrowed(v)),
+        }
+    }
+
+    fn store(slot: &mut Option<Retained>, body: &Body<'_>) {
+        match (slot.as_mut(), body) {
+            (
+                Some(Retained::Json { text, xml_len }),
+                Body::Json {
+                    text: new,
+                    xml_len: new_len,
+                },
+            ) => {
+                text.clear();
+                text.push_str(new);
+                *xml_len = *new_len;
+            }
+            (_, Body::Json { text, xml_len }) => {
+                *slot = Some(Retained::Json {
+                    text: (*text).to_owned(),
+                    xml_len: *xml_len,
+                });
+            }
+            (_, Body::Value(v)) => *slot = Some(Retained::Value(v.as_ref().clone())),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Node {
+    path: Arc<str>,
+    parent: Option<NodeId>,
+    subscribers: Vec<ConnId>,
+    retained: Option<Retained>,
+}
+
+/// All topics, rooted at `/` (the lab's `/root`, which never shows on the wire).
+#[derive(Debug)]
+pub struct TopicTree {
+    nodes: Vec<Node>,
+    by_path: HashMap<Arc<str>, NodeId>,
+    sorted: BTreeMap<Arc<str>, NodeId>,
+}
+
+impl Default for TopicTree {
+    fn default() -> Self {
+        let root: Arc<str> = Arc::from("/");
+        TopicTree {
+            nodes: vec![Node {
+                path: root.clone(),
+                parent: None,
+                subscribers: Vec::new(),
+                retained: None,
+            }],
+            by_path: HashMap::from([(root, NodeId::ROOT)]),
+            sorted: BTreeMap::new(),
+        }
+    }
+}
+
+impl TopicTree {
+    /// The node of a normalized topic, if it exists.
+    #[must_use]
+    pub fn get(&self, topic: &str) -> Option<NodeId> {
+        self.by_path.get(topic).copied()
+    }
+
+    /// The node of a normalized topic, created with any missing ancestors.
+    /// The flag says whether anything was created.
+    pub fn get_or_create(&mut self, topic: &str) -> (NodeId, bool) {
+        if let Some(id) = self.get(topic) {
+            return (id, false);
+        }
+        let mut parent = NodeId::ROOT;
+        let mut end = 0;
+        for seg in segments(topic) {
+            // `topic` is normalized: each segment follows exactly one '/'.
+            end += 1 + seg.len();
+            let prefix = &topic[..end];
+            parent = match self.by_path.get(prefix) {
+                Some(&id) => id,
+                None => self.insert(prefix, parent),
+            };
+        }
+        (parent, true)
+    }
+
+    fn insert(&mut self, path: &str, parent: NodeId) -> NodeId {
+        let id = NodeId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX));
+        let path: Arc<str> = Arc::from(path);
+        self.nodes.push(Node {
+            path: path.clone(),
+            parent: Some(parent),
+            subscribers: Vec::new(),
+            retained: None,
+        });
+        self.by_path.insert(path.clone(), id);
+        self.sorted.insert(path, id);
+        id
+    }
+
+    fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0 as usize]
+    }
+
+    fn node_mut(&mut self, id: NodeId) -> &mut Node {
+        &mut self.nodes[id.0 as usize]
+    }
+
+    /// The topic string of a node.
+    #[must_use]
+    pub fn path(&self, id: NodeId) -> &str {
+        &self.node(id).path
+    }
+
+    /// Number of topics, the root excluded.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// Whether no topic exists but the root.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    /// Stores `body` as the last message of `id`.
+    pub fn retain(&mut self, id: NodeId, body: &Body<'_>) {
+        Retained::store(&mut self.node_mut(id).retained, body);
+    }
+
+    /// Calls `f` with every subscriber of `id` and of each of its ancestors.
+    pub fn for_each_subscriber(&self, id: NodeId, mut f: impl FnMut(ConnId)) {
+        let mut next = Some(id);
+        while let Some(n) = next {
+            let node = self.node(n);
+            node.subscribers.iter().copied().for_each(&mut f);
+            next = node.parent;
+        }
+    }
+
+    /// Adds `conn` to the subscribers of `id`; false if it was there already.
+    pub fn subscribe(&mut self, id: NodeId, conn: ConnId) -> bool {
+        let subs = &mut self.node_mut(id).subscribers;
+        if subs.contains(&conn) {
+            return false;
+        }
+        subs.push(conn);
+        true
+    }
+
+    /// Removes `conn` from the subscribers of `id`.
+    pub fn unsubscribe(&mut self, id: NodeId, conn: ConnId) {
+        let subs = &mut self.node_mut(id).subscribers;
+        if let Some(i) = subs.iter().position(|&c| c == conn) {
+            subs.swap_remove(i);
+        }
+    }
+
+    /// Topics equal to or under `topic` that hold a retained message, in byte order.
+    pub fn retained_under<'a>(
+        &'a self,
+        topic: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Retained)> + 'a {
+        let (itself, below) = subtree_bounds(topic);
+        let itself = itself.and_then(|t| self.sorted.get_key_value(t));
+        itself
+            .into_iter()
+            .chain(self.sorted.range::<str, _>((
+                below.0.as_ref().map(String::as_str),
+                below.1.as_ref().map(String::as_str),
+            )))
+            .filter_map(|(path, &id)| self.node(id).retained.as_ref().map(|r| (&**path, r)))
+    }
+
+    /// All topics but the root sorting strictly after `cursor` (all when `None`), in byte order.
+    pub fn topics_after<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        let lo = cursor.map_or(Bound::Unbounded, Bound::Excluded);
+        self.sorted
+            .range::<str, _>((lo, Bound::Unbounded))
+            .map(|(p, _)| &**p)
+    }
+}
+
+/// `topic` itself (unless it is the root, which is not in the index) and the
+/// byte range holding exactly its descendants: `T/` up to, not including, `T0`
+/// (`'0'` is the byte after `'/'`). `T` alone does not start that range, since
+/// `T-b` sorts between `T` and `T/`.
+type Below = (Bound<String>, Bound<String>);
+
+fn subtree_bounds(topic: &str) -> (Option<&str>, Below) {
+    if topic == "/" {
+        return (None, (Bound::Unbounded, Bound::Unbounded));
+    }
+    (
+        Some(topic),
+        (
+            Bound::Included(format!("{topic}/")),
+            Bound::Excluded(format!("{topic}0")),
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(text: &str) -> Body<'_> {
+        Body::Json { text, xml_len: 0 }
+    }
+
+    #[test]
+    fn creates_ancestors_once() {
+        let mut t = TopicTree::default();
+        let (orange, created) = t.get_or_create("/telephony/orange");
+        assert!(created);
+        assert_eq!(t.path(orange), "/telephony/orange");
+        assert_eq!(
+            t.topics_after(None).collect::<Vec<_>>(),
+            ["/telephony", "/telephony/orange"]
+        );
+        assert_eq!(t.get_or_create("/telephony/orange"), (orange, false));
+        let (_, created) = t.get_or_create("/telephony/unite");
+        assert!(created);
+        assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn retained_replay_is_byte_sorted_and_segment_bounded() {
+        let mut t = TopicTree::default();
+        for topic in ["/a/b", "/a-b", "/a", "/ab", "/a/c/d"] {
+            let (id, _) = t.get_or_create(topic);
+            t.retain(id, &body("1"));
+        }
+        let under_a: Vec<_> = t.retained_under("/a").map(|(p, _)| p).collect();
+        assert_eq!(under_a, ["/a", "/a/b", "/a/c/d"]);
+        let all: Vec<_> = t.retained_under("/").map(|(p, _)| p).collect();
+        assert_eq!(all, ["/a", "/a-b", "/a/b", "/a/c/d", "/ab"]);
+        assert_eq!(
+            t.topics_after(Some("/a/b")).collect::<Vec<_>>(),
+            ["/a/c", "/a/c/d", "/ab"]
+        );
+    }
+
+    #[test]
+    fn subscribers_collected_up_to_root() {
+        let mut t = TopicTree::default();
+        let (ab, _) = t.get_or_create("/a/b");
+        let a = t.get("/a").unwrap();
+        assert!(t.subscribe(NodeId::ROOT, ConnId(1)));
+        assert!(t.subscribe(a, ConnId(2)));
+        assert!(t.subscribe(ab, ConnId(3)));
+        assert!(!t.subscribe(ab, ConnId(3)));
+        let mut seen = Vec::new();
+        t.for_each_subscriber(ab, |c| seen.push(c.0));
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 2, 3]);
+        t.unsubscribe(a, ConnId(2));
+        seen.clear();
+        t.for_each_subscriber(ab, |c| seen.push(c.0));
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 3]);
+    }
+
+    #[test]
+    fn retained_buffer_is_reused() {
+        let mut t = TopicTree::default();
+        let (id, _) = t.get_or_create("/x");
+        t.retain(id, &body("\"a long first value\""));
+        t.retain(id, &body("2"));
+        let (_, r) = t.retained_under("/x").next().unwrap();
+        assert_eq!(r.body(), body("2"));
+    }
+}

@@ -1,0 +1,238 @@
+//! Shared helpers for the broker's integration tests: a broker on
+//! `127.0.0.1:0` in a thread, and a raw-bytes client.
+#![allow(dead_code)]
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use broker::{Broker, BrokerHandle, Config};
+use protocol::{Format, Message, Method, Value};
+
+/// How long a test waits for anything before failing.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A broker running in a thread; stopped and joined on drop.
+pub struct TestBroker {
+    pub addr: SocketAddr,
+    handle: BrokerHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts a broker with default limits on `127.0.0.1:0`.
+#[track_caller]
+pub fn start_broker() -> TestBroker {
+    start_broker_with(Config::default())
+}
+
+/// Starts a broker with `config` (its address is replaced by `127.0.0.1:0`).
+#[track_caller]
+pub fn start_broker_with(config: Config) -> TestBroker {
+    let config = Config {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..config
+    };
+    let broker = Broker::bind(config).expect("bind broker");
+    let addr = broker.local_addr().expect("local addr");
+    let handle = broker.handle();
+    let thread = Some(std::thread::spawn(move || broker.run()));
+    TestBroker {
+        addr,
+        handle,
+        thread,
+    }
+}
+
+/// A client speaking raw frames.
+pub struct Raw {
+    pub stream: TcpStream,
+    pub format: Format,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    /// Connects without a handshake.
+    #[track_caller]
+    pub fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(WAIT)).expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Raw {
+            stream,
+            format: Format::Json,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Connects and sends the handshake for `format`.
+    #[track_caller]
+    pub fn handshake(addr: SocketAddr, format: Format) -> Raw {
+        let mut c = Raw::connect(addr);
+        c.format = format;
+        c.send_payload(format.handshake().as_bytes());
+        c
+    }
+
+    /// A JSON client.
+    #[track_caller]
+    pub fn json(addr: SocketAddr) -> Raw {
+        Raw::handshake(addr, Format::Json)
+    }
+
+    /// An XML client.
+    #[track_caller]
+    pub fn xml(addr: SocketAddr) -> Raw {
+        Raw::handshake(addr, Format::Xml)
+    }
+
+    /// Writes raw bytes.
+    #[track_caller]
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Writes one frame with `payload`, header as `'{:>5}'`.
+    #[track_caller]
+    pub fn send_payload(&mut self, payload: &[u8]) {
+        let mut frame = format!("{:>5}", payload.len()).into_bytes();
+        frame.extend_from_slice(payload);
+        self.send_bytes(&frame);
+    }
+
+    /// Encodes and sends a message in this client's format.
+    #[track_caller]
+    pub fn send(&mut self, m: &Message) {
+        let mut frame = Vec::new();
+        self.format.encode(m, &mut frame).expect("encode");
+        self.send_bytes(&frame);
+    }
+
+    /// Sends `PUBLISH topic msg`.
+    #[track_caller]
+    pub fn publish(&mut self, topic: &str, msg: impl Into<Value>) {
+        self.send(&Message::publish(topic, msg));
+    }
+
+    /// Sends `SUBSCRIBE topic`.
+    #[track_caller]
+    pub fn subscribe(&mut self, topic: &str) {
+        self.send(&Message::subscribe(topic));
+    }
+
+    /// Reads one frame's payload, or `None` at EOF.
+    #[track_caller]
+    pub fn recv_payload(&mut self) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match protocol::frame::decode(&self.buf) {
+                Ok(Some(f)) => {
+                    let payload = f.payload.to_vec();
+                    let len = f.len;
+                    self.buf.drain(..len);
+                    return Some(payload);
+                }
+                Ok(None) => {}
+                Err(e) => panic!("broker sent a bad frame: {e}"),
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for a frame");
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    assert!(self.buf.is_empty(), "EOF inside a frame");
+                    return None;
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => panic!("read failed: {e}"),
+            }
+        }
+    }
+
+    /// Reads and decodes one message.
+    #[track_caller]
+    pub fn recv(&mut self) -> Message {
+        let payload = self
+            .recv_payload()
+            .expect("connection closed while waiting for a message");
+        self.format.decode(&payload).unwrap_or_else(|e| {
+            panic!(
+                "undecodable frame {:?}: {e}",
+                String::from_utf8_lossy(&payload)
+            )
+        })
+    }
+
+    /// Reads messages, skipping `LIST_ACK` announcements, until one with `method`.
+    #[track_caller]
+    pub fn recv_skipping_lists(&mut self) -> Message {
+        loop {
+            let m = self.recv();
+            if m.method != Method::ListAck {
+                return m;
+            }
+        }
+    }
+
+    /// Asserts the next message is an `ERROR` and returns it.
+    #[track_caller]
+    pub fn expect_error(&mut self) -> Message {
+        let m = self.recv_skipping_lists();
+        assert_eq!(m.method, Method::Error, "expected ERROR, got {m:?}");
+        m
+    }
+
+    /// Round trip: sends `LIST` and returns its reply, skipping nothing else;
+    /// everything the broker sent before the reply is returned too.
+    #[track_caller]
+    pub fn sync(&mut self) -> Vec<Message> {
+        self.send(&Message::list(None));
+        let mut before = Vec::new();
+        loop {
+            let m = self.recv();
+            if matches!(m.method, Method::ListAck | Method::ListNack) {
+                // An announcement can look like the reply; either way the
+                // broker has handled everything sent before the LIST.
+                before.push(m);
+                return before;
+            }
+            before.push(m);
+        }
+    }
+
+    /// Asserts that nothing arrives within `wait`.
+    #[track_caller]
+    pub fn expect_silence(&mut self, wait: Duration) {
+        assert!(self.buf.is_empty(), "unread bytes buffered");
+        self.stream.set_read_timeout(Some(wait)).expect("timeout");
+        let mut b = [0u8; 1];
+        match self.stream.read(&mut b) {
+            Ok(0) => panic!("connection closed"),
+            Ok(_) => panic!("unexpected data"),
+            Err(e) => assert!(
+                matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+                "read error {e}"
+            ),
+        }
+        self.stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    }
+
+    /// Asserts the broker closes the connection (after any frames, returned).
+    #[track_caller]
+    pub fn expect_closed(&mut self) -> Vec<Vec<u8>> {
+        let mut frames = Vec::new();
+        while let Some(p) = self.recv_payload() {
+            frames.push(p);
+        }
+        frames
+    }
+}
