@@ -2,13 +2,13 @@
 //! protocol (`shared/spec/wire-protocol.md`) on top of the `protocol` crate.
 //!
 //! # Layout
-//! - [`reactor`]: the event loop ([`Broker`], [`BrokerHandle`]); the only
+//! - [`reactor`] holds the event loop ([`Broker`], [`BrokerHandle`]); the only
 //!   place that sees sockets and time.
-//! - [`conn`]: one connection's socket, buffers and state machine.
-//! - [`outbox`]: queueing frames into connections, with the slow-consumer limit.
-//! - [`router`]: the spec's rules, sans I/O: publish, subscribe, cancel, list.
-//! - [`topic_tree`]: topics, subscribers and retained messages.
-//! - [`config`]: limits.
+//! - [`conn`] holds one connection's socket, buffers and state machine.
+//! - [`outbox`] queues frames into connections, with the slow-consumer limit.
+//! - [`router`] applies the spec's rules, sans I/O: publish, subscribe, cancel, list.
+//! - [`topic_tree`] holds topics, subscribers and retained messages.
+//! - [`config`] holds the limits.
 //!
 //! # Example
 //! ```no_run

@@ -31,7 +31,7 @@ const FIRST_CONN: usize = 2;
 const READ_BUF: usize = 64 * 1024;
 /// How long a publisher may wait for a congested subscriber that makes no
 /// progress before that subscriber is deemed stuck and ignored for stalling.
-const STALL_TIMEOUT: Duration = Duration::from_millis(50);
+const STALL_TIMEOUT: Duration = Duration::from_millis(250);
 /// Retry delay after `accept` fails (e.g. out of file descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
@@ -255,10 +255,7 @@ impl Broker {
     fn read(&mut self, id: ConnId) {
         let mut buf = std::mem::take(&mut self.read_buf);
         let mut budget = self.config.read_budget;
-        loop {
-            let Some(conn) = self.conns.get_mut(id.0) else {
-                break;
-            };
+        while let Some(conn) = self.conns.get_mut(id.0) {
             if conn.doomed {
                 break;
             }

@@ -8,7 +8,9 @@
 //! `-` sorts before `/` (`/a`, `/a-b`, `/a/b`). Topics are never removed, so
 //! memory is bounded by the topics that were created and their last messages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -103,7 +105,11 @@ impl Default for TopicTree {
                 subscribers: Vec::new(),
                 retained: None,
             }],
-            by_path: HashMap::from([(root, NodeId::ROOT)]),
+            by_path: {
+                let mut m = HashMap::new();
+                m.insert(root, NodeId::ROOT);
+                m
+            },
             sorted: BTreeMap::new(),
         }
     }

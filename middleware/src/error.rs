@@ -1,0 +1,109 @@
+//! The one error type of the crate, [`Error`](enum@Error), and its [`Result`] alias.
+
+use std::io;
+
+use protocol::{DecodeError, FrameError, TopicError, ValueError};
+use thiserror::Error;
+
+/// `Result` with this crate's [`Error`](enum@Error).
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong talking to the broker.
+///
+/// Each variant says whether the connection is still usable:
+///
+/// | variant | connection afterwards |
+/// |---|---|
+/// | [`Connect`](Error::Connect) | there is none |
+/// | [`Topic`](Error::Topic), [`PublishToRoot`](Error::PublishToRoot), [`TooLarge`](Error::TooLarge), [`Value`](Error::Value) | usable: nothing was sent |
+/// | [`Decode`](Error::Decode), [`Protocol`](Error::Protocol), [`Broker`](Error::Broker), [`TimedOut`](Error::TimedOut) | usable: the frame was consumed whole, or none was started |
+/// | [`Frame`](Error::Frame), [`Closed`](Error::Closed), [`Io`](Error::Io) | gone: every later call answers [`Closed`](Error::Closed) |
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The TCP connection to the broker could not be opened.
+    #[error("cannot connect to broker at {addr}: {source}")]
+    Connect {
+        /// The address as given (`host:port`).
+        addr: String,
+        /// Why it failed (connection refused, unknown host ...).
+        #[source]
+        source: io::Error,
+    },
+    /// Reading from or writing to the socket failed; the connection is
+    /// dropped.
+    #[error("I/O error talking to the broker: {0}")]
+    Io(#[from] io::Error),
+    /// The broker sent a frame header that is not a valid length (spec §1).
+    /// The stream cannot be resynchronized, so the connection is dropped.
+    #[error("broker sent a bad frame: {0}")]
+    Frame(#[from] FrameError),
+    /// A frame from the broker did not decode in this queue's format. The
+    /// frame was consumed; the connection is still usable.
+    #[error("cannot decode a message from the broker: {0}")]
+    Decode(#[from] DecodeError),
+    /// The broker sent a well-formed message that makes no sense to a client
+    /// (a client-side method such as `SUBSCRIBE`, or a `LIST_ACK` whose `msg`
+    /// is not a list of strings). The frame was consumed.
+    #[error("unexpected message from the broker: {0}")]
+    Protocol(String),
+    /// A topic given to the queue is not valid (spec §6); nothing was sent.
+    #[error("invalid topic {topic:?}: {source}")]
+    Topic {
+        /// The topic as given.
+        topic: String,
+        /// The rule it breaks.
+        #[source]
+        source: TopicError,
+    },
+    /// `push` on a queue whose topic is the root `/`: the broker refuses
+    /// publishing there (spec §6), so nothing was sent.
+    #[error("cannot publish to the root topic '/'")]
+    PublishToRoot,
+    /// The value's delivery frame would exceed 99,999 bytes in JSON or in XML
+    /// (spec §7), so the broker would refuse it. Nothing was sent; the
+    /// connection is still usable.
+    #[error(
+        "value too large: its delivery frame would be {len} bytes, more than the limit of 99999"
+    )]
+    TooLarge {
+        /// Payload bytes of the larger of the JSON and XML delivery frames.
+        len: usize,
+    },
+    /// The value cannot be carried by both formats (spec §4: control
+    /// characters, non-finite floats, nesting deeper than 64). Nothing was sent.
+    #[error("value cannot be sent: {0}")]
+    Value(#[from] ValueError),
+    /// The broker refused a request that expects a reply (the `LIST` of
+    /// [`Queue::list_topics`](crate::Queue::list_topics)). Refusals of
+    /// fire-and-forget requests (`PUBLISH`, `SUBSCRIBE` ...) arrive as
+    /// [`Event::Error`](crate::Event::Error) instead.
+    #[error("broker refused the request on topic {topic:?}: {reason}")]
+    Broker {
+        /// The topic of the `ERROR` frame.
+        topic: String,
+        /// The broker's reason.
+        reason: String,
+    },
+    /// The broker closed the connection (at a frame boundary or in the middle
+    /// of a frame).
+    #[error("broker closed the connection")]
+    Closed,
+    /// The timeout set with [`Queue::set_timeout`](crate::Queue::set_timeout)
+    /// passed before the broker answered. Bytes of a partly received frame
+    /// are kept; the connection is still usable.
+    #[error("timed out waiting for the broker")]
+    TimedOut,
+}
+
+impl Error {
+    /// Whether the connection is unusable after this error
+    /// ([`Error::Connect`], [`Error::Io`], [`Error::Frame`], [`Error::Closed`]).
+    #[must_use]
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Error::Connect { .. } | Error::Io(_) | Error::Frame(_) | Error::Closed
+        )
+    }
+}

@@ -1,0 +1,495 @@
+//! [`Queue`]: one blocking TCP connection to the broker, bound to a topic.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::io::{self, BufRead, BufReader, ErrorKind, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use protocol::format::encode_raw;
+use protocol::frame::{self, HEADER_LEN};
+use protocol::{Body, EncodeError, Format, FrameError, Message, Method, Value, MAX_PAYLOAD};
+
+use crate::error::{Error, Result};
+use crate::event::{reason_text, topic_list, Event};
+
+/// Where [`Queue::json`] and [`Queue::xml`] connect: the lab's broker address.
+pub const DEFAULT_ADDR: &str = "localhost:8000";
+
+/// What a queue is for, as the lab's `MiddlewareType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Publishes on its topic; subscribes to nothing on its own.
+    Producer,
+    /// Subscribes to its topic (and so to all its descendants) on connect.
+    Consumer,
+}
+
+/// A connection to the broker bound to one topic, like the lab's
+/// `JSONQueue(topic, type)` / `XMLQueue(topic, type)`.
+///
+/// All calls block (see [`Queue::set_timeout`] and [`Queue::pull_timeout`] to
+/// bound the waits). Frames are read whole however the bytes arrive, and each
+/// frame sent is written with a single `write_all` on a `TCP_NODELAY` socket.
+#[derive(Debug)]
+pub struct Queue {
+    /// The socket, read through a buffer; written through `get_ref()`.
+    reader: BufReader<TcpStream>,
+    format: Format,
+    /// The normalized topic.
+    topic: String,
+    role: Role,
+    /// Events (or errors) read while [`Queue::list_topics`] waited for its
+    /// reply, handed out by `pull` before anything new.
+    pending: VecDeque<Result<Event>>,
+    /// The frame being received: header and payload bytes so far. Kept across
+    /// timeouts so no byte is lost.
+    partial: Vec<u8>,
+    /// Reused buffer for outgoing frames.
+    out: Vec<u8>,
+    /// Bound on the waits of `pull` and `list_topics`.
+    timeout: Option<Duration>,
+    /// The read timeout currently set on the socket (saves system calls).
+    socket_timeout: Option<Duration>,
+    /// Set once the connection is known to be gone.
+    dead: bool,
+}
+
+impl Queue {
+    /// Connects to the broker at [`DEFAULT_ADDR`] with JSON (`JSONQueue`).
+    ///
+    /// # Errors
+    /// As [`Queue::connect`].
+    pub fn json(topic: &str, role: Role) -> Result<Queue> {
+        Queue::connect(DEFAULT_ADDR, topic, role, Format::Json)
+    }
+
+    /// Connects to the broker at [`DEFAULT_ADDR`] with XML (`XMLQueue`).
+    ///
+    /// # Errors
+    /// As [`Queue::connect`].
+    pub fn xml(topic: &str, role: Role) -> Result<Queue> {
+        Queue::connect(DEFAULT_ADDR, topic, role, Format::Xml)
+    }
+
+    /// Connects to the broker at `addr` (`host:port`), sends the handshake
+    /// naming `format` and, for a [`Role::Consumer`], subscribes to `topic`.
+    ///
+    /// The topic is validated and normalized first (`//` becomes `/`,
+    /// `/a//b/` becomes `/a/b`), before any connection is made.
+    ///
+    /// # Errors
+    /// [`Error::Topic`] for an invalid topic, [`Error::Connect`] when the
+    /// broker cannot be reached, [`Error::Io`] when the first writes fail.
+    pub fn connect(addr: &str, topic: &str, role: Role, format: Format) -> Result<Queue> {
+        let topic = normalize(topic)?;
+        let stream = TcpStream::connect(addr).map_err(|source| Error::Connect {
+            addr: addr.to_owned(),
+            source,
+        })?;
+        Queue::start(stream, topic, role, format)
+    }
+
+    /// Like [`Queue::connect`], over a TCP stream the caller has already
+    /// connected (to set a connect timeout, for instance).
+    ///
+    /// # Errors
+    /// [`Error::Topic`] for an invalid topic, [`Error::Io`] when the first
+    /// writes fail.
+    pub fn with_stream(
+        stream: TcpStream,
+        topic: &str,
+        role: Role,
+        format: Format,
+    ) -> Result<Queue> {
+        Queue::start(stream, normalize(topic)?, role, format)
+    }
+
+    fn start(stream: TcpStream, topic: String, role: Role, format: Format) -> Result<Queue> {
+        stream.set_nodelay(true)?;
+        let mut queue = Queue {
+            reader: BufReader::with_capacity(64 * 1024, stream),
+            format,
+            topic,
+            role,
+            pending: VecDeque::new(),
+            partial: Vec::new(),
+            out: Vec::new(),
+            timeout: None,
+            socket_timeout: None,
+            dead: false,
+        };
+        queue.out.clear();
+        encode_raw(format.handshake().as_bytes(), &mut queue.out)?;
+        queue.send_out()?;
+        if role == Role::Consumer {
+            let topic = queue.topic.clone();
+            queue.send(&Message::subscribe(topic))?;
+        }
+        Ok(queue)
+    }
+
+    /// The queue's topic, normalized.
+    #[must_use]
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The queue's role.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The serialization mechanism chosen at the handshake.
+    #[must_use]
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The bound set by [`Queue::set_timeout`].
+    #[must_use]
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Bounds how long [`Queue::pull`] and [`Queue::list_topics`] wait for the
+    /// broker; past it they fail with [`Error::TimedOut`] and the connection
+    /// stays usable. `None` (the default) waits forever.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout.filter(|t| !t.is_zero());
+    }
+
+    /// Publishes `value` on the queue's topic (`PUBLISH`).
+    ///
+    /// The value is checked before anything is sent: one the broker would
+    /// refuse for its size or content is refused here, and the connection
+    /// stays usable. A refusal by the broker arrives later through
+    /// [`Queue::pull`] as [`Event::Error`].
+    ///
+    /// # Errors
+    /// [`Error::PublishToRoot`] on a queue bound to `/`; [`Error::Value`] for a
+    /// value one of the formats cannot carry; [`Error::TooLarge`] when its
+    /// delivery frame would exceed 99,999 bytes in JSON or in XML (spec §7);
+    /// [`Error::Io`] or [`Error::Closed`] when the write fails.
+    pub fn push(&mut self, value: impl Into<Value>) -> Result<()> {
+        if self.topic == "/" {
+            return Err(Error::PublishToRoot);
+        }
+        let value = value.into();
+        value.validate()?;
+        let body = Body::Value(Cow::Borrowed(&value));
+        let mut len = 0;
+        for format in Format::ALL {
+            len = len.max(
+                format
+                    .payload_len(Method::Publish, &self.topic, &body, false)
+                    .map_err(encode_error)?,
+            );
+        }
+        if len > MAX_PAYLOAD {
+            return Err(Error::TooLarge { len });
+        }
+        let message = Message::publish(self.topic.clone(), value);
+        self.send(&message)
+    }
+
+    /// Subscribes to `topic` and all its descendants (`SUBSCRIBE`). The broker
+    /// then replays their retained messages as [`Event::LastMsg`].
+    ///
+    /// # Errors
+    /// [`Error::Topic`] for an invalid topic (nothing is sent); [`Error::Io`]
+    /// or [`Error::Closed`] when the write fails.
+    pub fn subscribe(&mut self, topic: &str) -> Result<()> {
+        let topic = normalize(topic)?;
+        self.send(&Message::subscribe(topic))
+    }
+
+    /// Cancels this client's subscriptions equal to or under `topic`
+    /// (`CANCEL_SUB`, with the topic in both `topic` and `msg` as the lab
+    /// middleware sends it).
+    ///
+    /// # Errors
+    /// As [`Queue::subscribe`].
+    pub fn cancel_sub(&mut self, topic: &str) -> Result<()> {
+        let topic = normalize(topic)?;
+        self.send(&Message::cancel_sub(topic))
+    }
+
+    /// Asks the broker for every topic (`LIST`) and returns them sorted,
+    /// following `LIST_ACK` paging (`"more": true`, then `LIST` after the last
+    /// topic received) until the list is whole. `LIST_NACK` gives an empty list.
+    ///
+    /// Deliveries, errors and topic announcements that arrive meanwhile are
+    /// kept, in order, for [`Queue::pull`]. The first `LIST_ACK`/`LIST_NACK`
+    /// after the request is taken as its reply (an announcement pushed just
+    /// before it carries the same list); on later pages, a `LIST_ACK` holding
+    /// topics at or before the cursor is an announcement and is kept as an
+    /// [`Event::Topics`].
+    ///
+    /// # Errors
+    /// [`Error::Broker`] when the broker answers `ERROR` on topic `/`;
+    /// [`Error::Protocol`] for a malformed `LIST_ACK`; [`Error::TimedOut`]
+    /// past the [`Queue::set_timeout`] bound (a late reply then shows up in
+    /// `pull` as [`Event::Topics`]); [`Error::Io`], [`Error::Frame`] or
+    /// [`Error::Closed`] when the connection fails.
+    pub fn list_topics(&mut self) -> Result<Vec<String>> {
+        let deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut topics = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            self.send(&Message::list(cursor.as_deref()))?;
+            let (page, more) = loop {
+                let Some(m) = self.next_message(deadline).transpose() else {
+                    return Err(Error::TimedOut);
+                };
+                let m = match m {
+                    Ok(m) => m,
+                    Err(e @ Error::Decode(_)) => {
+                        self.pending.push_back(Err(e));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                match m.method {
+                    Method::ListAck => {
+                        let more = m.more;
+                        let page = topic_list(m.msg)?;
+                        let announcement = cursor
+                            .as_deref()
+                            .is_some_and(|c| page.iter().any(|t| t.as_str() <= c));
+                        if announcement {
+                            self.pending.push_back(Ok(Event::Topics(page)));
+                            continue;
+                        }
+                        break (page, more);
+                    }
+                    Method::ListNack => return Ok(topics),
+                    Method::Error if m.topic == "/" => {
+                        return Err(Error::Broker {
+                            topic: m.topic,
+                            reason: reason_text(m.msg),
+                        })
+                    }
+                    _ => self.pending.push_back(Event::from_message(m)),
+                }
+            };
+            let last = page.last().cloned();
+            topics.extend(page);
+            match last {
+                Some(last) if more => cursor = Some(last),
+                _ => return Ok(topics),
+            }
+        }
+    }
+
+    /// The next event: first those kept by [`Queue::list_topics`], then the
+    /// next message from the broker, waiting for it (up to the
+    /// [`Queue::set_timeout`] bound, if any).
+    ///
+    /// # Errors
+    /// [`Error::TimedOut`] past the bound; [`Error::Decode`] or
+    /// [`Error::Protocol`] for a frame that makes no sense (it is skipped, the
+    /// connection stays usable); [`Error::Closed`], [`Error::Frame`] or
+    /// [`Error::Io`] when the connection is gone.
+    pub fn pull(&mut self) -> Result<Event> {
+        let deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
+        self.next_event(deadline)?.ok_or(Error::TimedOut)
+    }
+
+    /// Like [`Queue::pull`], waiting at most `timeout` (regardless of
+    /// [`Queue::set_timeout`]): `Ok(None)` when nothing whole arrived in time.
+    ///
+    /// Bytes of a frame that arrived only in part are kept for the next call.
+    /// A zero timeout looks at what has already arrived, without waiting.
+    ///
+    /// # Errors
+    /// As [`Queue::pull`], without [`Error::TimedOut`].
+    pub fn pull_timeout(&mut self, timeout: Duration) -> Result<Option<Event>> {
+        let now = Instant::now();
+        self.next_event(Some(
+            now.checked_add(timeout)
+                .unwrap_or(now + Duration::from_secs(86_400 * 365)),
+        ))
+    }
+
+    /// Closes the connection politely: shuts down the sending side so the
+    /// broker sees the end of the stream once it has read every request, then
+    /// collects the events still coming (refusals of the last publishes, for
+    /// instance) until the broker closes its side or `linger` passes.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Frame`] when the connection fails otherwise
+    /// than by being closed.
+    pub fn close(mut self, linger: Duration) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        if !self.dead {
+            // Already gone if this fails; what is left to read still counts.
+            let _ = self.reader.get_ref().shutdown(Shutdown::Write);
+        }
+        let deadline = Instant::now() + linger;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.pull_timeout(left) {
+                Ok(Some(event)) => events.push(event),
+                Ok(None) | Err(Error::Closed) => return Ok(events),
+                Err(Error::Decode(_) | Error::Protocol(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn next_event(&mut self, deadline: Option<Instant>) -> Result<Option<Event>> {
+        if let Some(event) = self.pending.pop_front() {
+            return event.map(Some);
+        }
+        match self.next_message(deadline)? {
+            Some(m) => Event::from_message(m).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The next message from the socket; `None` when `deadline` passed.
+    fn next_message(&mut self, deadline: Option<Instant>) -> Result<Option<Message>> {
+        match self.read_frame(deadline)? {
+            Some(payload) => Ok(Some(self.format.decode(&payload)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads one whole frame's payload; `None` when `deadline` passed first.
+    ///
+    /// Bytes go into `self.partial` and stay there across timeouts; the
+    /// header is checked as soon as its 5 bytes are in.
+    fn read_frame(&mut self, deadline: Option<Instant>) -> Result<Option<Vec<u8>>> {
+        if self.dead {
+            return Err(Error::Closed);
+        }
+        // Whether the socket was read (or polled) once in this call.
+        let mut polled = false;
+        loop {
+            let need = match self.partial.first_chunk::<HEADER_LEN>() {
+                None => HEADER_LEN,
+                Some(header) => {
+                    let len = match frame::parse_header(*header) {
+                        Ok(len) => len,
+                        Err(e) => {
+                            self.kill();
+                            return Err(Error::Frame(e));
+                        }
+                    };
+                    if self.partial.len() == HEADER_LEN + len {
+                        let payload = self.partial.split_off(HEADER_LEN);
+                        self.partial.clear();
+                        return Ok(Some(payload));
+                    }
+                    HEADER_LEN + len
+                }
+            };
+            // Only an empty buffer means a read from the socket, which is
+            // where the deadline applies.
+            let mut poll = false;
+            if self.reader.buffer().is_empty() {
+                let wait = match deadline {
+                    None => None,
+                    Some(deadline) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() && polled {
+                            return Ok(None);
+                        }
+                        // Past the deadline at the first read: look once
+                        // without waiting (what a zero timeout asks for).
+                        poll = left.is_zero();
+                        Some(left).filter(|l| !l.is_zero())
+                    }
+                };
+                polled = true;
+                if poll {
+                    self.reader.get_ref().set_nonblocking(true)?;
+                } else if wait != self.socket_timeout {
+                    self.reader.get_ref().set_read_timeout(wait)?;
+                    self.socket_timeout = wait;
+                }
+            }
+            let read = match self.reader.fill_buf() {
+                Ok(chunk) => {
+                    let take = chunk.len().min(need - self.partial.len());
+                    self.partial.extend_from_slice(&chunk[..take]);
+                    Ok(take)
+                }
+                Err(e) => Err(e),
+            };
+            if poll {
+                self.reader.get_ref().set_nonblocking(false)?;
+            }
+            match read {
+                Ok(0) => {
+                    self.kill();
+                    return Err(Error::Closed);
+                }
+                Ok(take) => self.reader.consume(take),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // The deadline check above decides whether this was the end.
+                Err(e)
+                    if deadline.is_some()
+                        && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => return Err(self.io_error(e)),
+            }
+        }
+    }
+
+    /// Encodes `m` and writes it as one frame.
+    fn send(&mut self, m: &Message) -> Result<()> {
+        if self.dead {
+            return Err(Error::Closed);
+        }
+        self.out.clear();
+        self.format.encode(m, &mut self.out).map_err(encode_error)?;
+        self.send_out()
+    }
+
+    /// Writes `self.out` with a single `write_all`.
+    fn send_out(&mut self) -> Result<()> {
+        if self.dead {
+            return Err(Error::Closed);
+        }
+        let result = self.reader.get_ref().write_all(&self.out);
+        result.map_err(|e| self.io_error(e))
+    }
+
+    /// Marks the connection gone and maps the error: a reset or broken pipe
+    /// is the broker closing the connection.
+    fn io_error(&mut self, e: io::Error) -> Error {
+        self.kill();
+        match e.kind() {
+            ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof => Error::Closed,
+            _ => Error::Io(e),
+        }
+    }
+
+    fn kill(&mut self) {
+        self.dead = true;
+        let _ = self.reader.get_ref().shutdown(Shutdown::Both);
+    }
+}
+
+/// Validates and normalizes a topic.
+fn normalize(topic: &str) -> Result<String> {
+    protocol::topic::normalize(topic)
+        .map(Cow::into_owned)
+        .map_err(|source| Error::Topic {
+            topic: topic.to_owned(),
+            source,
+        })
+}
+
+fn encode_error(e: EncodeError) -> Error {
+    match e {
+        EncodeError::Value(v) => Error::Value(v),
+        EncodeError::Frame(FrameError::TooLarge(len)) => Error::TooLarge { len },
+        EncodeError::Frame(f) => Error::Frame(f),
+    }
+}
