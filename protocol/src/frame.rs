@@ -62,12 +62,10 @@ pub fn decode(buf: &[u8]) -> Result<Option<Frame<'_>>, FrameError> {
         return Ok(None);
     };
     let len = parse_header(*header)?;
-    Ok(buf
-        .get(HEADER_LEN..HEADER_LEN + len)
-        .map(|payload| Frame {
-            payload,
-            len: HEADER_LEN + len,
-        }))
+    Ok(buf.get(HEADER_LEN..HEADER_LEN + len).map(|payload| Frame {
+        payload,
+        len: HEADER_LEN + len,
+    }))
 }
 
 /// Writes `len` as a right-aligned, space-padded 5-byte header (`'{:>5}'`).
@@ -140,10 +138,22 @@ mod tests {
         assert_eq!(parse_header(*b"00042"), Ok(42));
         assert_eq!(parse_header(*b"42   "), Ok(42));
         assert_eq!(parse_header(*b"99999"), Ok(99_999));
-        assert_eq!(parse_header(*b" 4 2 "), Err(FrameError::BadHeader(*b" 4 2 ")));
-        assert_eq!(parse_header(*b"\t  42"), Err(FrameError::BadHeader(*b"\t  42")));
-        assert_eq!(parse_header(*b"     "), Err(FrameError::BadHeader(*b"     ")));
-        assert_eq!(parse_header(*b"   -1"), Err(FrameError::BadHeader(*b"   -1")));
+        assert_eq!(
+            parse_header(*b" 4 2 "),
+            Err(FrameError::BadHeader(*b" 4 2 "))
+        );
+        assert_eq!(
+            parse_header(*b"\t  42"),
+            Err(FrameError::BadHeader(*b"\t  42"))
+        );
+        assert_eq!(
+            parse_header(*b"     "),
+            Err(FrameError::BadHeader(*b"     "))
+        );
+        assert_eq!(
+            parse_header(*b"   -1"),
+            Err(FrameError::BadHeader(*b"   -1"))
+        );
         assert_eq!(parse_header(*b"    0"), Err(FrameError::ZeroLength));
         assert_eq!(parse_header(*b"00000"), Err(FrameError::ZeroLength));
     }

@@ -164,10 +164,12 @@ impl Body<'_> {
     #[must_use]
     pub fn as_nonempty_str(&self) -> Option<Cow<'_, str>> {
         match self {
-            Body::Json { text, .. } if text.starts_with('"') => match crate::format::json::parse_value(text) {
-                Ok(Value::Str(s)) if !s.is_empty() => Some(Cow::Owned(s)),
-                _ => None,
-            },
+            Body::Json { text, .. } if text.starts_with('"') => {
+                match crate::format::json::parse_value(text) {
+                    Ok(Value::Str(s)) if !s.is_empty() => Some(Cow::Owned(s)),
+                    _ => None,
+                }
+            }
             Body::Value(v) => match v.as_ref() {
                 Value::Str(s) if !s.is_empty() => Some(Cow::Borrowed(s.as_str())),
                 _ => None,

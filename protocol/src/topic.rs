@@ -91,7 +91,9 @@ fn forbidden(c: char) -> bool {
     // Whitespace and control characters would break the lab's line-oriented
     // output; the four pattern characters are reserved for wildcards; U+FFFE and
     // U+FFFF cannot appear in an XML document.
-    c.is_whitespace() || c.is_control() || matches!(c, '*' | '>' | '#' | '+' | '\u{FFFE}' | '\u{FFFF}')
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(c, '*' | '>' | '#' | '+' | '\u{FFFE}' | '\u{FFFF}')
 }
 
 /// Validates `s` and returns its normal form, borrowed when `s` is already normal.
@@ -145,7 +147,10 @@ mod tests {
         assert_eq!(norm("//").unwrap(), "/");
         assert_eq!(norm("/").unwrap(), "/");
         assert_eq!(norm("//n//a//").unwrap(), "/n/a");
-        assert!(matches!(normalize("/telephony/orange"), Ok(Cow::Borrowed(_))));
+        assert!(matches!(
+            normalize("/telephony/orange"),
+            Ok(Cow::Borrowed(_))
+        ));
     }
 
     #[test]

@@ -201,7 +201,9 @@ impl Builder {
     fn attach(&mut self, v: Value) {
         match self.stack.last_mut() {
             Some((Value::List(items), _)) => items.push(v),
-            Some((Value::Dict(entries), _)) => entries.push((self.key.take().unwrap_or_default(), v)),
+            Some((Value::Dict(entries), _)) => {
+                entries.push((self.key.take().unwrap_or_default(), v))
+            }
             _ => self.done = Some(v),
         }
     }
@@ -298,7 +300,10 @@ pub(crate) fn put_float(out: &mut impl Out, f: f64) {
             Ok(())
         }
     }
-    let mut s = Stack { buf: [0; 40], len: 0 };
+    let mut s = Stack {
+        buf: [0; 40],
+        len: 0,
+    };
     // `{:?}` is the shortest text that reads back to the same f64 and always
     // marks a float (`2.0`, `1e300`); it never exceeds 40 bytes for finite f64.
     if write!(s, "{f:?}").is_ok() {
@@ -320,14 +325,20 @@ mod tests {
         put_float(&mut v, 2.0);
         v.push(b' ');
         put_float(&mut v, -1.5e-300);
-        assert_eq!(String::from_utf8(v).unwrap(), "-9223372036854775808 0 2.0 -1.5e-300");
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            "-9223372036854775808 0 2.0 -1.5e-300"
+        );
     }
 
     #[test]
     fn text_check() {
         assert!(check_text("plain \t\n\r é 漢 🎉").is_ok());
         assert_eq!(check_text("a\u{1}"), Err(ValueError::ForbiddenChar(1)));
-        assert_eq!(check_text("\u{FFFE}"), Err(ValueError::ForbiddenChar(0xFFFE)));
+        assert_eq!(
+            check_text("\u{FFFE}"),
+            Err(ValueError::ForbiddenChar(0xFFFE))
+        );
         assert!(check_text("\u{FFFD}").is_ok());
     }
 

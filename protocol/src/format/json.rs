@@ -10,7 +10,9 @@ use std::borrow::Cow;
 
 use crate::error::{DecodeError, ValueError};
 use crate::message::{Body, Envelope, Method};
-use crate::value::{self, put_float, put_int, Builder, Container, Counter, Discard, Out, Scalar, Value, Visitor, MAX_DEPTH};
+use crate::value::{
+    self, put_float, put_int, Builder, Container, Counter, Out, Scalar, Value, Visitor, MAX_DEPTH,
+};
 
 use super::xml::XmlWriter;
 
@@ -190,6 +192,23 @@ impl<'a> Parser<'a> {
 
     fn number(&mut self) -> Result<Scalar<'static>, DecodeError> {
         let start = self.pos;
+        let float = self.scan_number()?;
+        let text = &self.src[start..self.pos];
+        if float {
+            match text.parse::<f64>() {
+                Ok(f) if f.is_finite() => Ok(Scalar::Float(f)),
+                _ => Err(ValueError::NonFiniteFloat.into()),
+            }
+        } else {
+            text.parse::<i64>()
+                .map(Scalar::Int)
+                .map_err(|_| ValueError::IntOutOfRange(text.to_owned()).into())
+        }
+    }
+
+    /// Steps over an RFC 8259 number; answers whether it has a fraction or an
+    /// exponent (a float).
+    fn scan_number(&mut self) -> Result<bool, DecodeError> {
         if self.peek() == Some(b'-') {
             self.pos += 1;
         }
@@ -218,16 +237,118 @@ impl<'a> Parser<'a> {
             }
             float = true;
         }
-        let text = &self.src[start..self.pos];
-        if float {
-            match text.parse::<f64>() {
-                Ok(f) if f.is_finite() => Ok(Scalar::Float(f)),
-                _ => Err(ValueError::NonFiniteFloat.into()),
+        Ok(float)
+    }
+
+    /// Steps over one value of an ignored key, checking JSON syntax only.
+    ///
+    /// Spec §3: unknown keys are ignored, so what they hold need not be
+    /// something both formats can carry (a `\b` escape, a 20-digit integer,
+    /// deep nesting). Iterative, so deep nesting cannot exhaust the stack.
+    fn skip_value(&mut self) -> Result<(), DecodeError> {
+        // One entry per open container: `true` for an object.
+        let mut open: Vec<bool> = Vec::new();
+        loop {
+            self.ws();
+            match self.peek() {
+                Some(b'{') => {
+                    self.pos += 1;
+                    self.ws();
+                    if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                    } else {
+                        open.push(true);
+                        self.skip_key()?;
+                        continue;
+                    }
+                }
+                Some(b'[') => {
+                    self.pos += 1;
+                    self.ws();
+                    if self.peek() == Some(b']') {
+                        self.pos += 1;
+                    } else {
+                        open.push(false);
+                        continue;
+                    }
+                }
+                Some(b'"') => {
+                    self.pos += 1;
+                    self.skip_string()?;
+                }
+                Some(b't') => self.literal(b"true")?,
+                Some(b'f') => self.literal(b"false")?,
+                Some(b'n') => self.literal(b"null")?,
+                Some(b'-' | b'0'..=b'9') => {
+                    self.scan_number()?;
+                }
+                Some(_) => return Err(self.err("expected a value")),
+                None => return Err(self.err("unexpected end of input")),
             }
-        } else {
-            text.parse::<i64>()
-                .map(Scalar::Int)
-                .map_err(|_| ValueError::IntOutOfRange(text.to_owned()).into())
+            // A value is complete: close containers until one wants another value.
+            loop {
+                let Some(&object) = open.last() else {
+                    return Ok(());
+                };
+                self.ws();
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        if object {
+                            self.skip_key()?;
+                        }
+                        break;
+                    }
+                    Some(b'}') if object => {
+                        self.pos += 1;
+                        open.pop();
+                    }
+                    Some(b']') if !object => {
+                        self.pos += 1;
+                        open.pop();
+                    }
+                    _ if object => return Err(self.err("expected ',' or '}'")),
+                    _ => return Err(self.err("expected ',' or ']'")),
+                }
+            }
+        }
+    }
+
+    /// Steps over `"key" :` inside an ignored object.
+    fn skip_key(&mut self) -> Result<(), DecodeError> {
+        self.ws();
+        self.expect(b'"', "expected a string key")?;
+        self.skip_string()?;
+        self.ws();
+        self.expect(b':', "expected ':'")
+    }
+
+    /// Steps over a string whose opening quote was consumed, checking only
+    /// JSON syntax (escapes well-formed, no raw control characters).
+    fn skip_string(&mut self) -> Result<(), DecodeError> {
+        loop {
+            match self.peek() {
+                None => return Err(self.err("unterminated string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                            self.pos += 1
+                        }
+                        Some(b'u') => {
+                            self.pos += 1;
+                            self.hex4()?;
+                        }
+                        _ => return Err(self.err("invalid escape")),
+                    }
+                }
+                Some(0..=0x1F) => return Err(self.err("control character in string")),
+                Some(_) => self.pos += 1,
+            }
         }
     }
 
@@ -235,7 +356,9 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<Cow<'a, str>, DecodeError> {
         let start = self.pos;
         loop {
-            while self.pos < self.bytes.len() && STRING_CLASS[usize::from(self.bytes[self.pos])] == PLAIN {
+            while self.pos < self.bytes.len()
+                && STRING_CLASS[usize::from(self.bytes[self.pos])] == PLAIN
+            {
                 self.pos += 1;
             }
             match self.peek().map(|b| STRING_CLASS[usize::from(b)]) {
@@ -256,19 +379,26 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// At a 0xEF byte: refuse U+FFFE and U+FFFF, which XML cannot carry.
+    /// At a 0xEF byte: refuse U+FFFE and U+FFFF, which XML cannot carry, and
+    /// step over the whole character.
+    ///
+    /// 0xEF always leads a 3-byte character in valid UTF-8, so `pos` stays on a
+    /// character boundary (callers slice `src` there).
     fn check_ef(&mut self) -> Result<(), DecodeError> {
         if let [0xEF, 0xBF, b @ (0xBE | 0xBF), ..] = self.bytes[self.pos..] {
-            return Err(ValueError::ForbiddenChar(0xFF00 | u32::from(b)).into());
+            // EF BF BE is U+FFFE, EF BF BF is U+FFFF.
+            return Err(ValueError::ForbiddenChar(0xFFC0 | u32::from(b & 0x3F)).into());
         }
-        self.pos += 1;
+        self.pos += 3;
         Ok(())
     }
 
     fn escaped_string(&mut self, mut out: String) -> Result<String, DecodeError> {
         loop {
             let run = self.pos;
-            while self.pos < self.bytes.len() && STRING_CLASS[usize::from(self.bytes[self.pos])] == PLAIN {
+            while self.pos < self.bytes.len()
+                && STRING_CLASS[usize::from(self.bytes[self.pos])] == PLAIN
+            {
                 self.pos += 1;
             }
             out.push_str(&self.src[run..self.pos]);
@@ -340,7 +470,11 @@ impl<'a> Parser<'a> {
             .bytes
             .get(self.pos..self.pos + 4)
             .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| u16::from_str_radix(d, 16).ok().filter(|_| d.bytes().all(|b| b.is_ascii_hexdigit())))
+            .and_then(|d| {
+                u16::from_str_radix(d, 16)
+                    .ok()
+                    .filter(|_| d.bytes().all(|b| b.is_ascii_hexdigit()))
+            })
             .ok_or_else(|| self.err("invalid \\u escape"))?;
         self.pos += 4;
         Ok(digits)
@@ -415,9 +549,9 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
                         p.literal(b"false")?;
                         more = false;
                     }
-                    _ => p.value(&mut Discard, 0)?,
+                    _ => p.skip_value()?,
                 },
-                _ => p.value(&mut Discard, 0)?,
+                _ => p.skip_value()?,
             }
             p.ws();
             match p.peek() {
@@ -432,7 +566,8 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
     }
     p.end()?;
     let name = method.ok_or(DecodeError::MissingMethod)?;
-    let method = Method::from_name(&name).ok_or_else(|| DecodeError::UnknownMethod(name.into_owned()))?;
+    let method =
+        Method::from_name(&name).ok_or_else(|| DecodeError::UnknownMethod(name.into_owned()))?;
     Ok(Envelope {
         method,
         topic,
@@ -462,10 +597,16 @@ pub(crate) fn stream_value<V: Visitor>(text: &str, v: &mut V) -> Result<(), Deco
 
 /// Best-effort read of the `topic` of a payload that failed to decode, for the
 /// `ERROR` reply (spec §5: "the topic string of the request as received").
+///
+/// `None` as well when the topic holds characters XML cannot carry, so that
+/// what it returns can always be encoded.
 #[must_use]
 pub fn recover_topic(payload: &[u8]) -> Option<String> {
     match serde_json::from_slice::<serde_json::Value>(payload).ok()? {
-        serde_json::Value::Object(map) => map.get("topic")?.as_str().map(str::to_owned),
+        serde_json::Value::Object(map) => match map.get("topic")? {
+            serde_json::Value::String(t) if value::check_text(t).is_ok() => Some(t.clone()),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -485,7 +626,14 @@ pub(crate) fn put_str(out: &mut impl Out, s: &str) {
             0..=0x1F => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.put(&bytes[run..i]);
-                out.put(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+                out.put(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 15)],
+                ]);
                 run = i + 1;
                 continue;
             }
@@ -508,7 +656,10 @@ pub(crate) struct JsonWriter<'o, O: Out> {
 
 impl<'o, O: Out> JsonWriter<'o, O> {
     pub(crate) fn new(out: &'o mut O) -> Self {
-        JsonWriter { out, need_comma: false }
+        JsonWriter {
+            out,
+            need_comma: false,
+        }
     }
 
     fn comma(&mut self) {

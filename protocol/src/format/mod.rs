@@ -70,6 +70,9 @@ impl Format {
     }
 
     /// Best-effort `topic` of a payload that did not decode, for an `ERROR` reply.
+    ///
+    /// Only a topic both formats can carry is returned, so an `ERROR` echoing
+    /// it can always be encoded.
     #[must_use]
     pub fn recover_topic(self, payload: &[u8]) -> Option<String> {
         match self {
@@ -81,7 +84,7 @@ impl Format {
     /// Appends `m` to `out` as one whole frame.
     ///
     /// # Errors
-    /// [`EncodeError::Value`] when `m.msg` cannot be carried,
+    /// [`EncodeError::Value`] when `m.msg` or `m.topic` cannot be carried,
     /// [`EncodeError::Frame`] when it does not fit a frame; `out` is unchanged.
     pub fn encode(self, m: &Message, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         self.encode_value(m.method, &m.topic, &m.msg, m.more, out)
@@ -141,8 +144,14 @@ impl Format {
     /// producing it (for a JSON body, from lengths measured at decode time).
     ///
     /// # Errors
-    /// [`EncodeError::Value`] when the value cannot be carried.
-    pub fn payload_len(self, method: Method, topic: &str, body: &Body<'_>, more: bool) -> Result<usize, EncodeError> {
+    /// [`EncodeError::Value`] when the value or the topic cannot be carried.
+    pub fn payload_len(
+        self,
+        method: Method,
+        topic: &str,
+        body: &Body<'_>,
+        more: bool,
+    ) -> Result<usize, EncodeError> {
         let mut c = Counter::default();
         match (self, body) {
             (Format::Json, Body::Json { text, .. }) => {
@@ -153,10 +162,12 @@ impl Format {
                 c.0 += xml_len;
                 self.put_envelope(&mut c, method, topic, more, |_| Ok(()))?;
             }
-            (_, Body::Value(v)) => self.put_envelope(&mut c, method, topic, more, |o| match self {
-                Format::Json => v.visit(&mut JsonWriter::new(o)),
-                Format::Xml => v.visit(&mut XmlWriter::new(o)),
-            })?,
+            (_, Body::Value(v)) => {
+                self.put_envelope(&mut c, method, topic, more, |o| match self {
+                    Format::Json => v.visit(&mut JsonWriter::new(o)),
+                    Format::Xml => v.visit(&mut XmlWriter::new(o)),
+                })?
+            }
         }
         Ok(c.0)
     }
@@ -170,6 +181,9 @@ impl Format {
         more: bool,
         msg: impl FnOnce(&mut O) -> Result<(), crate::error::ValueError>,
     ) -> Result<(), crate::error::ValueError> {
+        // Both formats refuse a topic XML cannot carry, so that every frame this
+        // crate writes decodes again (a JSON decoder refuses such a topic too).
+        crate::value::check_text(topic)?;
         match self {
             Format::Json => {
                 o.put(b"{\"method\":\"");
@@ -181,7 +195,6 @@ impl Format {
                 o.put(if more { b",\"more\":true}" } else { b"}" });
             }
             Format::Xml => {
-                crate::value::check_text(topic)?;
                 xml::put_open(o, method, topic, more);
                 msg(o)?;
                 o.put(b"</message>");
@@ -221,7 +234,10 @@ mod tests {
 
     #[test]
     fn xml_bytes() {
-        let m = Message::publish("/t", Value::List(vec![Value::Int(1), "a<&\r".into(), Value::Null]));
+        let m = Message::publish(
+            "/t",
+            Value::List(vec![Value::Int(1), "a<&\r".into(), Value::Null]),
+        );
         let f = frame_of(Format::Xml, &m);
         assert_eq!(
             &f[5..],
@@ -258,11 +274,20 @@ mod tests {
             .unwrap();
         assert_eq!(e.method, Method::Publish);
         assert_eq!(e.topic.as_deref(), Some("/a"));
-        let Body::Json { text, xml_len } = e.msg else { panic!("json body") };
+        let Body::Json { text, xml_len } = e.msg else {
+            panic!("json body")
+        };
         assert_eq!(text, r#"{"a":[1.5,"\u00e9"]}"#);
         let mut xml = Vec::new();
-        Format::Xml.encode_parts(Method::Publish, "/a", &e.msg, false, &mut xml).unwrap();
-        assert_eq!(Format::Xml.payload_len(Method::Publish, "/a", &e.msg, false).unwrap(), xml.len() - 5);
+        Format::Xml
+            .encode_parts(Method::Publish, "/a", &e.msg, false, &mut xml)
+            .unwrap();
+        assert_eq!(
+            Format::Xml
+                .payload_len(Method::Publish, "/a", &e.msg, false)
+                .unwrap(),
+            xml.len() - 5
+        );
         assert!(xml_len > 0);
         assert_eq!(Format::Xml.decode(&xml[5..]).unwrap().msg, e.msg.to_value());
     }
@@ -270,42 +295,93 @@ mod tests {
     #[test]
     fn refusals() {
         let cases: &[(&[u8], DecodeError)] = &[
-            (br#"{"method":"PUBLISH","msg":9223372036854775808}"#, ValueError::IntOutOfRange("9223372036854775808".into()).into()),
-            (br#"{"method":"PUBLISH","msg":1e999}"#, ValueError::NonFiniteFloat.into()),
-            (br#"{"method":"PUBLISH","msg":"\u0001"}"#, ValueError::ForbiddenChar(1).into()),
-            (br#"{"method":"PUBLISH","msg":"\ud800"}"#, ValueError::LoneSurrogate(0xD800).into()),
-            (br#"{"method":"publish"}"#, DecodeError::UnknownMethod("publish".into())),
+            (
+                br#"{"method":"PUBLISH","msg":9223372036854775808}"#,
+                ValueError::IntOutOfRange("9223372036854775808".into()).into(),
+            ),
+            (
+                br#"{"method":"PUBLISH","msg":1e999}"#,
+                ValueError::NonFiniteFloat.into(),
+            ),
+            (
+                br#"{"method":"PUBLISH","msg":"\u0001"}"#,
+                ValueError::ForbiddenChar(1).into(),
+            ),
+            (
+                br#"{"method":"PUBLISH","msg":"\ud800"}"#,
+                ValueError::LoneSurrogate(0xD800).into(),
+            ),
+            (
+                br#"{"method":"publish"}"#,
+                DecodeError::UnknownMethod("publish".into()),
+            ),
             (br#"{"topic":"/a"}"#, DecodeError::MissingMethod),
             (br#"[1]"#, DecodeError::NotAnObject),
             (b"\xff", DecodeError::NotUtf8),
         ];
         for (payload, want) in cases {
-            assert_eq!(&Format::Json.decode_envelope(payload).unwrap_err(), want, "{}", String::from_utf8_lossy(payload));
+            assert_eq!(
+                &Format::Json.decode_envelope(payload).unwrap_err(),
+                want,
+                "{}",
+                String::from_utf8_lossy(payload)
+            );
         }
-        let xml_bool = br#"<message method="PUBLISH" topic="/a"><msg type="bool">yes</msg></message>"#;
-        assert!(matches!(Format::Xml.decode(xml_bool), Err(DecodeError::Value(ValueError::BadScalar { .. }))));
+        let xml_bool =
+            br#"<message method="PUBLISH" topic="/a"><msg type="bool">yes</msg></message>"#;
+        assert!(matches!(
+            Format::Xml.decode(xml_bool),
+            Err(DecodeError::Value(ValueError::BadScalar { .. }))
+        ));
         let xml_ctrl = br#"<message method="PUBLISH" topic="/a"><msg>&#1;</msg></message>"#;
-        assert_eq!(Format::Xml.decode(xml_ctrl), Err(ValueError::ForbiddenChar(1).into()));
+        assert_eq!(
+            Format::Xml.decode(xml_ctrl),
+            Err(ValueError::ForbiddenChar(1).into())
+        );
     }
 
     #[test]
     fn depth_64_accepted_65_refused() {
-        let ok = format!(r#"{{"method":"PUBLISH","msg":{}{}}}"#, "[".repeat(64), "]".repeat(64));
+        let ok = format!(
+            r#"{{"method":"PUBLISH","msg":{}{}}}"#,
+            "[".repeat(64),
+            "]".repeat(64)
+        );
         assert!(Format::Json.decode(ok.as_bytes()).is_ok());
-        let bad = format!(r#"{{"method":"PUBLISH","msg":{}{}}}"#, "[".repeat(65), "]".repeat(65));
-        assert_eq!(Format::Json.decode(bad.as_bytes()), Err(ValueError::TooDeep.into()));
+        let bad = format!(
+            r#"{{"method":"PUBLISH","msg":{}{}}}"#,
+            "[".repeat(65),
+            "]".repeat(65)
+        );
+        assert_eq!(
+            Format::Json.decode(bad.as_bytes()),
+            Err(ValueError::TooDeep.into())
+        );
         let xml_bad = format!(
             r#"<message method="PUBLISH"><msg type="list">{}{}</msg></message>"#,
             r#"<item type="list">"#.repeat(64),
             "</item>".repeat(64)
         );
-        assert_eq!(Format::Xml.decode(xml_bad.as_bytes()), Err(ValueError::TooDeep.into()));
+        assert_eq!(
+            Format::Xml.decode(xml_bad.as_bytes()),
+            Err(ValueError::TooDeep.into())
+        );
     }
 
     #[test]
     fn recover_topic_for_errors() {
-        assert_eq!(Format::Json.recover_topic(br#"{"method":"NOPE","topic":"/x"}"#).as_deref(), Some("/x"));
-        assert_eq!(Format::Xml.recover_topic(br#"<message method="NOPE" topic="/y"/>"#).as_deref(), Some("/y"));
+        assert_eq!(
+            Format::Json
+                .recover_topic(br#"{"method":"NOPE","topic":"/x"}"#)
+                .as_deref(),
+            Some("/x")
+        );
+        assert_eq!(
+            Format::Xml
+                .recover_topic(br#"<message method="NOPE" topic="/y"/>"#)
+                .as_deref(),
+            Some("/y")
+        );
         assert_eq!(Format::Json.recover_topic(b"{garbage"), None);
     }
 }

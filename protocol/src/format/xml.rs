@@ -9,7 +9,9 @@ use quick_xml::Reader;
 
 use crate::error::{DecodeError, ValueError};
 use crate::message::{Body, Envelope, Method};
-use crate::value::{check_text, put_float, put_int, Builder, Container, Out, Scalar, Visitor, MAX_DEPTH};
+use crate::value::{
+    check_text, put_float, put_int, xml_char, Builder, Container, Out, Scalar, Visitor, MAX_DEPTH,
+};
 
 /// Writes `s` escaped for XML text, or for a double-quoted attribute.
 ///
@@ -70,7 +72,8 @@ impl<'o, O: Out> XmlWriter<'o, O> {
 
     fn open(&mut self, ty: &[u8]) {
         if !self.keyed {
-            self.out.put(if self.depth == 0 { b"<msg" } else { b"<item" });
+            self.out
+                .put(if self.depth == 0 { b"<msg" } else { b"<item" });
         }
         self.keyed = false;
         self.out.put(b" type=\"");
@@ -79,7 +82,11 @@ impl<'o, O: Out> XmlWriter<'o, O> {
     }
 
     fn close(&mut self) {
-        self.out.put(if self.depth == 0 { b"</msg>" } else { b"</item>" });
+        self.out.put(if self.depth == 0 {
+            b"</msg>"
+        } else {
+            b"</item>"
+        });
     }
 }
 
@@ -116,7 +123,11 @@ impl<O: Out> Visitor for XmlWriter<'_, O> {
     }
 
     fn begin(&mut self, c: Container) -> Result<(), ValueError> {
-        self.open(if c == Container::List { b"list" } else { b"dict" });
+        self.open(if c == Container::List {
+            b"list"
+        } else {
+            b"dict"
+        });
         self.out.put(b">");
         self.depth += 1;
         Ok(())
@@ -137,8 +148,23 @@ impl<O: Out> Visitor for XmlWriter<'_, O> {
     }
 }
 
+/// An XML error whose message can itself be sent in an `ERROR` frame: quick-xml
+/// quotes the offending input, so characters XML cannot carry are escaped.
 fn xml_err(e: impl std::fmt::Display) -> DecodeError {
-    DecodeError::Xml(e.to_string())
+    let mut reason = e.to_string();
+    if check_text(&reason).is_err() {
+        reason = reason
+            .chars()
+            .map(|c| {
+                if xml_char(c) {
+                    c.to_string()
+                } else {
+                    c.escape_unicode().to_string()
+                }
+            })
+            .collect();
+    }
+    DecodeError::Xml(reason)
 }
 
 fn is_xml_space(c: char) -> bool {
@@ -157,7 +183,10 @@ struct ElementAttrs {
 }
 
 fn element_attrs(e: &BytesStart<'_>) -> Result<ElementAttrs, DecodeError> {
-    let mut attrs = ElementAttrs { ty: None, key: None };
+    let mut attrs = ElementAttrs {
+        ty: None,
+        key: None,
+    };
     for attr in e.attributes() {
         let attr = attr.map_err(xml_err)?;
         match attr.key.as_ref() {
@@ -167,6 +196,12 @@ fn element_attrs(e: &BytesStart<'_>) -> Result<ElementAttrs, DecodeError> {
         }
     }
     Ok(attrs)
+}
+
+/// An optional sign and at least one ASCII digit: an integer, if maybe too big.
+fn is_integer_text(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn finish_scalar<V: Visitor>(ty: &'static str, text: &str, v: &mut V) -> Result<(), DecodeError> {
@@ -182,7 +217,7 @@ fn finish_scalar<V: Visitor>(ty: &'static str, text: &str, v: &mut V) -> Result<
         }
         "int" => match trimmed.parse::<i64>() {
             Ok(i) => Scalar::Int(i),
-            Err(_) if trimmed.trim_start_matches(['-', '+']).bytes().all(|b| b.is_ascii_digit()) && !trimmed.is_empty() => {
+            Err(_) if is_integer_text(trimmed) => {
                 return Err(ValueError::IntOutOfRange(trimmed.to_owned()).into())
             }
             Err(_) => return Err(bad().into()),
@@ -214,7 +249,9 @@ fn open_element<V: Visitor>(
     let attrs = element_attrs(e)?;
     match stack.last() {
         Some(Open::Container(Container::Dict)) => {
-            let key = attrs.key.ok_or_else(|| xml_err("dict item without a key attribute"))?;
+            let key = attrs
+                .key
+                .ok_or_else(|| xml_err("dict item without a key attribute"))?;
             check_text(&key)?;
             v.key(&key)?;
         }
@@ -228,7 +265,10 @@ fn open_element<V: Visitor>(
             } else {
                 Container::Dict
             };
-            let depth = stack.iter().filter(|o| matches!(o, Open::Container(_))).count();
+            let depth = stack
+                .iter()
+                .filter(|o| matches!(o, Open::Container(_)))
+                .count();
             if depth >= MAX_DEPTH {
                 return Err(ValueError::TooDeep.into());
             }
@@ -250,7 +290,10 @@ fn open_element<V: Visitor>(
     if empty {
         finish_scalar(ty, "", v)
     } else {
-        stack.push(Open::Scalar { ty, text: String::new() });
+        stack.push(Open::Scalar {
+            ty,
+            text: String::new(),
+        });
         Ok(())
     }
 }
@@ -283,7 +326,9 @@ fn read_value<V: Visitor>(
                 }
             }
             Event::CData(c) => match stack.last_mut() {
-                Some(Open::Scalar { text, .. }) => text.push_str(&c.xml10_content().map_err(xml_err)?),
+                Some(Open::Scalar { text, .. }) => {
+                    text.push_str(&c.xml10_content().map_err(xml_err)?)
+                }
                 _ => return Err(xml_err("CDATA inside a list or dict")),
             },
             Event::GeneralRef(r) => {
@@ -305,7 +350,9 @@ fn read_value<V: Visitor>(
                 None => return Err(xml_err("unbalanced end tag")),
             },
             Event::Comment(_) | Event::PI(_) => {}
-            Event::Decl(_) | Event::DocType(_) => return Err(xml_err("declaration inside a value")),
+            Event::Decl(_) | Event::DocType(_) => {
+                return Err(xml_err("declaration inside a value"))
+            }
             Event::Eof => return Err(xml_err("unexpected end of document")),
         }
     }
@@ -350,7 +397,10 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'static>, DecodeError>
         let value = attr.unescape_value().map_err(xml_err)?;
         match attr.key.as_ref() {
             b"method" => method = Some(value.into_owned()),
-            b"topic" => topic = Some(value.into_owned()),
+            b"topic" => {
+                check_text(&value)?;
+                topic = Some(value.into_owned());
+            }
             b"more" => more = value == "true",
             _ => {}
         }
@@ -404,7 +454,8 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'static>, DecodeError>
 }
 
 /// Best-effort read of the `topic` attribute of a payload that failed to
-/// decode, for the `ERROR` reply.
+/// decode, for the `ERROR` reply; `None` when it holds characters XML cannot
+/// carry.
 #[must_use]
 pub fn recover_topic(payload: &[u8]) -> Option<String> {
     let src = std::str::from_utf8(payload).ok()?;
@@ -413,7 +464,8 @@ pub fn recover_topic(payload: &[u8]) -> Option<String> {
         match reader.read_event().ok()? {
             Event::Start(e) | Event::Empty(e) => {
                 let attr = e.try_get_attribute("topic").ok()??;
-                return attr.unescape_value().ok().map(std::borrow::Cow::into_owned);
+                let topic = attr.unescape_value().ok()?;
+                return check_text(&topic).is_ok().then(|| topic.into_owned());
             }
             Event::Eof => return None,
             _ => {}
