@@ -60,6 +60,9 @@ pub struct Conn {
     pub congested: bool,
     /// Made no write progress for the stall timeout: nobody waits for it.
     pub stuck: bool,
+    /// Not read until the connections it fed drain (readiness events are
+    /// ignored meanwhile; the reactor reads it again when it resumes it).
+    pub stalled: bool,
     /// The last time the socket accepted output bytes.
     pub last_progress: Instant,
 }
@@ -80,6 +83,7 @@ impl Conn {
             doomed: false,
             congested: false,
             stuck: false,
+            stalled: false,
             last_progress: Instant::now(),
         }
     }

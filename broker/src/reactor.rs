@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
-use protocol::{frame, Format, Message, Method};
+use protocol::{frame, Format, Message, Method, HEADER_LEN};
 use slab::Slab;
 
 use crate::conn::{Conn, State};
@@ -256,7 +256,7 @@ impl Broker {
         let mut buf = std::mem::take(&mut self.read_buf);
         let mut budget = self.config.read_budget;
         while let Some(conn) = self.conns.get_mut(id.0) {
-            if conn.doomed {
+            if conn.doomed || conn.stalled {
                 break;
             }
             if budget == 0 {
@@ -276,7 +276,10 @@ impl Broker {
                         continue;
                     }
                     if self.ingest(id, &buf[..n]) {
-                        self.stalled.push(id);
+                        if let Some(conn) = self.conns.get_mut(id.0) {
+                            conn.stalled = true;
+                            self.stalled.push(id);
+                        }
                         break;
                     }
                 }
@@ -293,33 +296,60 @@ impl Broker {
         self.read_buf = buf;
     }
 
-    /// Acts on the complete frames in `data` (after any carried-over partial
-    /// frame) and keeps the incomplete tail. Returns whether to stall the sender.
-    fn ingest(&mut self, id: ConnId, data: &[u8]) -> bool {
+    /// Acts on the complete frames in `data`, after completing any frame
+    /// carried over from an earlier read, and keeps the incomplete tail.
+    /// Returns whether to stall the sender.
+    ///
+    /// Only the bytes the carried-over frame still needs are copied; the rest
+    /// is parsed in place, so large frames straddling reads are not copied twice.
+    fn ingest(&mut self, id: ConnId, mut data: &[u8]) -> bool {
         let Some(conn) = self.conns.get_mut(id.0) else {
             return false;
         };
         let mut partial = std::mem::take(&mut conn.partial);
-        let (used, stall) = if partial.is_empty() {
-            let (used, stall) = self.process(id, data);
-            partial.extend_from_slice(&data[used..]);
-            (used, stall)
-        } else {
-            partial.extend_from_slice(data);
-            let (used, stall) = self.process(id, &partial);
-            partial.drain(..used);
-            (used, stall)
-        };
-        let _ = used;
-        if let Some(conn) = self.conns.get_mut(id.0) {
-            if conn.is_open() {
-                if partial.is_empty() && partial.capacity() > READ_BUF {
-                    partial = Vec::new();
+        let mut stall = false;
+        if !partial.is_empty() {
+            // At most two rounds: the rest of the header, then the rest of the payload.
+            loop {
+                let missing = match partial.first_chunk::<HEADER_LEN>() {
+                    None => HEADER_LEN - partial.len(),
+                    Some(header) => frame::parse_header(*header)
+                        .map_or(0, |len| HEADER_LEN + len - partial.len()),
+                };
+                if missing == 0 || data.is_empty() {
+                    break;
                 }
-                conn.partial = partial;
+                let (head, rest) = data.split_at(missing.min(data.len()));
+                partial.extend_from_slice(head);
+                data = rest;
+            }
+            match frame::decode(&partial) {
+                Ok(None) => {
+                    self.keep_partial(id, partial);
+                    return false;
+                }
+                // A complete frame, or a bad header that `process` reports.
+                _ => stall = self.process(id, &partial).1,
+            }
+            partial.clear();
+            if !self.conns.get(id.0).is_some_and(Conn::is_open) {
+                return stall;
             }
         }
-        stall
+        let (used, more_stall) = self.process(id, data);
+        partial.extend_from_slice(&data[used..]);
+        self.keep_partial(id, partial);
+        stall || more_stall
+    }
+
+    /// Stores the incomplete tail of a read, releasing a large empty buffer.
+    fn keep_partial(&mut self, id: ConnId, mut partial: Vec<u8>) {
+        if let Some(conn) = self.conns.get_mut(id.0).filter(|c| c.is_open()) {
+            if partial.is_empty() && partial.capacity() > READ_BUF {
+                partial = Vec::new();
+            }
+            conn.partial = partial;
+        }
     }
 
     /// Handles every whole frame at the front of `data`; returns the bytes used
@@ -499,8 +529,13 @@ impl Broker {
             }
             conn.congested && !conn.doomed
         });
-        if self.congested.is_empty() && !self.stalled.is_empty() {
-            self.backlog.append(&mut self.stalled);
+        if self.congested.is_empty() {
+            for id in self.stalled.drain(..) {
+                if let Some(conn) = self.conns.get_mut(id.0) {
+                    conn.stalled = false;
+                    self.backlog.push(id);
+                }
+            }
         }
     }
 

@@ -17,6 +17,7 @@ pub mod error;
 pub mod format;
 pub mod frame;
 pub mod message;
+mod scan;
 pub mod topic;
 pub mod value;
 

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use crate::error::{DecodeError, ValueError};
 use crate::message::{Body, Envelope, Method};
+use crate::scan;
 use crate::value::{
     self, put_float, put_int, Builder, Container, Counter, Out, Scalar, Value, Visitor, MAX_DEPTH,
 };
@@ -353,14 +354,27 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads a string whose opening quote was consumed; borrowed when it has no escapes.
+    /// Moves past string bytes that need no attention: all but `"`, `\\`,
+    /// control characters and 0xEF (which starts U+FFFE and U+FFFF).
+    fn skip_plain(&mut self) {
+        self.pos = scan::find(
+            self.bytes,
+            self.pos,
+            |w| {
+                scan::any_eq(w, b'"')
+                    | scan::any_eq(w, b'\\')
+                    | scan::any_eq(w, 0xEF)
+                    | scan::any_below(w, 0x20)
+                    != 0
+            },
+            |b| STRING_CLASS[usize::from(b)] != PLAIN,
+        );
+    }
+
     fn string(&mut self) -> Result<Cow<'a, str>, DecodeError> {
         let start = self.pos;
         loop {
-            while self.pos < self.bytes.len()
-                && STRING_CLASS[usize::from(self.bytes[self.pos])] == PLAIN
-            {
-                self.pos += 1;
-            }
+            self.skip_plain();
             match self.peek().map(|b| STRING_CLASS[usize::from(b)]) {
                 None => return Err(self.err("unterminated string")),
                 Some(QUOTE) => {
@@ -396,11 +410,7 @@ impl<'a> Parser<'a> {
     fn escaped_string(&mut self, mut out: String) -> Result<String, DecodeError> {
         loop {
             let run = self.pos;
-            while self.pos < self.bytes.len()
-                && STRING_CLASS[usize::from(self.bytes[self.pos])] == PLAIN
-            {
-                self.pos += 1;
-            }
+            self.skip_plain();
             out.push_str(&self.src[run..self.pos]);
             match self.peek().map(|b| STRING_CLASS[usize::from(b)]) {
                 None => return Err(self.err("unterminated string")),

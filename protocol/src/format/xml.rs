@@ -9,6 +9,7 @@ use quick_xml::Reader;
 
 use crate::error::{DecodeError, ValueError};
 use crate::message::{Body, Envelope, Method};
+use crate::scan;
 use crate::value::{
     check_text, put_float, put_int, xml_char, Builder, Container, Out, Scalar, Visitor, MAX_DEPTH,
 };
@@ -21,22 +22,50 @@ use crate::value::{
 pub(crate) fn put_escaped(out: &mut impl Out, s: &str, attr: bool) {
     let bytes = s.as_bytes();
     let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
+    loop {
+        let at = if attr {
+            scan::find(
+                bytes,
+                run,
+                |w| {
+                    scan::any_eq(w, b'&')
+                        | scan::any_eq(w, b'<')
+                        | scan::any_eq(w, b'>')
+                        | scan::any_eq(w, b'"')
+                        | scan::any_below(w, 0x0E)
+                        != 0
+                },
+                |b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\r' | b'\t' | b'\n'),
+            )
+        } else {
+            scan::find(
+                bytes,
+                run,
+                |w| {
+                    scan::any_eq(w, b'&')
+                        | scan::any_eq(w, b'<')
+                        | scan::any_eq(w, b'>')
+                        | scan::any_eq(w, b'\r')
+                        != 0
+                },
+                |b| matches!(b, b'&' | b'<' | b'>' | b'\r'),
+            )
+        };
+        out.put(&bytes[run..at]);
+        let Some(&b) = bytes.get(at) else {
+            return;
+        };
+        out.put(match b {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
             b'>' => b"&gt;",
             b'\r' => b"&#13;",
-            b'"' if attr => b"&quot;",
-            b'\t' if attr => b"&#9;",
-            b'\n' if attr => b"&#10;",
-            _ => continue,
-        };
-        out.put(&bytes[run..i]);
-        out.put(esc);
-        run = i + 1;
+            b'"' => b"&quot;",
+            b'\t' => b"&#9;",
+            _ => b"&#10;",
+        });
+        run = at + 1;
     }
-    out.put(&bytes[run..]);
 }
 
 /// Writes the opening `<message ...>` tag.
