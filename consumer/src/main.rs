@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use middleware::{json_text, Error, Event, Format, Queue, Role};
+use middleware::{Error, Event, Format, Queue, Role};
 
 /// Subscribes to a topic of the lab broker and prints what it delivers, like
 /// the lab's consumer.py.
@@ -145,8 +145,8 @@ fn topics_line(topics: &[String]) -> String {
 /// The line printed for an event.
 fn event_line(event: &Event) -> String {
     match event {
-        Event::Publish { topic, value } => format!("{topic} {}", json_text(value)),
-        Event::LastMsg { topic, value } => format!("{topic} {} (retained)", json_text(value)),
+        Event::Publish { topic, value } => format!("{topic} {}", value),
+        Event::LastMsg { topic, value } => format!("{topic} {} (retained)", value),
         Event::Topics(topics) => topics_line(topics),
         Event::Error { topic, reason } => format!("error: {topic} {reason}"),
     }

@@ -2,23 +2,23 @@
 //! processes, each test with its own broker on a free port.
 //!
 //! The `broker` and `producer` binaries are looked up next to this crate's
-//! `consumer` binary; build them first with `cargo build --workspace` (a
-//! missing binary, or one older than its sources, fails the test saying so).
+//! `consumer` binary; `cargo test --workspace` builds them (a missing binary
+//! fails the test saying so).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Bound on every wait of these tests.
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A workspace binary next to `consumer`, checked to exist and to be newer
-/// than the sources it is built from (cargo builds only `consumer` for this
-/// test; the others come from the last `cargo build`).
+/// A workspace binary next to `consumer`, checked to exist. `cargo test
+/// --workspace` builds every binary of the workspace before running tests;
+/// `cargo test -p consumer` builds only `consumer`.
 #[track_caller]
 fn binary(name: &str) -> PathBuf {
     let consumer = PathBuf::from(env!("CARGO_BIN_EXE_consumer"));
@@ -28,50 +28,7 @@ fn binary(name: &str) -> PathBuf {
         "the `{name}` binary is missing at {}: run `cargo build --workspace` first",
         path.display()
     );
-    if name != "consumer" {
-        let built = modified(&path);
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for dir in [name, "protocol", "middleware"] {
-            if let Some(source) = newest(&root.join(dir).join("src")) {
-                assert!(
-                    modified(&source) <= built,
-                    "the `{name}` binary at {} is older than {}: run `cargo build --workspace` first",
-                    path.display(),
-                    source.display()
-                );
-            }
-        }
-    }
     path
-}
-
-fn modified(path: &Path) -> SystemTime {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .unwrap_or(SystemTime::UNIX_EPOCH)
-}
-
-/// The most recently modified file under `dir`.
-fn newest(dir: &Path) -> Option<PathBuf> {
-    let mut best: Option<(SystemTime, PathBuf)> = None;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let time = modified(&path);
-                if best.as_ref().is_none_or(|(t, _)| time > *t) {
-                    best = Some((time, path));
-                }
-            }
-        }
-    }
-    best.map(|(_, path)| path)
 }
 
 /// A child process killed (and reaped) on drop, with its stdout and stderr

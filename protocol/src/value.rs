@@ -81,6 +81,19 @@ impl Value {
     }
 }
 
+/// The compact JSON text of the value (`27`, `"hi"`, `[1,2.0,null]`), as the
+/// broker would send it; a value no format can carry shows as
+/// `<invalid value: reason>`.
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = Vec::new();
+        match self.visit(&mut crate::format::json::JsonWriter::new(&mut out)) {
+            Ok(()) => f.write_str(&String::from_utf8_lossy(&out)),
+            Err(e) => write!(f, "<invalid value: {e}>"),
+        }
+    }
+}
+
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
         Value::Str(s.to_owned())
