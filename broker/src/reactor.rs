@@ -32,6 +32,11 @@ const READ_BUF: usize = 64 * 1024;
 /// How long a publisher may wait for a congested subscriber that makes no
 /// progress before that subscriber is deemed stuck and ignored for stalling.
 const STALL_TIMEOUT: Duration = Duration::from_millis(250);
+/// Reasons for closing a connection that has not completed its handshake;
+/// both name the accepted mechanisms (spec §2).
+const HANDSHAKE_WRONG: &str = "handshake must be the frame JSONQueue or XMLQueue";
+const HANDSHAKE_LATE: &str =
+    "no handshake within the deadline: the first frame must be JSONQueue or XMLQueue";
 /// Retry delay after `accept` fails (e.g. out of file descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
@@ -159,8 +164,9 @@ impl Broker {
                 }
             }
             self.run_backlog();
-            self.flush_dirty();
+            // Timers may queue an ERROR, so they run before the flush.
             self.check_timers();
+            self.flush_dirty();
             self.reap();
         }
     }
@@ -392,7 +398,7 @@ impl Broker {
                         format.handshake()
                     );
                 } else {
-                    self.fail(id, "handshake must be the frame JSONQueue or XMLQueue");
+                    self.fail(id, HANDSHAKE_WRONG);
                 }
                 false
             }
@@ -490,7 +496,7 @@ impl Broker {
                 .get(id.0)
                 .is_some_and(|c| c.serial == serial && c.state == State::Handshake);
             if waiting {
-                self.fail(id, "no handshake within the deadline");
+                self.fail(id, HANDSHAKE_LATE);
             }
         }
         while let Some(&(deadline, id, serial)) = self.lingering.front() {

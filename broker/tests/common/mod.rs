@@ -236,3 +236,134 @@ impl Raw {
         frames
     }
 }
+
+// ---- Raw-socket helpers for robustness.rs and fuzz.rs ----
+
+/// How a raw read of a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The broker closed the connection cleanly (FIN).
+    Eof,
+    /// The connection was reset (or another read error).
+    Reset,
+    /// Nothing arrived for the whole wait: the connection is still open.
+    TimedOut,
+}
+
+/// Reads raw bytes from `stream` until EOF, a reset, or `idle` without any
+/// data; never panics.
+pub fn read_raw_until_end(stream: &mut TcpStream, idle: Duration) -> (Vec<u8>, Ending) {
+    stream.set_read_timeout(Some(idle)).expect("timeout");
+    let mut out = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let ending = loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break Ending::Eof,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break Ending::TimedOut
+            }
+            Err(_) => break Ending::Reset,
+        }
+    };
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    (out, ending)
+}
+
+/// Splits what the broker sent into frame payloads, checking every header is
+/// exactly `'{:>5}'` of a length in 1..=99999 (the broker always writes that
+/// form, spec §1). Returns the payloads and any incomplete tail, or a
+/// description of the first malformed header.
+pub fn split_broker_frames(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, Vec<u8>), String> {
+    let mut frames = Vec::new();
+    let mut pos = 0;
+    while bytes.len() - pos >= 5 {
+        let header = &bytes[pos..pos + 5];
+        let text = std::str::from_utf8(header)
+            .map_err(|_| format!("non-ASCII frame header {header:?} at byte {pos}"))?;
+        let len: usize = text
+            .trim_start_matches(' ')
+            .parse()
+            .map_err(|_| format!("malformed frame header {text:?} at byte {pos}"))?;
+        if !(1..=99_999).contains(&len) || format!("{len:>5}") != text {
+            return Err(format!(
+                "frame header {text:?} at byte {pos} is not '{{:>5}}' of 1..=99999"
+            ));
+        }
+        if bytes.len() - pos - 5 < len {
+            break;
+        }
+        frames.push(bytes[pos + 5..pos + 5 + len].to_vec());
+        pos += 5 + len;
+    }
+    Ok((frames, bytes[pos..].to_vec()))
+}
+
+/// Encodes `m` in `format` as a whole frame.
+pub fn encode_frame(format: Format, m: &Message) -> Vec<u8> {
+    let mut out = Vec::new();
+    format.encode(m, &mut out).expect("encode");
+    out
+}
+
+/// `payload` as one frame with a `'{:>5}'` header (no length check).
+pub fn raw_frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = format!("{:>5}", payload.len()).into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+// ---- Frame-level helpers for wire.rs ----
+
+impl Raw {
+    /// Reads one whole frame exactly as the broker sent it, header included
+    /// (for checking the header's bytes), or `None` at EOF.
+    #[track_caller]
+    pub fn recv_frame(&mut self) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(header) = self.buf.first_chunk::<5>() {
+                let len = protocol::frame::parse_header(*header)
+                    .unwrap_or_else(|e| panic!("broker sent a bad frame header: {e}"));
+                if self.buf.len() >= 5 + len {
+                    return Some(self.buf.drain(..5 + len).collect());
+                }
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for a frame");
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    assert!(self.buf.is_empty(), "EOF inside a frame");
+                    return None;
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => panic!("read failed: {e}"),
+            }
+        }
+    }
+}
+
+// ---- Exact round trip for robustness.rs and fuzz.rs ----
+
+impl Raw {
+    /// A round trip that cannot be mistaken for a `LIST_ACK` announcement:
+    /// sends `LIST` with the cursor `"~"`, after which no topic sorts (they
+    /// all start with `/`), so the reply is a `LIST_ACK` with an empty list,
+    /// or `LIST_NACK` when there are no topics at all; announcements always
+    /// list at least one topic. Returns everything received before the reply.
+    #[track_caller]
+    pub fn barrier(&mut self) -> Vec<Message> {
+        self.send(&Message::list(Some("~")));
+        let mut before = Vec::new();
+        loop {
+            let m = self.recv();
+            let empty = m.method == Method::ListAck && m.msg == Value::List(Vec::new());
+            if empty || m.method == Method::ListNack {
+                return before;
+            }
+            before.push(m);
+        }
+    }
+}

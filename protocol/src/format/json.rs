@@ -612,13 +612,43 @@ pub(crate) fn stream_value<V: Visitor>(text: &str, v: &mut V) -> Result<(), Deco
 /// what it returns can always be encoded.
 #[must_use]
 pub fn recover_topic(payload: &[u8]) -> Option<String> {
-    match serde_json::from_slice::<serde_json::Value>(payload).ok()? {
-        serde_json::Value::Object(map) => match map.get("topic")? {
-            serde_json::Value::String(t) if value::check_text(t).is_ok() => Some(t.clone()),
-            _ => None,
-        },
-        _ => None,
+    // Syntax only: a frame refused for its value (`1e999`, a lone surrogate)
+    // is still well-formed JSON whose topic can be echoed.
+    let src = std::str::from_utf8(payload).ok()?;
+    let mut p = Parser::new(src);
+    p.ws();
+    p.expect(b'{', "expected an object").ok()?;
+    let mut topic = None;
+    p.ws();
+    if p.peek() == Some(b'}') {
+        p.pos += 1;
+    } else {
+        loop {
+            p.ws();
+            p.expect(b'"', "expected a string key").ok()?;
+            let key = p.string().ok()?;
+            p.ws();
+            p.expect(b':', "expected ':'").ok()?;
+            p.ws();
+            if key == "topic" && p.peek() == Some(b'"') {
+                p.pos += 1;
+                topic = p.string().ok().map(Cow::into_owned);
+            } else {
+                p.skip_value().ok()?;
+            }
+            p.ws();
+            match p.peek() {
+                Some(b',') => p.pos += 1,
+                Some(b'}') => {
+                    p.pos += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
     }
+    p.end().ok()?;
+    topic.filter(|t| value::check_text(t).is_ok())
 }
 
 /// Writes `s` as a JSON string literal.

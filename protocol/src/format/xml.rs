@@ -487,17 +487,31 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'static>, DecodeError>
 /// carry.
 #[must_use]
 pub fn recover_topic(payload: &[u8]) -> Option<String> {
+    // Only a well-formed document has a topic to echo (spec §9: a frame that
+    // cannot be decoded at all gets topic "").
     let src = std::str::from_utf8(payload).ok()?;
     let mut reader = Reader::from_str(src);
+    let mut root = None;
+    // quick-xml does not report elements left open at the end of input.
+    let mut depth = 0usize;
     loop {
-        match reader.read_event().ok()? {
-            Event::Start(e) | Event::Empty(e) => {
-                let attr = e.try_get_attribute("topic").ok()??;
-                let topic = attr.unescape_value().ok()?;
-                return check_text(&topic).is_ok().then(|| topic.into_owned());
+        let event = reader.read_event().ok()?;
+        if let Event::Start(e) | Event::Empty(e) = &event {
+            if root.is_none() {
+                let topic = match e.try_get_attribute("topic").ok()? {
+                    Some(attr) => Some(attr.unescape_value().ok()?.into_owned()),
+                    None => None,
+                };
+                root = Some(topic);
             }
+        }
+        match event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.checked_sub(1)?,
+            Event::Eof if depth == 0 => break,
             Event::Eof => return None,
             _ => {}
         }
     }
+    root.flatten().filter(|t| check_text(t).is_ok())
 }
