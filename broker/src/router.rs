@@ -35,6 +35,10 @@ struct Session {
     subs: Vec<NodeId>,
     /// The last publish epoch this session was collected for (deduplication).
     seen_epoch: u64,
+    /// The topic this client last published on and its node: a publisher
+    /// usually repeats its topic, and a string compare is cheaper than a hash
+    /// lookup. Valid for ever, since topics are never removed.
+    last_publish: Option<(String, NodeId)>,
 }
 
 /// Routing state; see the module docs.
@@ -66,6 +70,7 @@ impl Router {
             format,
             subs: Vec::new(),
             seen_epoch: 0,
+            last_publish: None,
         });
     }
 
@@ -150,7 +155,13 @@ impl Router {
         // LAST_MSG is the longer method name, so its frame bounds every delivery
         // of this message; both formats are checked whoever is subscribed now.
         for format in Format::ALL {
-            match format.payload_len(Method::LastMsg, &topic, body, false) {
+            let len = format
+                .max_payload_len(Method::LastMsg, &topic, body, false)
+                .and_then(|bound| match bound {
+                    b if b <= MAX_PAYLOAD => Ok(b),
+                    _ => format.payload_len(Method::LastMsg, &topic, body, false),
+                });
+            match len {
                 Ok(len) if len <= MAX_PAYLOAD => {}
                 Ok(len) => {
                     let reason = format!("message too large: its {format:?} delivery would be {len} bytes, over the frame limit of {MAX_PAYLOAD}");
@@ -163,7 +174,7 @@ impl Router {
                 }
             }
         }
-        let (node, created) = self.tree.get_or_create(&topic);
+        let (node, created) = self.publish_node(from, &topic);
         self.tree.retain(node, body);
         if created {
             self.announce(out);
@@ -202,6 +213,29 @@ impl Router {
                 }
             }
         }
+    }
+
+    /// The node of a publish's topic, created if need be, through the
+    /// publisher's last-topic cache.
+    fn publish_node(&mut self, from: ConnId, topic: &str) -> (NodeId, bool) {
+        let Some(session) = self.sessions.get_mut(from.0).and_then(Option::as_mut) else {
+            return self.tree.get_or_create(topic);
+        };
+        if let Some((last, node)) = &session.last_publish {
+            if last == topic {
+                return (*node, false);
+            }
+        }
+        let (node, created) = self.tree.get_or_create(topic);
+        match &mut session.last_publish {
+            Some((last, cached)) => {
+                last.clear();
+                last.push_str(topic);
+                *cached = node;
+            }
+            None => session.last_publish = Some((topic.to_owned(), node)),
+        }
+        (node, created)
     }
 
     fn subscribe(&mut self, from: ConnId, raw: &str, out: &mut impl Outbox) {

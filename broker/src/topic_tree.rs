@@ -35,8 +35,8 @@ pub enum Retained {
     Json {
         /// The validated JSON text; its buffer is reused by the next publish.
         text: String,
-        /// Bytes of the XML `msg` element for this value.
-        xml_len: usize,
+        /// Bytes of the XML `msg` element for this value, when measured.
+        xml_len: Option<usize>,
     },
     /// A value that arrived as XML.
     Value(Value),
@@ -267,7 +267,10 @@ mod tests {
     use super::*;
 
     fn body(text: &str) -> Body<'_> {
-        Body::Json { text, xml_len: 0 }
+        Body::Json {
+            text,
+            xml_len: None,
+        }
     }
 
     #[test]

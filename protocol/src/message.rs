@@ -136,8 +136,10 @@ pub enum Body<'a> {
     Json {
         /// The JSON text, without surrounding whitespace.
         text: &'a str,
-        /// Bytes of the value's XML `msg` element, measured while validating.
-        xml_len: usize,
+        /// Bytes of the value's XML `msg` element, measured while validating;
+        /// `None` when the text was short enough for its XML form to fit a
+        /// frame whatever it holds (see [`Body::xml_len_bound`]).
+        xml_len: Option<usize>,
     },
     /// A decoded value (from an XML publisher, or built by a client).
     Value(Cow<'a, Value>),
@@ -147,8 +149,33 @@ impl Body<'_> {
     /// A null value.
     pub const NULL: Body<'static> = Body::Json {
         text: "null",
-        xml_len: r#"<msg type="null"/>"#.len(),
+        xml_len: Some(r#"<msg type="null"/>"#.len()),
     };
+
+    /// Most bytes the XML `msg` element of a value can take per byte of its
+    /// JSON text: the worst case is a list of one-digit integers, where `1,`
+    /// (2 bytes) becomes `<item type="int">1</item>` (25 bytes).
+    pub const XML_PER_JSON_BYTE: usize = 16;
+
+    /// Bytes of XML `msg` element beyond that, for the element around a scalar
+    /// (`1` becomes `<msg type="int">1</msg>`, 23 bytes).
+    pub const XML_OVERHEAD: usize = 32;
+
+    /// An upper bound of the bytes of the value's XML `msg` element: exact
+    /// when measured, else from the length of its JSON text.
+    #[must_use]
+    pub fn xml_len_bound(&self) -> Option<usize> {
+        match self {
+            Body::Json {
+                xml_len: Some(n), ..
+            } => Some(*n),
+            Body::Json {
+                text,
+                xml_len: None,
+            } => Some(text.len() * Self::XML_PER_JSON_BYTE + Self::XML_OVERHEAD),
+            Body::Value(_) => None,
+        }
+    }
 
     /// The value as a tree.
     #[must_use]

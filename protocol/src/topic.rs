@@ -101,6 +101,41 @@ fn forbidden(c: char) -> bool {
 /// # Errors
 /// A [`TopicError`] naming the first rule `s` breaks.
 pub fn normalize(s: &str) -> Result<Cow<'_, str>, TopicError> {
+    if is_normal_ascii(s) {
+        return Ok(Cow::Borrowed(s));
+    }
+    normalize_general(s)
+}
+
+/// Whether `s` is a valid topic already in normal form and all ASCII, in one
+/// pass over its bytes: what nearly every request carries. Anything else goes
+/// through [`normalize_general`], which this agrees with.
+fn is_normal_ascii(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.len() > Topic::MAX_LEN || bytes.first() != Some(&b'/') {
+        return false;
+    }
+    if bytes.len() == 1 {
+        return true;
+    }
+    let mut segments = 0;
+    let mut after_slash = false;
+    for &b in bytes {
+        match b {
+            b'/' if after_slash => return false,
+            b'/' => after_slash = true,
+            b'*' | b'>' | b'#' | b'+' => return false,
+            0x21..=0x7E => {
+                segments += usize::from(after_slash);
+                after_slash = false;
+            }
+            _ => return false,
+        }
+    }
+    !after_slash && segments <= Topic::MAX_SEGMENTS
+}
+
+fn normalize_general(s: &str) -> Result<Cow<'_, str>, TopicError> {
     if s.is_empty() {
         return Err(TopicError::Missing);
     }
@@ -166,6 +201,18 @@ mod tests {
         let long = format!("/{}", "x".repeat(1024));
         assert_eq!(norm(&long), Err(TopicError::TooLong(1025)));
         assert!(norm(&format!("/{}", "x".repeat(1023))).is_ok());
+    }
+
+    proptest::proptest! {
+        /// The one-pass ASCII check agrees with the general path.
+        #[test]
+        fn fast_path_agrees(s in "[/a-z*+# \t\u{7f}é]{0,12}|(/[a-z]{1,2}){30,34}") {
+            if is_normal_ascii(&s) {
+                proptest::prop_assert_eq!(normalize_general(&s), Ok(Cow::Borrowed(s.as_str())));
+            } else if s.is_ascii() {
+                proptest::prop_assert!(!matches!(normalize_general(&s), Ok(Cow::Borrowed(t)) if t == s));
+            }
+        }
     }
 
     #[test]

@@ -779,6 +779,51 @@ proptest! {
         }
     }
 
+    /// The bound used to skip measuring short payloads' XML really bounds it,
+    /// for general values and for the shapes XML inflates most (lists of
+    /// one-digit numbers, empty containers, `"":0` entries, long floats, `<`).
+    #[test]
+    fn unmeasured_xml_len_is_bounded(
+        v in prop_oneof![
+            value(),
+            prop::collection::vec(
+                prop_oneof![
+                    (0i64..10).prop_map(Value::Int),
+                    Just(Value::List(vec![])),
+                    Just(Value::Dict(vec![])),
+                    Just(Value::Null),
+                    Just(Value::Bool(true)),
+                    Just(Value::Float(1e15)),
+                    Just(Value::Float(-1.2345678901234567e-300)),
+                    Just(Value::Str("<".into())),
+                    Just(Value::Dict(vec![(String::new(), Value::Int(0))])),
+                ],
+                0..200,
+            )
+            .prop_map(Value::List),
+            (0usize..300).prop_map(|n| Value::List(vec![Value::Int(1); n])),
+            (0usize..300).prop_map(|n| Value::List(vec![Value::List(vec![]); n])),
+        ],
+        topic in "/[a-z&\"<]{1,8}",
+    ) {
+        let m = Message::publish(topic.clone(), v);
+        let json = encode(Format::Json, &m);
+        let text_len = {
+            let env = Format::Json.decode_envelope(payload(&json)).unwrap();
+            let Body::Json { text, .. } = env.msg else { panic!("JSON body") };
+            text.len()
+        };
+        let unmeasured = Body::Json {
+            text: std::str::from_utf8(&payload(&json)[payload(&json).len() - 1 - text_len..payload(&json).len() - 1]).unwrap(),
+            xml_len: None,
+        };
+        let bound = Format::Xml.max_payload_len(Method::LastMsg, &topic, &unmeasured, false).unwrap();
+        let exact = Format::Xml.payload_len(Method::LastMsg, &topic, &unmeasured, false).unwrap();
+        let written = encode_parts(Format::Xml, Method::LastMsg, &topic, &unmeasured, false);
+        prop_assert_eq!(exact, written.len() - HEADER_LEN);
+        prop_assert!(exact <= bound, "exact {} > bound {} for {:?}", exact, bound, m.msg);
+    }
+
     /// A float stays a float in both formats, even when it is integral.
     #[test]
     fn floats_stay_floats(i in any::<i32>(), f in format()) {

@@ -12,7 +12,8 @@ use crate::error::{DecodeError, ValueError};
 use crate::message::{Body, Envelope, Method};
 use crate::scan;
 use crate::value::{
-    self, put_float, put_int, Builder, Container, Counter, Out, Scalar, Value, Visitor, MAX_DEPTH,
+    self, put_float, put_int, Builder, Container, Counter, Discard, Out, Scalar, Value, Visitor,
+    MAX_DEPTH,
 };
 
 use super::xml::XmlWriter;
@@ -491,6 +492,10 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Payloads up to this size are not measured as XML while decoding: 16 times
+/// this plus any envelope stays under the frame limit.
+const MEASURE_XML_ABOVE: usize = 4096;
+
 /// Decodes one JSON frame payload into a borrowed [`Envelope`].
 ///
 /// The `msg` value is validated completely (syntax, integer range, finite
@@ -543,11 +548,19 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
                 },
                 "msg" => {
                     let start = p.pos;
-                    let mut xml = Counter::default();
-                    p.value(&mut XmlWriter::new(&mut xml), 0)?;
+                    // A short payload's value fits a frame in XML whatever it
+                    // holds (Body::xml_len_bound), so only long ones are measured.
+                    let xml_len = if payload.len() > MEASURE_XML_ABOVE {
+                        let mut xml = Counter::default();
+                        p.value(&mut XmlWriter::new(&mut xml), 0)?;
+                        Some(xml.0)
+                    } else {
+                        p.value(&mut Discard, 0)?;
+                        None
+                    };
                     msg = Some(Body::Json {
                         text: &src[start..p.pos],
-                        xml_len: xml.0,
+                        xml_len,
                     });
                 }
                 "more" => match p.peek() {
