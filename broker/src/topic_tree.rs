@@ -8,14 +8,14 @@
 //! `-` sorts before `/` (`/a`, `/a-b`, `/a/b`). Topics are never removed, so
 //! memory is bounded by the topics that were created and their last messages.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-
-use foldhash::{HashMap, HashMapExt};
 use std::ops::Bound;
 use std::sync::Arc;
 
+use foldhash::{HashMap, HashMapExt};
 use protocol::topic::segments;
-use protocol::{Body, Value};
+use protocol::Body;
 
 use crate::ConnId;
 
@@ -28,53 +28,43 @@ impl NodeId {
     pub const ROOT: NodeId = NodeId(0);
 }
 
-/// The last message published on a topic, kept in the form it arrived in.
+/// The last message published on a topic, as the JSON text of its value
+/// (both decoders give JSON text, so forwarding and replay are the same path).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Retained {
-    /// JSON text of the value, and the length of its XML element.
-    Json {
-        /// The validated JSON text; its buffer is reused by the next publish.
-        text: String,
-        /// Bytes of the XML `msg` element for this value, when measured.
-        xml_len: Option<usize>,
-    },
-    /// A value that arrived as XML.
-    Value(Value),
+pub struct Retained {
+    /// The validated JSON text; its buffer is reused by the next publish.
+    text: String,
+    /// Bytes of the XML `msg` element for this value, when measured.
+    xml_len: Option<usize>,
 }
 
 impl Retained {
     /// The retained value as a [`Body`] to encode.
     #[must_use]
     pub fn body(&self) -> Body<'_> {
-        match self {
-            Retained::Json { text, xml_len } => Body::Json {
-                text,
-                xml_len: *xml_len,
-            },
-            Retained::Value(v) => Body::Value(std::borrow::Cow::Borrowed(v)),
+        Body::Json {
+            text: Cow::Borrowed(&self.text),
+            xml_len: self.xml_len,
         }
     }
 
     fn store(slot: &mut Option<Retained>, body: &Body<'_>) {
-        match (slot.as_mut(), body) {
-            (
-                Some(Retained::Json { text, xml_len }),
-                Body::Json {
-                    text: new,
-                    xml_len: new_len,
-                },
-            ) => {
-                text.clear();
-                text.push_str(new);
-                *xml_len = *new_len;
+        let retained = slot.get_or_insert_with(|| Retained {
+            text: String::new(),
+            xml_len: None,
+        });
+        retained.text.clear();
+        match body {
+            Body::Json { text, xml_len } => {
+                retained.text.push_str(text);
+                retained.xml_len = *xml_len;
             }
-            (_, Body::Json { text, xml_len }) => {
-                *slot = Some(Retained::Json {
-                    text: (*text).to_owned(),
-                    xml_len: *xml_len,
-                });
+            // Only clients build value trees; the router was handed one that
+            // passed the size checks, so its JSON form is valid.
+            Body::Value(v) => {
+                retained.text = v.to_string();
+                retained.xml_len = None;
             }
-            (_, Body::Value(v)) => *slot = Some(Retained::Value(v.as_ref().clone())),
         }
     }
 }
@@ -268,7 +258,7 @@ mod tests {
 
     fn body(text: &str) -> Body<'_> {
         Body::Json {
-            text,
+            text: Cow::Borrowed(text),
             xml_len: None,
         }
     }

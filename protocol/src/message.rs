@@ -129,13 +129,16 @@ impl Message {
 ///
 /// A JSON publisher's value stays as its validated JSON text, so forwarding it
 /// to JSON subscribers is a copy, and XML subscribers get it transcoded as a
-/// stream without a tree (see [`crate::Format::encode_parts`]).
+/// stream without a tree (see [`crate::Format::encode_parts`]). An XML
+/// publisher's value is streamed into JSON text while it is decoded, so the
+/// broker handles both the same way.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body<'a> {
     /// Validated JSON text of the value (checked for everything XML needs too).
     Json {
-        /// The JSON text, without surrounding whitespace.
-        text: &'a str,
+        /// The JSON text, without surrounding whitespace: borrowed from a JSON
+        /// frame, or written while decoding an XML one.
+        text: Cow<'a, str>,
         /// Bytes of the value's XML `msg` element, measured while validating;
         /// `None` when the text was short enough for its XML form to fit a
         /// frame whatever it holds (see [`Body::xml_len_bound`]).
@@ -148,7 +151,7 @@ pub enum Body<'a> {
 impl Body<'_> {
     /// A null value.
     pub const NULL: Body<'static> = Body::Json {
-        text: "null",
+        text: Cow::Borrowed("null"),
         xml_len: Some(r#"<msg type="null"/>"#.len()),
     };
 

@@ -483,7 +483,7 @@ fn surrogates_and_nul_refused() {
 fn json_duplicate_msg_last_wins() {
     let payload = br#"{"method":"PUBLISH","msg":1,"topic":"/a","msg":[2, "x"]}"#;
     let e = Format::Json.decode_envelope(payload).unwrap();
-    let Body::Json { text, .. } = e.msg else {
+    let Body::Json { ref text, .. } = e.msg else {
         panic!("JSON body")
     };
     assert_eq!(text, r#"[2, "x"]"#);

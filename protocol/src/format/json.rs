@@ -559,7 +559,7 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
                         None
                     };
                     msg = Some(Body::Json {
-                        text: &src[start..p.pos],
+                        text: Cow::Borrowed(&src[start..p.pos]),
                         xml_len,
                     });
                 }
@@ -666,37 +666,38 @@ pub fn recover_topic(payload: &[u8]) -> Option<String> {
 
 /// Writes `s` as a JSON string literal.
 pub(crate) fn put_str(out: &mut impl Out, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.put(b"\"");
     let bytes = s.as_bytes();
     let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1F => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.put(&bytes[run..i]);
-                out.put(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 15)],
-                ]);
-                run = i + 1;
-                continue;
-            }
-            _ => continue,
+    loop {
+        let at = scan::find(
+            bytes,
+            run,
+            |w| scan::any_eq(w, b'"') | scan::any_eq(w, b'\\') | scan::any_below(w, 0x20) != 0,
+            |b| b == b'"' || b == b'\\' || b < 0x20,
+        );
+        out.put(&bytes[run..at]);
+        let Some(&b) = bytes.get(at) else {
+            break;
         };
-        out.put(&bytes[run..i]);
-        out.put(esc);
-        run = i + 1;
+        match b {
+            b'"' => out.put(b"\\\""),
+            b'\\' => out.put(b"\\\\"),
+            b'\n' => out.put(b"\\n"),
+            b'\r' => out.put(b"\\r"),
+            b'\t' => out.put(b"\\t"),
+            _ => out.put(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ]),
+        }
+        run = at + 1;
     }
-    out.put(&bytes[run..]);
     out.put(b"\"");
 }
 

@@ -316,7 +316,7 @@ mod tests {
             .unwrap();
         assert_eq!(e.method, Method::Publish);
         assert_eq!(e.topic.as_deref(), Some("/a"));
-        let Body::Json { text, xml_len } = e.msg else {
+        let Body::Json { ref text, xml_len } = e.msg else {
             panic!("json body")
         };
         assert_eq!(text, r#"{"a":[1.5,"\u00e9"]}"#);

@@ -4,14 +4,17 @@
 //! events; writing is done by hand (an [`XmlWriter`] visitor) because the
 //! output is a fixed shape and must also be measurable without being written.
 
+use std::borrow::Cow;
+
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+use super::json::JsonWriter;
 use crate::error::{DecodeError, ValueError};
 use crate::message::{Body, Envelope, Method};
 use crate::scan;
 use crate::value::{
-    check_text, put_float, put_int, xml_char, Builder, Container, Out, Scalar, Visitor, MAX_DEPTH,
+    check_text, put_float, put_int, xml_char, Container, Out, Scalar, Visitor, MAX_DEPTH,
 };
 
 /// Writes `s` escaped for XML text, or for a double-quoted attribute.
@@ -201,17 +204,22 @@ fn is_xml_space(c: char) -> bool {
 }
 
 /// The typed value element being read.
-enum Open {
+/// The text of a scalar borrows from the frame when it arrives in one piece
+/// (no references, no CDATA), which is the usual case.
+enum Open<'a> {
     Container(Container),
-    Scalar { ty: &'static str, text: String },
+    Scalar {
+        ty: &'static str,
+        text: Cow<'a, str>,
+    },
 }
 
-struct ElementAttrs {
-    ty: Option<String>,
-    key: Option<String>,
+struct ElementAttrs<'e> {
+    ty: Option<Cow<'e, str>>,
+    key: Option<Cow<'e, str>>,
 }
 
-fn element_attrs(e: &BytesStart<'_>) -> Result<ElementAttrs, DecodeError> {
+fn element_attrs<'e>(e: &'e BytesStart<'_>) -> Result<ElementAttrs<'e>, DecodeError> {
     let mut attrs = ElementAttrs {
         ty: None,
         key: None,
@@ -219,8 +227,8 @@ fn element_attrs(e: &BytesStart<'_>) -> Result<ElementAttrs, DecodeError> {
     for attr in e.attributes() {
         let attr = attr.map_err(xml_err)?;
         match attr.key.as_ref() {
-            b"type" => attrs.ty = Some(attr.unescape_value().map_err(xml_err)?.into_owned()),
-            b"key" => attrs.key = Some(attr.unescape_value().map_err(xml_err)?.into_owned()),
+            b"type" => attrs.ty = Some(attr.unescape_value().map_err(xml_err)?),
+            b"key" => attrs.key = Some(attr.unescape_value().map_err(xml_err)?),
             _ => {}
         }
     }
@@ -269,10 +277,10 @@ fn finish_scalar<V: Visitor>(ty: &'static str, text: &str, v: &mut V) -> Result<
 }
 
 /// Handles the opening of a `msg` (at the root) or `item` element.
-fn open_element<V: Visitor>(
+fn open_element<'a, V: Visitor>(
     e: &BytesStart<'_>,
     empty: bool,
-    stack: &mut Vec<Open>,
+    stack: &mut Vec<Open<'a>>,
     v: &mut V,
 ) -> Result<(), DecodeError> {
     let attrs = element_attrs(e)?;
@@ -321,15 +329,15 @@ fn open_element<V: Visitor>(
     } else {
         stack.push(Open::Scalar {
             ty,
-            text: String::new(),
+            text: Cow::Borrowed(""),
         });
         Ok(())
     }
 }
 
 /// Reads the value whose root element `first` was just read.
-fn read_value<V: Visitor>(
-    reader: &mut Reader<&[u8]>,
+fn read_value<'a, V: Visitor>(
+    reader: &mut Reader<&'a [u8]>,
     first: &BytesStart<'_>,
     empty: bool,
     v: &mut V,
@@ -349,14 +357,15 @@ fn read_value<V: Visitor>(
             Event::Text(t) => {
                 let content = t.xml10_content().map_err(xml_err)?;
                 match stack.last_mut() {
-                    Some(Open::Scalar { text, .. }) => text.push_str(&content),
+                    Some(Open::Scalar { text, .. }) if text.is_empty() => *text = content,
+                    Some(Open::Scalar { text, .. }) => text.to_mut().push_str(&content),
                     _ if content.chars().all(is_xml_space) => {}
                     _ => return Err(xml_err("text inside a list or dict")),
                 }
             }
             Event::CData(c) => match stack.last_mut() {
                 Some(Open::Scalar { text, .. }) => {
-                    text.push_str(&c.xml10_content().map_err(xml_err)?)
+                    text.to_mut().push_str(&c.xml10_content().map_err(xml_err)?)
                 }
                 _ => return Err(xml_err("CDATA inside a list or dict")),
             },
@@ -365,12 +374,12 @@ fn read_value<V: Visitor>(
                     return Err(xml_err("reference inside a list or dict"));
                 };
                 if let Some(c) = r.resolve_char_ref().map_err(xml_err)? {
-                    text.push(c);
+                    text.to_mut().push(c);
                 } else {
                     let name = r.decode().map_err(xml_err)?;
                     let resolved = quick_xml::escape::resolve_predefined_entity(&name)
                         .ok_or_else(|| xml_err(format_args!("unknown entity &{name};")))?;
-                    text.push_str(resolved);
+                    text.to_mut().push_str(resolved);
                 }
             }
             Event::End(_) => match stack.pop() {
@@ -425,7 +434,12 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'static>, DecodeError>
         let attr = attr.map_err(xml_err)?;
         let value = attr.unescape_value().map_err(xml_err)?;
         match attr.key.as_ref() {
-            b"method" => method = Some(value.into_owned()),
+            b"method" => {
+                method = Some(
+                    Method::from_name(&value)
+                        .ok_or_else(|| DecodeError::UnknownMethod(value.into_owned())),
+                )
+            }
             b"topic" => {
                 check_text(&value)?;
                 topic = Some(value.into_owned());
@@ -434,19 +448,21 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'static>, DecodeError>
             _ => {}
         }
     }
-    let mut builder = None;
+    // The value is streamed into JSON text as it is read: no tree, and from
+    // here on the broker handles it exactly as a JSON publisher's value.
+    let mut json: Option<Vec<u8>> = None;
     if !empty {
         loop {
             match reader.read_event().map_err(xml_err)? {
-                Event::Start(e) if e.name().as_ref() == b"msg" && builder.is_none() => {
-                    let mut b = Builder::default();
-                    read_value(&mut reader, &e, false, &mut b)?;
-                    builder = Some(b);
+                Event::Start(e) if e.name().as_ref() == b"msg" && json.is_none() => {
+                    let mut out = Vec::with_capacity(payload.len());
+                    read_value(&mut reader, &e, false, &mut JsonWriter::new(&mut out))?;
+                    json = Some(out);
                 }
-                Event::Empty(e) if e.name().as_ref() == b"msg" && builder.is_none() => {
-                    let mut b = Builder::default();
-                    read_value(&mut reader, &e, true, &mut b)?;
-                    builder = Some(b);
+                Event::Empty(e) if e.name().as_ref() == b"msg" && json.is_none() => {
+                    let mut out = Vec::new();
+                    read_value(&mut reader, &e, true, &mut JsonWriter::new(&mut out))?;
+                    json = Some(out);
                 }
                 Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"msg" => {
                     return Err(xml_err("more than one <msg> element"));
@@ -471,13 +487,19 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'static>, DecodeError>
             _ => return Err(xml_err("content after the root element")),
         }
     }
-    let name = method.ok_or(DecodeError::MissingMethod)?;
-    let method = Method::from_name(&name).ok_or(DecodeError::UnknownMethod(name))?;
-    let msg = builder.map(Builder::finish).unwrap_or_default();
+    let method = method.ok_or(DecodeError::MissingMethod)??;
+    let msg = match json {
+        None => Body::NULL,
+        Some(out) => Body::Json {
+            // JsonWriter writes only whole UTF-8 strings and ASCII.
+            text: Cow::Owned(String::from_utf8(out).map_err(|_| xml_err("value is not UTF-8"))?),
+            xml_len: None,
+        },
+    };
     Ok(Envelope {
         method,
         topic: topic.map(Into::into),
-        msg: Body::Value(std::borrow::Cow::Owned(msg)),
+        msg,
         more,
     })
 }
