@@ -336,8 +336,8 @@ fn open_element<'a, V: Visitor>(
 }
 
 /// Reads the value whose root element `first` was just read.
-fn read_value<'a, V: Visitor>(
-    reader: &mut Reader<&'a [u8]>,
+fn read_value<V: Visitor>(
+    reader: &mut Reader<&[u8]>,
     first: &BytesStart<'_>,
     empty: bool,
     v: &mut V,
