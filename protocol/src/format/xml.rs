@@ -41,18 +41,7 @@ pub(crate) fn put_escaped(out: &mut impl Out, s: &str, attr: bool) {
                 |b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\r' | b'\t' | b'\n'),
             )
         } else {
-            scan::find(
-                bytes,
-                run,
-                |w| {
-                    scan::any_eq(w, b'&')
-                        | scan::any_eq(w, b'<')
-                        | scan::any_eq(w, b'>')
-                        | scan::any_eq(w, b'\r')
-                        != 0
-                },
-                |b| matches!(b, b'&' | b'<' | b'>' | b'\r'),
-            )
+            scan::find(bytes, run, text_special_word, text_special)
         };
         out.put(&bytes[run..at]);
         let Some(&b) = bytes.get(at) else {
@@ -69,6 +58,17 @@ pub(crate) fn put_escaped(out: &mut impl Out, s: &str, attr: bool) {
         });
         run = at + 1;
     }
+}
+
+/// Whether text byte `b` must be escaped: `&`, `<`, `>`, carriage return.
+fn text_special(b: u8) -> bool {
+    matches!(b, b'&' | b'<' | b'>' | b'\r')
+}
+
+/// Whether an 8-byte word may hold a [`text_special`] byte.
+fn text_special_word(w: u64) -> bool {
+    scan::any_eq(w, b'&') | scan::any_eq(w, b'<') | scan::any_eq(w, b'>') | scan::any_eq(w, b'\r')
+        != 0
 }
 
 /// Writes the opening `<message ...>` tag.
@@ -412,6 +412,62 @@ fn whitespace_or(t: &quick_xml::events::BytesText<'_>, what: &str) -> Result<(),
 /// A [`DecodeError`] saying what is wrong.
 pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'static>, DecodeError> {
     let src = std::str::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?;
+    match decode_canonical(src) {
+        Some(envelope) => Ok(envelope),
+        None => decode_general(src),
+    }
+}
+
+/// The document this crate writes for a scalar value, and nothing else:
+/// `<message method="M" topic="T"><msg type="TY">TEXT</msg></message>` (or
+/// `<msg type="null"/>`) with nothing to unescape, read without a general XML
+/// parser. Answers `None` for any other input, wrong input included, which
+/// [`decode_general`] then reads; where this answers, both give the same result.
+fn decode_canonical(src: &str) -> Option<Envelope<'static>> {
+    let rest = src.strip_prefix("<message method=\"")?;
+    let (method, rest) = rest.split_once('"')?;
+    let method = Method::from_name(method)?;
+    let (topic, rest) = rest.strip_prefix(" topic=\"")?.split_once('"')?;
+    if topic.bytes().any(|b| b == b'&' || b == b'<' || b < 0x20) {
+        return None;
+    }
+    check_text(topic).ok()?;
+    let (ty, rest) = rest.strip_prefix("><msg type=\"")?.split_once('"')?;
+    let mut json = Vec::new();
+    if ty == "null" {
+        if rest != "/></message>" {
+            return None;
+        }
+        json.extend_from_slice(b"null");
+    } else {
+        let ty = match ty {
+            "str" => "str",
+            "int" => "int",
+            "float" => "float",
+            "bool" => "bool",
+            _ => return None,
+        };
+        let text = rest.strip_prefix('>')?.strip_suffix("</msg></message>")?;
+        let bytes = text.as_bytes();
+        if scan::find(bytes, 0, text_special_word, text_special) != bytes.len() {
+            return None;
+        }
+        json.reserve(text.len() + 2);
+        finish_scalar(ty, text, &mut JsonWriter::new(&mut json)).ok()?;
+    }
+    Some(Envelope {
+        method,
+        topic: Some(Cow::Owned(topic.to_owned())),
+        msg: Body::Json {
+            text: Cow::Owned(String::from_utf8(json).ok()?),
+            xml_len: None,
+        },
+        more: false,
+    })
+}
+
+/// Reads any document with quick-xml.
+fn decode_general(src: &str) -> Result<Envelope<'static>, DecodeError> {
     let mut reader = Reader::from_str(src);
     let (root, empty) = loop {
         match reader.read_event().map_err(xml_err)? {
@@ -455,7 +511,7 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'static>, DecodeError>
         loop {
             match reader.read_event().map_err(xml_err)? {
                 Event::Start(e) if e.name().as_ref() == b"msg" && json.is_none() => {
-                    let mut out = Vec::with_capacity(payload.len());
+                    let mut out = Vec::with_capacity(src.len());
                     read_value(&mut reader, &e, false, &mut JsonWriter::new(&mut out))?;
                     json = Some(out);
                 }
@@ -536,4 +592,86 @@ pub fn recover_topic(payload: &[u8]) -> Option<String> {
         }
     }
     root.flatten().filter(|t| check_text(t).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Format, Message, Value};
+    use proptest::prelude::*;
+
+    fn canonical(m: &Message) -> String {
+        let mut out = Vec::new();
+        Format::Xml.encode(m, &mut out).expect("encodable");
+        String::from_utf8(out.split_off(crate::HEADER_LEN)).expect("UTF-8")
+    }
+
+    #[test]
+    fn canonical_documents_take_the_fast_path() {
+        for msg in [
+            Value::Int(27),
+            Value::Str("t=1 s=2 xxxx".into()),
+            Value::Float(2.0),
+            Value::Bool(true),
+            Value::Null,
+        ] {
+            let doc = canonical(&Message::publish("/telephony/orange", msg.clone()));
+            let fast = decode_canonical(&doc).expect("fast path");
+            assert_eq!(
+                fast.to_message(),
+                Message::publish("/telephony/orange", msg)
+            );
+        }
+        let escaped = canonical(&Message::publish("/a", "x<y"));
+        assert!(decode_canonical(&escaped).is_none(), "{escaped}");
+        let list = canonical(&Message::publish("/a", Value::List(vec![])));
+        assert!(decode_canonical(&list).is_none(), "{list}");
+    }
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::Int),
+            (-1e300f64..1e300).prop_map(Value::Float),
+            "[ -~\t\n\r<>&é]{0,12}".prop_map(Value::Str),
+        ]
+    }
+
+    proptest! {
+        /// Wherever the fast path answers, the general reader gives the same
+        /// envelope: on canonical documents and on documents with one byte
+        /// changed, inserted or removed.
+        #[test]
+        fn fast_path_agrees_with_quick_xml(
+            msg in scalar(),
+            topic in "/[a-z&<\"]{1,6}",
+            method in "PUBLISH|SUBSCRIBE|LAST_MSG|NOPE",
+            edit in proptest::option::of((any::<prop::sample::Index>(), 0u8..3, any::<u8>())),
+        ) {
+            let m = Message {
+                method: crate::Method::from_name(&method).unwrap_or(crate::Method::Publish),
+                topic,
+                msg,
+                more: false,
+            };
+            let mut doc = canonical(&m).into_bytes();
+            if let Some((at, kind, byte)) = edit {
+                let i = at.index(doc.len() + 1);
+                match kind {
+                    0 if i < doc.len() => doc[i] = byte,
+                    1 => doc.insert(i, byte),
+                    _ if i < doc.len() => {
+                        doc.remove(i);
+                    }
+                    _ => {}
+                }
+            }
+            if let Ok(src) = std::str::from_utf8(&doc) {
+                if let Some(fast) = decode_canonical(src) {
+                    prop_assert_eq!(Ok(fast), decode_general(src), "{}", src);
+                }
+            }
+        }
+    }
 }
