@@ -358,18 +358,9 @@ impl<'a> Parser<'a> {
     /// Moves past string bytes that need no attention: all but `"`, `\\`,
     /// control characters and 0xEF (which starts U+FFFE and U+FFFF).
     fn skip_plain(&mut self) {
-        self.pos = scan::find(
-            self.bytes,
-            self.pos,
-            |w| {
-                scan::any_eq(w, b'"')
-                    | scan::any_eq(w, b'\\')
-                    | scan::any_eq(w, 0xEF)
-                    | scan::any_below(w, 0x20)
-                    != 0
-            },
-            |b| STRING_CLASS[usize::from(b)] != PLAIN,
-        );
+        self.pos = scan::find(self.bytes, self.pos, |b| {
+            (b == b'"') | (b == b'\\') | (b < 0x20) | (b == 0xEF)
+        });
     }
 
     fn string(&mut self) -> Result<Cow<'a, str>, DecodeError> {
@@ -671,12 +662,7 @@ pub(crate) fn put_str(out: &mut impl Out, s: &str) {
     let bytes = s.as_bytes();
     let mut run = 0;
     loop {
-        let at = scan::find(
-            bytes,
-            run,
-            |w| scan::any_eq(w, b'"') | scan::any_eq(w, b'\\') | scan::any_below(w, 0x20) != 0,
-            |b| b == b'"' || b == b'\\' || b < 0x20,
-        );
+        let at = scan::find(bytes, run, |b| (b == b'"') | (b == b'\\') | (b < 0x20));
         out.put(&bytes[run..at]);
         let Some(&b) = bytes.get(at) else {
             break;

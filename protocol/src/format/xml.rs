@@ -27,21 +27,11 @@ pub(crate) fn put_escaped(out: &mut impl Out, s: &str, attr: bool) {
     let mut run = 0;
     loop {
         let at = if attr {
-            scan::find(
-                bytes,
-                run,
-                |w| {
-                    scan::any_eq(w, b'&')
-                        | scan::any_eq(w, b'<')
-                        | scan::any_eq(w, b'>')
-                        | scan::any_eq(w, b'"')
-                        | scan::any_below(w, 0x0E)
-                        != 0
-                },
-                |b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\r' | b'\t' | b'\n'),
-            )
+            scan::find(bytes, run, |b| {
+                text_special(b) | (b == b'"') | (b == b'\t') | (b == b'\n')
+            })
         } else {
-            scan::find(bytes, run, text_special_word, text_special)
+            scan::find(bytes, run, text_special)
         };
         out.put(&bytes[run..at]);
         let Some(&b) = bytes.get(at) else {
@@ -60,15 +50,10 @@ pub(crate) fn put_escaped(out: &mut impl Out, s: &str, attr: bool) {
     }
 }
 
-/// Whether text byte `b` must be escaped: `&`, `<`, `>`, carriage return.
+/// Whether text byte `b` must be escaped: `&`, `<`, `>`, carriage return
+/// (branch-free, for [`scan::find`]).
 fn text_special(b: u8) -> bool {
-    matches!(b, b'&' | b'<' | b'>' | b'\r')
-}
-
-/// Whether an 8-byte word may hold a [`text_special`] byte.
-fn text_special_word(w: u64) -> bool {
-    scan::any_eq(w, b'&') | scan::any_eq(w, b'<') | scan::any_eq(w, b'>') | scan::any_eq(w, b'\r')
-        != 0
+    (b == b'&') | (b == b'<') | (b == b'>') | (b == b'\r')
 }
 
 /// Writes the opening `<message ...>` tag.
@@ -449,7 +434,7 @@ fn decode_canonical(src: &str) -> Option<Envelope<'static>> {
         };
         let text = rest.strip_prefix('>')?.strip_suffix("</msg></message>")?;
         let bytes = text.as_bytes();
-        if scan::find(bytes, 0, text_special_word, text_special) != bytes.len() {
+        if scan::find(bytes, 0, text_special) != bytes.len() {
             return None;
         }
         json.reserve(text.len() + 2);
