@@ -37,6 +37,8 @@ const STALL_TIMEOUT: Duration = Duration::from_millis(250);
 const HANDSHAKE_WRONG: &str = "handshake must be the frame JSONQueue or XMLQueue";
 const HANDSHAKE_LATE: &str =
     "no handshake within the deadline: the first frame must be JSONQueue or XMLQueue";
+/// How often buffers left big by a burst are freed once idle.
+const BUFFER_SWEEP: Duration = Duration::from_secs(1);
 /// Retry delay after `accept` fails (e.g. out of file descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
@@ -78,6 +80,8 @@ pub struct Broker {
     /// Closing connections' deadlines, in deadline order.
     lingering: VecDeque<(Instant, ConnId, u64)>,
     accept_retry: Option<Instant>,
+    /// When to free idle big buffers, while some connection holds one.
+    buffer_sweep: Option<Instant>,
 }
 
 impl Broker {
@@ -111,6 +115,7 @@ impl Broker {
             handshakes: VecDeque::new(),
             lingering: VecDeque::new(),
             accept_retry: None,
+            buffer_sweep: None,
         })
     }
 
@@ -181,6 +186,7 @@ impl Broker {
             self.handshakes.front().map(|d| d.0),
             self.lingering.front().map(|d| d.0),
             self.accept_retry,
+            self.buffer_sweep,
             (!self.congested.is_empty()).then(|| now + STALL_TIMEOUT / 5),
         ];
         for d in deadlines.into_iter().flatten() {
@@ -348,13 +354,13 @@ impl Broker {
         stall || more_stall
     }
 
-    /// Stores the incomplete tail of a read, releasing a large empty buffer.
-    fn keep_partial(&mut self, id: ConnId, mut partial: Vec<u8>) {
+    /// Stores the incomplete tail of a read.
+    fn keep_partial(&mut self, id: ConnId, partial: Vec<u8>) {
         if let Some(conn) = self.conns.get_mut(id.0).filter(|c| c.is_open()) {
-            if partial.is_empty() && partial.capacity() > READ_BUF {
-                partial = Vec::new();
-            }
             conn.partial = partial;
+            if self.buffer_sweep.is_none() && conn.holds_big_buffers() {
+                self.buffer_sweep = Some(Instant::now() + BUFFER_SWEEP);
+            }
         }
     }
 
@@ -450,6 +456,9 @@ impl Broker {
         let Some(conn) = self.conns.get_mut(id.0) else {
             return;
         };
+        if self.buffer_sweep.is_none() && conn.holds_big_buffers() {
+            self.buffer_sweep = Some(Instant::now() + BUFFER_SWEEP);
+        }
         match conn.flush() {
             Ok(done) => {
                 if done && conn.state == State::Closing {
@@ -512,6 +521,13 @@ impl Broker {
                 conn.doomed = true;
                 self.dead.push(id);
             }
+        }
+        if self.buffer_sweep.is_some_and(|t| t <= now) {
+            let mut held = false;
+            for (_, conn) in &mut self.conns {
+                held |= conn.release_idle_buffers();
+            }
+            self.buffer_sweep = held.then(|| now + BUFFER_SWEEP);
         }
         if self.accept_retry.is_some_and(|t| t <= now) {
             self.accept_retry = None;
