@@ -89,6 +89,49 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Reads the members of an object whose `{` was consumed: `member` gets
+    /// each key with the parser standing on the value, which it must consume.
+    fn members(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            self.expect(b'"', "expected a string key")?;
+            let key = self.string()?;
+            self.ws();
+            self.expect(b':', "expected ':'")?;
+            self.ws();
+            member(self, key)?;
+            if self.next_item(b'}')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// After an item of a list or object: `true` past its closing `close`,
+    /// `false` past a comma.
+    fn next_item(&mut self, close: u8) -> Result<bool, DecodeError> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ if close == b'}' => Err(self.err("expected ',' or '}'")),
+            _ => Err(self.err("expected ',' or ']'")),
+        }
+    }
+
     fn value<V: Visitor>(&mut self, v: &mut V, depth: usize) -> Result<(), DecodeError> {
         self.ws();
         match self.peek() {
@@ -98,29 +141,10 @@ impl<'a> Parser<'a> {
                 }
                 self.pos += 1;
                 v.begin(Container::Dict)?;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        self.ws();
-                        self.expect(b'"', "expected a string key")?;
-                        let key = self.string()?;
-                        self.ws();
-                        self.expect(b':', "expected ':'")?;
-                        v.key(&key)?;
-                        self.value(v, depth + 1)?;
-                        self.ws();
-                        match self.peek() {
-                            Some(b',') => self.pos += 1,
-                            Some(b'}') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return Err(self.err("expected ',' or '}'")),
-                        }
-                    }
-                }
+                self.members(|p, key| {
+                    v.key(&key)?;
+                    p.value(v, depth + 1)
+                })?;
                 v.end(Container::Dict)?;
             }
             Some(b'[') => {
@@ -135,14 +159,8 @@ impl<'a> Parser<'a> {
                 } else {
                     loop {
                         self.value(v, depth + 1)?;
-                        self.ws();
-                        match self.peek() {
-                            Some(b',') => self.pos += 1,
-                            Some(b']') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return Err(self.err("expected ',' or ']'")),
+                        if self.next_item(b']')? {
+                            break;
                         }
                     }
                 }
@@ -507,77 +525,58 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
     let mut topic = None;
     let mut msg = None;
     let mut more = false;
-    p.ws();
-    if p.peek() == Some(b'}') {
-        p.pos += 1;
-    } else {
-        loop {
-            p.ws();
-            p.expect(b'"', "expected a string key")?;
-            let key = p.string()?;
-            p.ws();
-            p.expect(b':', "expected ':'")?;
-            p.ws();
-            match &*key {
-                "method" => {
-                    if p.peek() != Some(b'"') {
-                        return Err(DecodeError::FieldType("method"));
-                    }
+    p.members(|p, key| {
+        match &*key {
+            "method" => {
+                if p.peek() != Some(b'"') {
+                    return Err(DecodeError::FieldType("method"));
+                }
+                p.pos += 1;
+                method = Some(p.string()?);
+            }
+            "topic" => match p.peek() {
+                Some(b'"') => {
                     p.pos += 1;
-                    method = Some(p.string()?);
+                    topic = Some(p.string()?);
                 }
-                "topic" => match p.peek() {
-                    Some(b'"') => {
-                        p.pos += 1;
-                        topic = Some(p.string()?);
-                    }
-                    Some(b'n') => {
-                        p.literal(b"null")?;
-                        topic = None;
-                    }
-                    _ => return Err(DecodeError::FieldType("topic")),
-                },
-                "msg" => {
-                    let start = p.pos;
-                    // A short payload's value fits a frame in XML whatever it
-                    // holds (Body::xml_len_bound), so only long ones are measured.
-                    let xml_len = if payload.len() > MEASURE_XML_ABOVE {
-                        let mut xml = Counter::default();
-                        p.value(&mut XmlWriter::new(&mut xml), 0)?;
-                        Some(xml.0)
-                    } else {
-                        p.value(&mut Discard, 0)?;
-                        None
-                    };
-                    msg = Some(Body::Json {
-                        text: Cow::Borrowed(&src[start..p.pos]),
-                        xml_len,
-                    });
+                Some(b'n') => {
+                    p.literal(b"null")?;
+                    topic = None;
                 }
-                "more" => match p.peek() {
-                    Some(b't') => {
-                        p.literal(b"true")?;
-                        more = true;
-                    }
-                    Some(b'f') => {
-                        p.literal(b"false")?;
-                        more = false;
-                    }
-                    _ => p.skip_value()?,
-                },
+                _ => return Err(DecodeError::FieldType("topic")),
+            },
+            "msg" => {
+                let start = p.pos;
+                // A short payload's value fits a frame in XML whatever it
+                // holds (Body::xml_len_bound), so only long ones are measured.
+                let xml_len = if payload.len() > MEASURE_XML_ABOVE {
+                    let mut xml = Counter::default();
+                    p.value(&mut XmlWriter::new(&mut xml), 0)?;
+                    Some(xml.0)
+                } else {
+                    p.value(&mut Discard, 0)?;
+                    None
+                };
+                msg = Some(Body::Json {
+                    text: Cow::Borrowed(&src[start..p.pos]),
+                    xml_len,
+                });
+            }
+            "more" => match p.peek() {
+                Some(b't') => {
+                    p.literal(b"true")?;
+                    more = true;
+                }
+                Some(b'f') => {
+                    p.literal(b"false")?;
+                    more = false;
+                }
                 _ => p.skip_value()?,
-            }
-            p.ws();
-            match p.peek() {
-                Some(b',') => p.pos += 1,
-                Some(b'}') => {
-                    p.pos += 1;
-                    break;
-                }
-                _ => return Err(p.err("expected ',' or '}'")),
-            }
+            },
+            _ => p.skip_value()?,
         }
-    }
+        Ok(())
+    })?;
     p.end()?;
     let name = method.ok_or(DecodeError::MissingMethod)?;
     let method =
@@ -623,34 +622,16 @@ pub fn recover_topic(payload: &[u8]) -> Option<String> {
     p.ws();
     p.expect(b'{', "expected an object").ok()?;
     let mut topic = None;
-    p.ws();
-    if p.peek() == Some(b'}') {
-        p.pos += 1;
-    } else {
-        loop {
-            p.ws();
-            p.expect(b'"', "expected a string key").ok()?;
-            let key = p.string().ok()?;
-            p.ws();
-            p.expect(b':', "expected ':'").ok()?;
-            p.ws();
-            if key == "topic" && p.peek() == Some(b'"') {
-                p.pos += 1;
-                topic = p.string().ok().map(Cow::into_owned);
-            } else {
-                p.skip_value().ok()?;
-            }
-            p.ws();
-            match p.peek() {
-                Some(b',') => p.pos += 1,
-                Some(b'}') => {
-                    p.pos += 1;
-                    break;
-                }
-                _ => return None,
-            }
+    p.members(|p, key| {
+        if key == "topic" && p.peek() == Some(b'"') {
+            p.pos += 1;
+            topic = Some(p.string()?.into_owned());
+            Ok(())
+        } else {
+            p.skip_value()
         }
-    }
+    })
+    .ok()?;
     p.end().ok()?;
     topic.filter(|t| value::check_text(t).is_ok())
 }
