@@ -4,7 +4,9 @@
 pub mod json;
 pub mod xml;
 
-use crate::error::{DecodeError, EncodeError};
+use std::borrow::Cow;
+
+use crate::error::{DecodeError, EncodeError, ValueError};
 use crate::frame;
 use crate::message::{Body, Envelope, Message, Method};
 use crate::value::{Counter, Out, Value};
@@ -102,13 +104,7 @@ impl Format {
         more: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
-        frame::encode_with(out, |o| {
-            self.put_envelope(o, method, topic, more, |o| match self {
-                Format::Json => msg.visit(&mut JsonWriter::new(o)),
-                Format::Xml => msg.visit(&mut XmlWriter::new(o)),
-            })
-            .map_err(EncodeError::from)
-        })
+        self.encode_parts(method, topic, &Body::Value(Cow::Borrowed(msg)), more, out)
     }
 
     /// Appends one frame whose value is a [`Body`]: JSON text is copied to JSON
@@ -124,24 +120,15 @@ impl Format {
         more: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
-        match body {
-            Body::Value(v) => self.encode_value(method, topic, v, more, out),
-            Body::Json { text, .. } => frame::encode_with(out, |o| {
-                self.put_envelope(o, method, topic, more, |o| match self {
-                    Format::Json => {
-                        o.put(text.as_bytes());
-                        Ok(())
-                    }
-                    Format::Xml => json::stream_value(text, &mut XmlWriter::new(o))
-                        .map_err(|_| crate::error::ValueError::TooDeep),
-                })
+        frame::encode_with(out, |o| {
+            self.put_envelope(o, method, topic, more, |o| self.put_msg(o, body))
                 .map_err(EncodeError::from)
-            }),
-        }
+        })
     }
 
     /// The exact payload length [`Format::encode_parts`] would produce, without
-    /// producing it (for a JSON body, from lengths measured at decode time).
+    /// producing it (an XML frame of a JSON body uses the length measured at
+    /// decode time, when there is one).
     ///
     /// # Errors
     /// [`EncodeError::Value`] when the value or the topic cannot be carried.
@@ -154,10 +141,6 @@ impl Format {
     ) -> Result<usize, EncodeError> {
         let mut c = Counter::default();
         match (self, body) {
-            (Format::Json, Body::Json { text, .. }) => {
-                c.put(text.as_bytes());
-                self.put_envelope(&mut c, method, topic, more, |_| Ok(()))?;
-            }
             (
                 Format::Xml,
                 Body::Json {
@@ -167,24 +150,7 @@ impl Format {
                 c.0 += n;
                 self.put_envelope(&mut c, method, topic, more, |_| Ok(()))?;
             }
-            (
-                Format::Xml,
-                Body::Json {
-                    text,
-                    xml_len: None,
-                },
-            ) => {
-                self.put_envelope(&mut c, method, topic, more, |o| {
-                    json::stream_value(text, &mut XmlWriter::new(o))
-                        .map_err(|_| crate::error::ValueError::TooDeep)
-                })?;
-            }
-            (_, Body::Value(v)) => {
-                self.put_envelope(&mut c, method, topic, more, |o| match self {
-                    Format::Json => v.visit(&mut JsonWriter::new(o)),
-                    Format::Xml => v.visit(&mut XmlWriter::new(o)),
-                })?
-            }
+            _ => self.put_envelope(&mut c, method, topic, more, |o| self.put_msg(o, body))?,
         }
         Ok(c.0)
     }
@@ -214,6 +180,23 @@ impl Format {
         }
     }
 
+    /// Writes the value of `body` in this format.
+    fn put_msg<O: Out>(self, o: &mut O, body: &Body<'_>) -> Result<(), ValueError> {
+        match (self, body) {
+            (Format::Json, Body::Value(v)) => v.visit(&mut JsonWriter::new(o)),
+            (Format::Xml, Body::Value(v)) => v.visit(&mut XmlWriter::new(o)),
+            (Format::Json, Body::Json { text, .. }) => {
+                o.put(text.as_bytes());
+                Ok(())
+            }
+            // The text was validated when it was decoded, so streaming it
+            // cannot fail; an error is still reported rather than ignored.
+            (Format::Xml, Body::Json { text, .. }) => {
+                json::stream_value(text, &mut XmlWriter::new(o)).map_err(|_| ValueError::TooDeep)
+            }
+        }
+    }
+
     /// Writes the envelope around the value that `msg` writes.
     fn put_envelope<O: Out>(
         self,
@@ -221,8 +204,8 @@ impl Format {
         method: Method,
         topic: &str,
         more: bool,
-        msg: impl FnOnce(&mut O) -> Result<(), crate::error::ValueError>,
-    ) -> Result<(), crate::error::ValueError> {
+        msg: impl FnOnce(&mut O) -> Result<(), ValueError>,
+    ) -> Result<(), ValueError> {
         // Both formats refuse a topic XML cannot carry, so that every frame this
         // crate writes decodes again (a JSON decoder refuses such a topic too).
         crate::value::check_text(topic)?;
@@ -257,7 +240,7 @@ pub fn encode_raw(payload: &[u8], out: &mut Vec<u8>) -> Result<(), crate::error:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ValueError;
+    use ValueError;
 
     fn frame_of(f: Format, m: &Message) -> String {
         let mut out = Vec::new();
