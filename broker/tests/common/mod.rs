@@ -132,30 +132,8 @@ impl Raw {
     /// Reads one frame's payload, or `None` at EOF.
     #[track_caller]
     pub fn recv_payload(&mut self) -> Option<Vec<u8>> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match protocol::frame::decode(&self.buf) {
-                Ok(Some(f)) => {
-                    let payload = f.payload.to_vec();
-                    let len = f.len;
-                    self.buf.drain(..len);
-                    return Some(payload);
-                }
-                Ok(None) => {}
-                Err(e) => panic!("broker sent a bad frame: {e}"),
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for a frame");
-            let mut chunk = [0u8; 65536];
-            match self.stream.read(&mut chunk) {
-                Ok(0) => {
-                    assert!(self.buf.is_empty(), "EOF inside a frame");
-                    return None;
-                }
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => panic!("read failed: {e}"),
-            }
-        }
+        self.recv_frame()
+            .map(|mut frame| frame.split_off(protocol::HEADER_LEN))
     }
 
     /// Reads and decodes one message.
