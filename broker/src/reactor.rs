@@ -265,6 +265,15 @@ impl Broker {
 
     /// Reads from `id` until `WouldBlock`, EOF, the read budget or a stall.
     fn read(&mut self, id: ConnId) {
+        // Frames kept back by a stall come before anything new on the socket.
+        let held = self
+            .conns
+            .get(id.0)
+            .is_some_and(|c| c.is_open() && !c.stalled && !c.partial.is_empty());
+        if held && self.ingest(id, &[]) {
+            self.stall(id);
+            return;
+        }
         let mut buf = std::mem::take(&mut self.read_buf);
         let mut budget = self.config.read_budget;
         while let Some(conn) = self.conns.get_mut(id.0) {
@@ -288,10 +297,7 @@ impl Broker {
                         continue;
                     }
                     if self.ingest(id, &buf[..n]) {
-                        if let Some(conn) = self.conns.get_mut(id.0) {
-                            conn.stalled = true;
-                            self.stalled.push(id);
-                        }
+                        self.stall(id);
                         break;
                     }
                 }
@@ -308,9 +314,18 @@ impl Broker {
         self.read_buf = buf;
     }
 
+    /// Stops reading `id` until the connections it congested drain.
+    fn stall(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(id.0) {
+            conn.stalled = true;
+            self.stalled.push(id);
+        }
+    }
+
     /// Acts on the complete frames in `data`, after completing any frame
-    /// carried over from an earlier read, and keeps the incomplete tail.
-    /// Returns whether to stall the sender.
+    /// carried over from an earlier read, and keeps what it did not act on:
+    /// an incomplete tail, or everything after a frame that congested a
+    /// recipient. Returns whether to stall the sender.
     ///
     /// Only the bytes the carried-over frame still needs are copied; the rest
     /// is parsed in place, so large frames straddling reads are not copied twice.
@@ -319,14 +334,13 @@ impl Broker {
             return false;
         };
         let mut partial = std::mem::take(&mut conn.partial);
-        let mut stall = false;
         if !partial.is_empty() {
             // At most two rounds: the rest of the header, then the rest of the payload.
             loop {
                 let missing = match partial.first_chunk::<HEADER_LEN>() {
                     None => HEADER_LEN - partial.len(),
                     Some(header) => frame::parse_header(*header)
-                        .map_or(0, |len| HEADER_LEN + len - partial.len()),
+                        .map_or(0, |len| (HEADER_LEN + len).saturating_sub(partial.len())),
                 };
                 if missing == 0 || data.is_empty() {
                     break;
@@ -335,23 +349,27 @@ impl Broker {
                 partial.extend_from_slice(head);
                 data = rest;
             }
-            match frame::decode(&partial) {
-                Ok(None) => {
-                    self.keep_partial(id, partial);
-                    return false;
-                }
-                // A complete frame, or a bad header that `process` reports.
-                _ => stall = self.process(id, &partial).1,
+            if let Ok(None) = frame::decode(&partial) {
+                self.keep_partial(id, partial);
+                return false;
             }
-            partial.clear();
+            // A complete frame (or a bad header, which `process` reports).
+            // After a stall the carried-over bytes may hold several frames.
+            let (used, stall) = self.process(id, &partial);
+            partial.drain(..used);
             if !self.conns.get(id.0).is_some_and(Conn::is_open) {
                 return stall;
             }
+            if !partial.is_empty() {
+                partial.extend_from_slice(data);
+                self.keep_partial(id, partial);
+                return stall;
+            }
         }
-        let (used, more_stall) = self.process(id, data);
+        let (used, stall) = self.process(id, data);
         partial.extend_from_slice(&data[used..]);
         self.keep_partial(id, partial);
-        stall || more_stall
+        stall
     }
 
     /// Stores the incomplete tail of a read.
@@ -364,8 +382,9 @@ impl Broker {
         }
     }
 
-    /// Handles every whole frame at the front of `data`; returns the bytes used
-    /// and whether a recipient became congested.
+    /// Handles the whole frames at the front of `data`, up to the first that
+    /// congests a recipient; returns the bytes used and whether it stopped
+    /// for congestion.
     fn process(&mut self, id: ConnId, data: &[u8]) -> (usize, bool) {
         let mut pos = 0;
         let mut stall = false;
@@ -373,8 +392,12 @@ impl Broker {
             match frame::decode(rest) {
                 Ok(Some(f)) => {
                     pos += f.len;
-                    stall |= self.on_frame(id, f.payload);
-                    if !self.conns.get(id.0).is_some_and(Conn::is_open) {
+                    // Stop right after a frame that congested a recipient: one
+                    // request can queue a lot (a topic list to every
+                    // subscriber), so waiting for the end of the read could
+                    // overshoot the slow-consumer limit for a reader that keeps up.
+                    stall = self.on_frame(id, f.payload);
+                    if stall || !self.conns.get(id.0).is_some_and(Conn::is_open) {
                         break;
                     }
                 }
