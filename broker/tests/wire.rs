@@ -2050,6 +2050,58 @@ fn s8_slow_consumer_is_dropped_without_blocking_others() {
     assert_eq!(again.recv_skipping_lists().method, Method::LastMsg);
 }
 
+/// A reader that keeps up is never dropped, even when one read from a
+/// publisher holds requests whose output (here topic lists announced to a root
+/// subscriber) is many times the pending-output limit: the broker stops
+/// reading the publisher at the request that congested the reader.
+#[test]
+fn s8_reader_keeping_up_is_not_dropped_by_a_burst_of_topic_lists() {
+    let b = start_broker_with(Config {
+        max_pending_output: 256 * 1024,
+        ..Config::default()
+    });
+    let mut root = Raw::json(b.addr);
+    root.subscribe("/");
+    barrier(&mut root);
+    const TOPICS: usize = 150;
+    let topic = |i: usize| format!("/burst/{i:03}{}", "t".repeat(200));
+    // All publishes in one write: each creates a topic, so each sends the
+    // whole list (up to ~32 KB) to the root subscriber; 2.5 MB in all, ten
+    // times the limit.
+    let mut p = Raw::json(b.addr);
+    let mut batch = Vec::new();
+    for i in 0..TOPICS {
+        Format::Json
+            .encode(&Message::publish(topic(i), i as i64), &mut batch)
+            .expect("encode");
+    }
+    let writer = thread::spawn(move || {
+        p.send_bytes(&batch);
+        p
+    });
+    let mut deliveries = 0;
+    let mut lists = 0;
+    while deliveries < TOPICS {
+        let payload = root
+            .recv_payload()
+            .expect("the root subscriber was dropped");
+        // The broker writes `method` first; the lists are not decoded, to
+        // keep this test fast in debug builds.
+        if payload.starts_with(br#"{"method":"LIST_ACK""#) {
+            lists += 1;
+            continue;
+        }
+        let m = Format::Json.decode(&payload).expect("decodes");
+        assert_eq!(m.method, Method::Publish, "{m:?}");
+        assert_eq!(m.topic, topic(deliveries), "order");
+        deliveries += 1;
+    }
+    // One announcement per creating request (the first also creates /burst).
+    assert_eq!(lists, TOPICS);
+    let mut p = writer.join().expect("writer");
+    assert!(non_lists(barrier(&mut p)).is_empty());
+}
+
 #[test]
 fn s8_disconnected_subscriber_misses_messages_then_gets_last_msg() {
     let b = start_broker();
