@@ -1,0 +1,119 @@
+//! The `broker` binary as a process: where it says it listens, clean exit on
+//! SIGTERM and SIGINT, and a clear failure when it cannot listen.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The broker process; killed on drop if still running.
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+    log: mpsc::Receiver<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn start() -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_broker"))
+            .args(["--addr", "127.0.0.1", "--port", "0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn broker");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, log) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = log
+            .recv_timeout(WAIT)
+            .expect("the broker logs a first line");
+        let addr = line
+            .split("listening on ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("first line says where it listens: {line}"))
+            .trim()
+            .parse()
+            .expect("an address");
+        assert!(line.contains("INFO"), "log lines carry a level: {line}");
+        Running { child, addr, log }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the broker did not exit");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Log lines received so far.
+    fn lines(&self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+}
+
+fn exits_cleanly_on(signal: &str) {
+    let mut broker = Running::start();
+    let _client = TcpStream::connect(broker.addr).expect("the broker accepts");
+    broker.signal(signal);
+    let status = broker.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    let lines = broker.lines();
+    assert!(
+        lines.iter().any(|l| l.contains("shutting down")),
+        "logs its shutdown: {lines:?}"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_broker_cleanly() {
+    exits_cleanly_on("TERM");
+}
+
+#[test]
+fn sigint_stops_the_broker_cleanly() {
+    exits_cleanly_on("INT");
+}
+
+#[test]
+fn a_taken_port_is_a_clear_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_broker"))
+        .args(["--addr", "127.0.0.1", "--port", &port])
+        .output()
+        .expect("run broker");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot listen on 127.0.0.1:") && stderr.contains("ERROR"),
+        "{stderr}"
+    );
+}
