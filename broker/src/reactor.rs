@@ -261,6 +261,7 @@ impl Broker {
             return;
         }
         self.flush(id);
+        self.resume_stalled();
     }
 
     /// Reads from `id` until `WouldBlock`, EOF, the read budget or a stall.
@@ -514,6 +515,7 @@ impl Broker {
                 }
             }
         }
+        self.resume_stalled();
     }
 
     fn check_timers(&mut self) {
@@ -574,12 +576,25 @@ impl Broker {
             }
             conn.congested && !conn.doomed
         });
-        if self.congested.is_empty() {
-            for id in self.stalled.drain(..) {
-                if let Some(conn) = self.conns.get_mut(id.0) {
-                    conn.stalled = false;
-                    self.backlog.push(id);
-                }
+        self.resume_stalled();
+    }
+
+    /// Puts stalled publishers back to work once no connection is congested.
+    ///
+    /// Called after every flush as well as from the timers: a flush that
+    /// drains a congested connection must resume its publishers at once, or
+    /// they wait for the next poll timeout.
+    fn resume_stalled(&mut self) {
+        let conns = &self.conns;
+        self.congested
+            .retain(|id| conns.get(id.0).is_some_and(|c| c.congested && !c.doomed));
+        if !self.congested.is_empty() {
+            return;
+        }
+        for id in self.stalled.drain(..) {
+            if let Some(conn) = self.conns.get_mut(id.0) {
+                conn.stalled = false;
+                self.backlog.push(id);
             }
         }
     }
