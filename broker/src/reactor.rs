@@ -17,6 +17,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use protocol::{frame, Format, Message, Method, HEADER_LEN};
 use slab::Slab;
+use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::conn::{Conn, State};
 use crate::outbox::ConnOutbox;
@@ -41,6 +42,23 @@ const HANDSHAKE_LATE: &str =
 const BUFFER_SWEEP: Duration = Duration::from_secs(1);
 /// Retry delay after `accept` fails (e.g. out of file descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// Pending connections the kernel queues before `accept`: a burst of
+/// thousands of clients otherwise overflows the default 128, and the
+/// overflowing ones retry their SYN only after a second or more.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// A non-blocking listening socket with [`LISTEN_BACKLOG`] (the kernel caps
+/// it at `net.core.somaxconn`); neither std nor mio lets the backlog be set.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // A restarted broker can bind while old connections sit in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
 
 /// Stops a running broker from another thread.
 #[derive(Debug, Clone)]
@@ -91,7 +109,7 @@ impl Broker {
     /// When the address cannot be bound or the poller cannot be created.
     pub fn bind(config: Config) -> io::Result<Broker> {
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(config.addr)?;
+        let mut listener = listen(config.addr)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
