@@ -138,10 +138,9 @@ pub fn check_text(s: &str) -> Result<(), ValueError> {
     // Fast path: printable ASCII and valid multi-byte sequences other than
     // U+FFFE/U+FFFF (which start with 0xEF 0xBF 0xBE/0xBF) need no per-char work.
     let bytes = s.as_bytes();
-    let suspicious = bytes
-        .iter()
-        .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF);
-    if !suspicious {
+    let suspicious =
+        |b: u8| ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r')) | (b == 0xEF);
+    if crate::scan::find(bytes, 0, suspicious) == bytes.len() {
         return Ok(());
     }
     match s.chars().find(|&c| !xml_char(c)) {
