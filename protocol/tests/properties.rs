@@ -763,6 +763,38 @@ proptest! {
         );
     }
 
+    /// The broker skips the size check of a request of at most 4 KiB because
+    /// rewriting it cannot inflate it past the frame limit: XML grows at most
+    /// about 4x, in the most compact forms (`<item/>` becomes
+    /// `<item type="str"></item>`), and its JSON form less.
+    #[test]
+    fn rewritten_xml_grows_at_most_4x(
+        items in prop_oneof![
+            prop::collection::vec(
+                prop::sample::select(vec![
+                    "<item/>",
+                    "<item></item>",
+                    "<item>a</item>",
+                    r#"<item type="list"/>"#,
+                    r#"<item type="null"/>"#,
+                    r#"<item type="int">1</item>"#,
+                ]),
+                1..300,
+            ),
+            (1usize..300).prop_map(|n| vec!["<item/>"; n]),
+        ],
+    ) {
+        let doc = format!(
+            r#"<message method="PUBLISH" topic="/a"><msg type="list">{}</msg></message>"#,
+            items.concat()
+        );
+        let env = Format::Xml.decode_envelope(doc.as_bytes()).unwrap();
+        for f in Format::ALL {
+            let len = f.payload_len(Method::LastMsg, "/a", &env.msg, false).unwrap();
+            prop_assert!(len <= 4 * doc.len() + 64, "{:?}: {} from {}", f, len, doc.len());
+        }
+    }
+
     /// `payload_len` is exactly what `encode_parts` writes, for both formats
     /// and both kinds of body.
     #[test]
