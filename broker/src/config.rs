@@ -20,6 +20,10 @@ pub struct Config {
     /// After an error that closes a connection, how long the broker keeps
     /// reading (and discarding) so the `ERROR` frame is not lost to a reset.
     pub linger: Duration,
+    /// Topics the broker holds at most; a request that would create more gets
+    /// an `ERROR`. Topics are never removed, so without a bound a client
+    /// publishing to ever new topics would grow the broker without end.
+    pub max_topics: usize,
     /// Bytes read from one connection per readiness turn before the others get
     /// a turn (fairness under a flood from one client).
     pub read_budget: usize,
@@ -33,6 +37,7 @@ impl Default for Config {
             max_pending_output: 8 * 1024 * 1024,
             handshake_timeout: Duration::from_secs(10),
             linger: Duration::from_secs(2),
+            max_topics: 1_000_000,
             read_budget: 1024 * 1024,
         }
     }

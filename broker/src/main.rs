@@ -23,6 +23,9 @@ struct Args {
     /// Pending output bytes after which a connection is dropped as a slow consumer.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     max_pending_output: usize,
+    /// Topics held at most; requests that would create more get an ERROR.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_topics: usize,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value_t = 10.0)]
     handshake_timeout: f64,
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         addr: SocketAddr::new(args.addr, args.port),
         max_connections: args.max_connections,
         max_pending_output: args.max_pending_output,
+        max_topics: args.max_topics,
         handshake_timeout: Duration::try_from_secs_f64(args.handshake_timeout)
             .unwrap_or(Duration::from_secs(10)),
         ..Config::default()

@@ -113,6 +113,7 @@ impl Broker {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let router = Router::with_max_topics(config.max_topics);
         Ok(Broker {
             poll,
             listener,
@@ -122,7 +123,7 @@ impl Broker {
             },
             config,
             conns: Slab::new(),
-            router: Router::new(),
+            router,
             next_serial: 0,
             read_buf: vec![0; READ_BUF],
             dirty: Vec::new(),

@@ -14,7 +14,7 @@ use log::debug;
 use protocol::topic::{is_under, normalize};
 use protocol::{Body, Format, Method, Value, MAX_PAYLOAD};
 
-use crate::topic_tree::{NodeId, TopicTree};
+use crate::topic_tree::{NodeId, TopicLimit, TopicTree};
 use crate::ConnId;
 
 /// Where the router sends frames.
@@ -60,10 +60,19 @@ pub struct Router {
 }
 
 impl Router {
-    /// A router with no topics and no sessions.
+    /// A router with no topics and no sessions, and no limit on topics.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A router that holds at most `max_topics` topics.
+    #[must_use]
+    pub fn with_max_topics(max_topics: usize) -> Self {
+        Router {
+            tree: TopicTree::with_max_topics(max_topics),
+            ..Self::default()
+        }
     }
 
     /// Registers a connection that completed its handshake.
@@ -195,7 +204,13 @@ impl Router {
                 }
             }
         }
-        let (node, created) = self.publish_node(from, &topic);
+        let (node, created) = match self.publish_node(from, &topic) {
+            Ok(found) => found,
+            Err(e) => {
+                self.error(from, raw, &e.to_string(), out);
+                return;
+            }
+        };
         self.tree.retain(node, body);
         if created {
             self.announce(out);
@@ -238,16 +253,16 @@ impl Router {
 
     /// The node of a publish's topic, created if need be, through the
     /// publisher's last-topic cache.
-    fn publish_node(&mut self, from: ConnId, topic: &str) -> (NodeId, bool) {
+    fn publish_node(&mut self, from: ConnId, topic: &str) -> Result<(NodeId, bool), TopicLimit> {
         let Some(session) = self.sessions.get_mut(from.0).and_then(Option::as_mut) else {
             return self.tree.get_or_create(topic);
         };
         if let Some((last, node)) = &session.last_publish {
             if last == topic {
-                return (*node, false);
+                return Ok((*node, false));
             }
         }
-        let (node, created) = self.tree.get_or_create(topic);
+        let (node, created) = self.tree.get_or_create(topic)?;
         match &mut session.last_publish {
             Some((last, cached)) => {
                 last.clear();
@@ -256,14 +271,20 @@ impl Router {
             }
             None => session.last_publish = Some((topic.to_owned(), node)),
         }
-        (node, created)
+        Ok((node, created))
     }
 
     fn subscribe(&mut self, from: ConnId, raw: &str, out: &mut impl Outbox) {
         let Some(topic) = self.valid_topic(from, raw, out) else {
             return;
         };
-        let (node, created) = self.tree.get_or_create(&topic);
+        let (node, created) = match self.tree.get_or_create(&topic) {
+            Ok(found) => found,
+            Err(e) => {
+                self.error(from, raw, &e.to_string(), out);
+                return;
+            }
+        };
         if self.tree.subscribe(node, from) {
             if let Some(s) = self.session_mut(from) {
                 s.subs.push(node);

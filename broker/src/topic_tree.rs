@@ -77,9 +77,20 @@ struct Node {
     retained: Option<Retained>,
 }
 
+/// Creating a topic would pass the limit on the number of topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("topic limit reached: the broker holds at most {max} topics")]
+pub struct TopicLimit {
+    /// The limit.
+    pub max: usize,
+}
+
 /// All topics, rooted at `/` (the lab's `/root`, which never shows on the wire).
 #[derive(Debug)]
 pub struct TopicTree {
+    /// Topics are never removed, so this bounds the tree's memory against a
+    /// client that publishes to ever new topics.
+    max_topics: usize,
     nodes: Vec<Node>,
     by_path: HashMap<Arc<str>, NodeId>,
     sorted: BTreeMap<Arc<str>, NodeId>,
@@ -89,6 +100,7 @@ impl Default for TopicTree {
     fn default() -> Self {
         let root: Arc<str> = Arc::from("/");
         TopicTree {
+            max_topics: usize::MAX,
             nodes: vec![Node {
                 path: root.clone(),
                 parent: None,
@@ -112,24 +124,40 @@ impl TopicTree {
         self.by_path.get(topic).copied()
     }
 
+    /// A tree that holds at most `max_topics` topics (the root not counted).
+    #[must_use]
+    pub fn with_max_topics(max_topics: usize) -> Self {
+        TopicTree {
+            max_topics,
+            ..Self::default()
+        }
+    }
+
     /// The node of a normalized topic, created with any missing ancestors.
     /// The flag says whether anything was created.
-    pub fn get_or_create(&mut self, topic: &str) -> (NodeId, bool) {
+    ///
+    /// # Errors
+    /// [`TopicLimit`] when that would pass the limit; nothing is created.
+    pub fn get_or_create(&mut self, topic: &str) -> Result<(NodeId, bool), TopicLimit> {
         if let Some(id) = self.get(topic) {
-            return (id, false);
+            return Ok((id, false));
+        }
+        let missing = prefixes(topic)
+            .filter(|p| !self.by_path.contains_key(*p))
+            .count();
+        if self.len() + missing > self.max_topics {
+            return Err(TopicLimit {
+                max: self.max_topics,
+            });
         }
         let mut parent = NodeId::ROOT;
-        let mut end = 0;
-        for seg in segments(topic) {
-            // `topic` is normalized: each segment follows exactly one '/'.
-            end += 1 + seg.len();
-            let prefix = &topic[..end];
+        for prefix in prefixes(topic) {
             parent = match self.by_path.get(prefix) {
                 Some(&id) => id,
                 None => self.insert(prefix, parent),
             };
         }
-        (parent, true)
+        Ok((parent, true))
     }
 
     fn insert(&mut self, path: &str, parent: NodeId) -> NodeId {
@@ -233,6 +261,15 @@ impl TopicTree {
     }
 }
 
+/// The topic and its ancestors but the root, shortest first: `/a`, `/a/b`.
+fn prefixes(topic: &str) -> impl Iterator<Item = &str> {
+    // `topic` is normalized: each segment follows exactly one '/'.
+    segments(topic).scan(0, move |end, seg| {
+        *end += 1 + seg.len();
+        Some(&topic[..*end])
+    })
+}
+
 /// `topic` itself (unless it is the root, which is not in the index) and the
 /// byte range holding exactly its descendants: `T/` up to, not including, `T0`
 /// (`'0'` is the byte after `'/'`). `T` alone does not start that range, since
@@ -266,15 +303,15 @@ mod tests {
     #[test]
     fn creates_ancestors_once() {
         let mut t = TopicTree::default();
-        let (orange, created) = t.get_or_create("/telephony/orange");
+        let (orange, created) = t.get_or_create("/telephony/orange").unwrap();
         assert!(created);
         assert_eq!(t.path(orange), "/telephony/orange");
         assert_eq!(
             t.topics_after(None).collect::<Vec<_>>(),
             ["/telephony", "/telephony/orange"]
         );
-        assert_eq!(t.get_or_create("/telephony/orange"), (orange, false));
-        let (_, created) = t.get_or_create("/telephony/unite");
+        assert_eq!(t.get_or_create("/telephony/orange"), Ok((orange, false)));
+        let (_, created) = t.get_or_create("/telephony/unite").unwrap();
         assert!(created);
         assert_eq!(t.len(), 3);
     }
@@ -283,7 +320,7 @@ mod tests {
     fn retained_replay_is_byte_sorted_and_segment_bounded() {
         let mut t = TopicTree::default();
         for topic in ["/a/b", "/a-b", "/a", "/ab", "/a/c/d"] {
-            let (id, _) = t.get_or_create(topic);
+            let (id, _) = t.get_or_create(topic).unwrap();
             t.retain(id, &body("1"));
         }
         let under_a: Vec<_> = t.retained_under("/a").map(|(p, _)| p).collect();
@@ -299,7 +336,7 @@ mod tests {
     #[test]
     fn subscribers_collected_up_to_root() {
         let mut t = TopicTree::default();
-        let (ab, _) = t.get_or_create("/a/b");
+        let (ab, _) = t.get_or_create("/a/b").unwrap();
         let a = t.get("/a").unwrap();
         assert!(t.subscribe(NodeId::ROOT, ConnId(1)));
         assert!(t.subscribe(a, ConnId(2)));
@@ -317,9 +354,23 @@ mod tests {
     }
 
     #[test]
+    fn topic_limit_counts_ancestors_and_creates_nothing_past_it() {
+        let mut t = TopicTree::with_max_topics(3);
+        assert!(t.get_or_create("/a/b").is_ok());
+        assert_eq!(t.get_or_create("/c/d"), Err(TopicLimit { max: 3 }));
+        assert_eq!(t.len(), 2, "a refused topic creates no ancestor either");
+        assert!(t.get_or_create("/a/c").is_ok());
+        assert!(
+            t.get_or_create("/a/b").is_ok(),
+            "existing topics stay usable"
+        );
+        assert_eq!(t.get_or_create("/d"), Err(TopicLimit { max: 3 }));
+    }
+
+    #[test]
     fn retained_buffer_is_reused() {
         let mut t = TopicTree::default();
-        let (id, _) = t.get_or_create("/x");
+        let (id, _) = t.get_or_create("/x").unwrap();
         t.retain(id, &body("\"a long first value\""));
         t.retain(id, &body("2"));
         let (_, r) = t.retained_under("/x").next().unwrap();

@@ -1434,6 +1434,33 @@ fn s6_overlapping_subscriptions_deliver_once() {
     assert_eq!(non_lists(barrier(&mut xsub)), want);
 }
 
+/// Topics are never removed, so the broker bounds how many it holds: past
+/// the limit, a request that would create one gets an ERROR and has no
+/// effect, while existing topics keep working.
+#[test]
+fn topic_limit_refuses_new_topics_and_keeps_existing_ones() {
+    let b = start_broker_with(Config {
+        max_topics: 3,
+        ..Config::default()
+    });
+    let mut c = Raw::json(b.addr);
+    c.publish("/a/b", 1);
+    c.publish("/c", 2);
+    assert!(non_lists(barrier(&mut c)).is_empty(), "three topics fit");
+    c.publish("/d", 3);
+    let e = next_error_on(&mut c, "/d");
+    assert!(reason(&e).contains("topic limit"), "{e:?}");
+    c.subscribe("/a/x");
+    next_error_on(&mut c, "/a/x");
+    let mut sub = Raw::xml(b.addr);
+    sub.subscribe("/a");
+    assert_eq!(sub.recv_skipping_lists().method, Method::LastMsg);
+    c.publish("/a/b", 4);
+    assert_eq!(sub.recv_skipping_lists(), Message::publish("/a/b", 4));
+    let (topics, _) = list_all_pages(&mut c);
+    assert_eq!(topics, ["/a", "/a/b", "/c"]);
+}
+
 #[test]
 fn s6_publishing_to_root_is_an_error() {
     let b = start_broker();
