@@ -68,6 +68,11 @@ pub struct Conn {
     pub stalled: bool,
     /// The last time the socket accepted output bytes.
     pub last_progress: Instant,
+    /// When it last became congested.
+    pub congested_since: Instant,
+    /// Bytes of long replies still queued, which the slow-consumer limit
+    /// comes on top of; written bytes use it up first.
+    pub allowance: usize,
 }
 
 impl Conn {
@@ -88,6 +93,8 @@ impl Conn {
             stuck: false,
             stalled: false,
             last_progress: Instant::now(),
+            congested_since: Instant::now(),
+            allowance: 0,
         }
     }
 
@@ -127,8 +134,8 @@ impl Conn {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.out_pos += n;
+                    self.allowance = self.allowance.saturating_sub(n);
                     self.last_progress = Instant::now();
-                    self.stuck = false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if self.out_pos >= KEEP_CAPACITY {
@@ -143,6 +150,7 @@ impl Conn {
         }
         self.out.clear();
         self.out_pos = 0;
+        self.allowance = 0;
         Ok(true)
     }
 

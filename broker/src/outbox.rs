@@ -7,6 +7,8 @@
 //! publisher that fed it stops being read until it drains (back-pressure
 //! through TCP) unless it is stuck.
 
+use std::time::Instant;
+
 use log::warn;
 use slab::Slab;
 
@@ -33,8 +35,27 @@ pub struct ConnOutbox<'a> {
     pub stall: bool,
 }
 
-impl Outbox for ConnOutbox<'_> {
-    fn send(&mut self, to: ConnId, frame: &[u8]) {
+impl ConnOutbox<'_> {
+    /// Drops `to` as a slow consumer (spec §8), with a log line.
+    fn drop_slow(&mut self, to: ConnId) {
+        let Some(conn) = self.conns.get_mut(to.0) else {
+            return;
+        };
+        warn!(
+            "conn {} ({}) dropped: slow consumer with {} bytes pending (limit {})",
+            to.0,
+            conn.peer,
+            conn.pending_out(),
+            self.max_pending
+        );
+        conn.doomed = true;
+        conn.discard_output();
+        self.dead.push(to);
+    }
+
+    /// Queues `frame`; `limit` is the pending size past which the connection
+    /// is dropped as a slow consumer, checked after queueing.
+    fn queue(&mut self, to: ConnId, frame: &[u8], limit: usize) {
         let Some(conn) = self.conns.get_mut(to.0) else {
             return;
         };
@@ -42,14 +63,8 @@ impl Outbox for ConnOutbox<'_> {
             return;
         }
         let pending = conn.queue(frame);
-        if pending > self.max_pending {
-            warn!(
-                "conn {} ({}) dropped: slow consumer with {pending} bytes pending (limit {})",
-                to.0, conn.peer, self.max_pending
-            );
-            conn.doomed = true;
-            conn.discard_output();
-            self.dead.push(to);
+        if pending > limit.saturating_add(conn.allowance) {
+            self.drop_slow(to);
             return;
         }
         if !conn.dirty {
@@ -59,9 +74,36 @@ impl Outbox for ConnOutbox<'_> {
         if pending > self.stall_threshold && !conn.stuck {
             if !conn.congested {
                 conn.congested = true;
+                conn.congested_since = Instant::now();
                 self.congested.push(to);
             }
             self.stall = true;
+        }
+    }
+}
+
+impl Outbox for ConnOutbox<'_> {
+    fn send(&mut self, to: ConnId, frame: &[u8]) {
+        self.queue(to, frame, self.max_pending);
+    }
+
+    /// A client whose output is already over the limit is not reading: it is
+    /// dropped here rather than handed a long reply on top.
+    fn accepts_reply(&mut self, to: ConnId) -> bool {
+        let over = self
+            .conns
+            .get(to.0)
+            .is_some_and(|c| c.pending_out() > self.max_pending);
+        if over {
+            self.drop_slow(to);
+        }
+        !over && self.conns.get(to.0).is_some_and(Conn::is_open)
+    }
+
+    fn send_reply(&mut self, to: ConnId, frame: &[u8]) {
+        self.queue(to, frame, usize::MAX);
+        if let Some(conn) = self.conns.get_mut(to.0) {
+            conn.allowance += frame.len();
         }
     }
 }

@@ -33,6 +33,11 @@ const READ_BUF: usize = 64 * 1024;
 /// How long a publisher may wait for a congested subscriber that makes no
 /// progress before that subscriber is deemed stuck and ignored for stalling.
 const STALL_TIMEOUT: Duration = Duration::from_millis(250);
+/// How long a subscriber may stay congested, progress or not, before it is
+/// deemed stuck: one that reads a little now and then must not hold its
+/// publishers to its pace. A stuck subscriber stays so until it catches up,
+/// and is dropped if its output reaches the limit first.
+const STALL_MAX: Duration = Duration::from_secs(1);
 /// Reasons for closing a connection that has not completed its handshake;
 /// both name the accepted mechanisms (spec §2).
 const HANDSHAKE_WRONG: &str = "handshake must be the frame JSONQueue or XMLQueue";
@@ -507,8 +512,10 @@ impl Broker {
                 if done && conn.state == State::Closing {
                     conn.shutdown_write();
                 }
-                if conn.congested && conn.pending_out() <= self.config.max_pending_output / 16 {
+                // Caught up: publishers wait for it again if it falls behind.
+                if conn.pending_out() <= self.config.max_pending_output / 16 {
                     conn.congested = false;
+                    conn.stuck = false;
                 }
             }
             Err(e) => {
@@ -582,12 +589,11 @@ impl Broker {
             let Some(conn) = conns.get_mut(id.0) else {
                 return false;
             };
-            if conn.congested
-                && !conn.doomed
-                && now.duration_since(conn.last_progress) > STALL_TIMEOUT
-            {
+            let idle = now.duration_since(conn.last_progress) > STALL_TIMEOUT;
+            let long = now.duration_since(conn.congested_since) > STALL_MAX;
+            if conn.congested && !conn.doomed && (idle || long) {
                 warn!(
-                    "conn {} ({}) makes no progress; publishers no longer wait for it",
+                    "conn {} ({}) reads too slowly; publishers no longer wait for it",
                     id.0, conn.peer
                 );
                 conn.stuck = true;

@@ -21,6 +21,21 @@ use crate::ConnId;
 pub trait Outbox {
     /// Queues one whole frame (header included) for connection `to`.
     fn send(&mut self, to: ConnId, frame: &[u8]);
+
+    /// Whether a long reply, such as the `LAST_MSG` replay of a subscribe,
+    /// may be queued for `to` (with [`Outbox::send_reply`]): not when `to`
+    /// already has more output pending than a client that reads would.
+    fn accepts_reply(&mut self, to: ConnId) -> bool {
+        let _ = to;
+        true
+    }
+
+    /// Queues one frame of an accepted long reply. The client asked for all
+    /// of it at once, so it may take the output past the slow-consumer limit,
+    /// unlike deliveries, which a client has had the chance to read.
+    fn send_reply(&mut self, to: ConnId, frame: &[u8]) {
+        self.send(to, frame);
+    }
 }
 
 /// Requests up to this size cannot yield a delivery over the frame limit in
@@ -297,6 +312,9 @@ impl Router {
         let Some(format) = self.session(from).map(|s| s.format) else {
             return;
         };
+        if !out.accepts_reply(from) {
+            return;
+        }
         let buf = &mut self.scratch[format.index()];
         for (path, retained) in self.tree.retained_under(&topic) {
             buf.clear();
@@ -304,7 +322,7 @@ impl Router {
                 .encode_parts(Method::LastMsg, path, &retained.body(), false, buf)
                 .is_ok()
             {
-                out.send(from, buf);
+                out.send_reply(from, buf);
             }
         }
     }

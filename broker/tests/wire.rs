@@ -2129,6 +2129,97 @@ fn s8_reader_keeping_up_is_not_dropped_by_a_burst_of_topic_lists() {
     assert!(non_lists(barrier(&mut p)).is_empty());
 }
 
+/// The LAST_MSG replay answers the subscriber's own request, so it may be
+/// larger than the pending-output limit: a subscriber that reads gets all of
+/// it, and later deliveries, without being taken for a slow consumer.
+#[test]
+fn s7_replay_larger_than_the_output_limit_reaches_a_reader() {
+    let b = start_broker_with(Config {
+        max_pending_output: 256 * 1024,
+        ..Config::default()
+    });
+    let mut p = Raw::json(b.addr);
+    const TOPICS: usize = 20;
+    let value = "v".repeat(50_000);
+    for i in 0..TOPICS {
+        p.publish(&format!("/big/{i:02}"), value.as_str());
+    }
+    assert!(non_lists(barrier(&mut p)).is_empty());
+    let mut sub = Raw::json(b.addr);
+    sub.subscribe("/");
+    for i in 0..TOPICS {
+        let m = sub.recv_skipping_lists();
+        assert_eq!(m.method, Method::LastMsg);
+        assert_eq!(m.topic, format!("/big/{i:02}"));
+    }
+    p.publish("/big/00", "after");
+    assert_eq!(
+        sub.recv_skipping_lists(),
+        Message::publish("/big/00", "after")
+    );
+}
+
+/// A subscriber that reads only a trickle does not hold its publisher, and
+/// the other subscribers, to its pace: after at most a second of waiting the
+/// broker stops waiting for it, and drops it once its output is over the limit.
+#[test]
+fn s8_trickle_reader_does_not_pace_the_publisher() {
+    let b = start_broker_with(Config {
+        max_pending_output: 512 * 1024,
+        ..Config::default()
+    });
+    let mut trickle = Raw::json(b.addr);
+    trickle.subscribe("/t");
+    barrier(&mut trickle);
+    let mut fast = Raw::json(b.addr);
+    fast.subscribe("/t");
+    barrier(&mut fast);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        let mut stream = trickle.stream.try_clone().expect("clone");
+        thread::spawn(move || {
+            use std::io::Read;
+            // Enough per read to reopen the TCP window (a few bytes would
+            // not), often enough to always be making progress: ~320 KB/s.
+            let mut chunk = vec![0u8; 64 * 1024];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if matches!(stream.read(&mut chunk), Ok(0) | Err(_)) {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+    let mut p = Raw::json(b.addr);
+    // 20 MB: more than the kernel's socket buffers hold, so the trickle
+    // reader's output really backs up in the broker.
+    const COUNT: usize = 2000;
+    let body = "x".repeat(10_000);
+    let start = Instant::now();
+    let writer = thread::spawn(move || {
+        for i in 0..COUNT {
+            p.publish("/t", format!("{i} {body}"));
+        }
+        p
+    });
+    for i in 0..COUNT {
+        let m = fast.recv_skipping_lists();
+        let Value::Str(s) = m.msg else {
+            panic!("{m:?}")
+        };
+        assert!(s.starts_with(&format!("{i} ")), "order");
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "20 MB took {:?}: the trickle reader set the pace",
+        start.elapsed()
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = writer.join();
+    let _ = reader.join();
+}
+
 #[test]
 fn s8_disconnected_subscriber_misses_messages_then_gets_last_msg() {
     let b = start_broker();
