@@ -27,8 +27,17 @@ struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     max_topics: usize,
     /// Seconds a new connection has to send its handshake.
-    #[arg(long, default_value_t = 10.0)]
-    handshake_timeout: f64,
+    #[arg(long, default_value = "10", value_parser = positive_seconds)]
+    handshake_timeout: Duration,
+}
+
+/// A duration in seconds, finite and above zero.
+fn positive_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err("must be a number of seconds above 0".into());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -39,8 +48,7 @@ fn main() -> ExitCode {
         max_connections: args.max_connections,
         max_pending_output: args.max_pending_output,
         max_topics: args.max_topics,
-        handshake_timeout: Duration::try_from_secs_f64(args.handshake_timeout)
-            .unwrap_or(Duration::from_secs(10)),
+        handshake_timeout: args.handshake_timeout,
         ..Config::default()
     };
     let broker = match Broker::bind(config.clone()) {

@@ -328,8 +328,14 @@ impl Router {
     }
 
     fn cancel(&mut self, from: ConnId, target: &str, raw: &str, out: &mut impl Outbox) {
-        let Some(target) = self.valid_topic(from, target, out) else {
-            return;
+        // The ERROR echoes the request's topic field (spec §5), even when the
+        // topic to cancel came from `msg`.
+        let target = match normalize(target) {
+            Ok(t) => t,
+            Err(e) => {
+                self.error(from, raw, &format!("cannot cancel {target:?}: {e}"), out);
+                return;
+            }
         };
         let Some(session) = self.sessions.get_mut(from.0).and_then(Option::as_mut) else {
             return;

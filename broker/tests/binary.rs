@@ -117,3 +117,16 @@ fn a_taken_port_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_handshake_timeout_that_is_not_a_positive_number_is_refused() {
+    for bad in ["0", "-1", "nan", "inf", "soon"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_broker"))
+            .args(["--port", "0", "--handshake-timeout", bad])
+            .output()
+            .expect("run broker");
+        assert!(!out.status.success(), "--handshake-timeout {bad} accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--handshake-timeout"), "{stderr}");
+    }
+}

@@ -1545,6 +1545,9 @@ fn s6_cancel_invalid_topic_is_error_unknown_topic_is_silent() {
         c.send(&Message::cancel_sub(t));
         next_error_on(&mut c, t);
     }
+    // The topic to cancel is in msg; the ERROR still echoes the topic field.
+    c.send(&Message::new(Method::CancelSub, "/keep", "bad topic"));
+    next_error_on(&mut c, "/keep");
     // Valid topics with no subscription under them: no reply at all.
     for t in ["/other", "/never/created", "/kee", "/keep/deeper"] {
         c.send(&Message::cancel_sub(t));

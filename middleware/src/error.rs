@@ -67,7 +67,7 @@ pub enum Error {
         "value too large: its delivery frame would be {len} bytes, more than the limit of 99999"
     )]
     TooLarge {
-        /// Payload bytes of the larger of the JSON and XML delivery frames.
+        /// Payload bytes of the larger of the JSON and XML `LAST_MSG` frames.
         len: usize,
     },
     /// The value cannot be carried by both formats (spec §4: control

@@ -170,7 +170,9 @@ impl Queue {
     /// # Errors
     /// [`Error::PublishToRoot`] on a queue bound to `/`; [`Error::Value`] for a
     /// value one of the formats cannot carry; [`Error::TooLarge`] when its
-    /// delivery frame would exceed 99,999 bytes in JSON or in XML (spec §7);
+    /// delivery frame would exceed 99,999 bytes in JSON or in XML (spec §7;
+    /// measured on the `LAST_MSG` frame, one byte longer than `PUBLISH`, as
+    /// the broker measures it, since a retained message must be replayable);
     /// [`Error::Io`] or [`Error::Closed`] when the write fails.
     pub fn push(&mut self, value: impl Into<Value>) -> Result<()> {
         if self.topic == "/" {
@@ -183,7 +185,7 @@ impl Queue {
         for format in Format::ALL {
             len = len.max(
                 format
-                    .payload_len(Method::Publish, &self.topic, &body, false)
+                    .payload_len(Method::LastMsg, &self.topic, &body, false)
                     .map_err(encode_error)?,
             );
         }

@@ -58,6 +58,10 @@ pub enum ValueError {
     /// More than [`crate::value::MAX_DEPTH`] nested lists and dicts.
     #[error("nesting deeper than 64 levels")]
     TooDeep,
+    /// A body's JSON text did not parse when re-encoded. It is validated when
+    /// decoded, so this means a `Body::Json` was built from unchecked text.
+    #[error("body text is not valid JSON: {0}")]
+    Unstreamable(String),
     /// XML `bool` text other than `true` or `false`, or a number that does not parse.
     #[error("invalid {ty} text {text:?}")]
     BadScalar {

@@ -70,8 +70,8 @@ pub fn decode(buf: &[u8]) -> Result<Option<Frame<'_>>, FrameError> {
 
 /// Writes `len` as a right-aligned, space-padded 5-byte header (`'{:>5}'`).
 ///
-/// # Panics
-/// Never for `len <= MAX_PAYLOAD`; callers check the limit first.
+/// `len` must be at most [`MAX_PAYLOAD`] (callers check the limit first): a
+/// debug build asserts it; a release build keeps the last five digits.
 #[must_use]
 pub fn header(len: usize) -> [u8; HEADER_LEN] {
     debug_assert!(len <= MAX_PAYLOAD);

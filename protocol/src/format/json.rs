@@ -372,7 +372,6 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Reads a string whose opening quote was consumed; borrowed when it has no escapes.
     /// Moves past string bytes that need no attention: all but `"`, `\\`,
     /// control characters and 0xEF (which starts U+FFFE and U+FFFF).
     fn skip_plain(&mut self) {
@@ -381,6 +380,7 @@ impl<'a> Parser<'a> {
         });
     }
 
+    /// Reads a string whose opening quote was consumed; borrowed when it has no escapes.
     fn string(&mut self) -> Result<Cow<'a, str>, DecodeError> {
         let start = self.pos;
         loop {

@@ -192,7 +192,10 @@ impl Format {
             // The text was validated when it was decoded, so streaming it
             // cannot fail; an error is still reported rather than ignored.
             (Format::Xml, Body::Json { text, .. }) => {
-                json::stream_value(text, &mut XmlWriter::new(o)).map_err(|_| ValueError::TooDeep)
+                json::stream_value(text, &mut XmlWriter::new(o)).map_err(|e| match e {
+                    DecodeError::Value(v) => v,
+                    other => ValueError::Unstreamable(other.to_string()),
+                })
             }
         }
     }
