@@ -27,7 +27,7 @@ struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     max_topics: usize,
     /// Seconds a new connection has to send its handshake.
-    #[arg(long, default_value = "10", value_parser = positive_seconds)]
+    #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
 }
 
