@@ -24,6 +24,10 @@ pub struct Config {
     /// an `ERROR`. Topics are never removed, so without a bound a client
     /// publishing to ever new topics would grow the broker without end.
     pub max_topics: usize,
+    /// Bytes of retained messages (as JSON text) the broker keeps at most; a
+    /// publish that would pass it gets an `ERROR`. With `max_topics` this
+    /// bounds the memory that messages can pin.
+    pub max_retained_bytes: usize,
     /// Bytes read from one connection per readiness turn before the others get
     /// a turn (fairness under a flood from one client).
     pub read_budget: usize,
@@ -38,6 +42,7 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             linger: Duration::from_secs(2),
             max_topics: 1_000_000,
+            max_retained_bytes: 1 << 30,
             read_budget: 1024 * 1024,
         }
     }

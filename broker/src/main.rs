@@ -26,6 +26,9 @@ struct Args {
     /// Topics held at most; requests that would create more get an ERROR.
     #[arg(long, default_value_t = 1_000_000)]
     max_topics: usize,
+    /// Bytes of retained last messages kept at most; publishes past it get an ERROR.
+    #[arg(long, default_value_t = 1 << 30)]
+    max_retained_bytes: usize,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         max_connections: args.max_connections,
         max_pending_output: args.max_pending_output,
         max_topics: args.max_topics,
+        max_retained_bytes: args.max_retained_bytes,
         handshake_timeout: args.handshake_timeout,
         ..Config::default()
     };

@@ -118,7 +118,7 @@ impl Broker {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let router = Router::with_max_topics(config.max_topics);
+        let router = Router::with_limits(config.max_topics, config.max_retained_bytes);
         Ok(Broker {
             poll,
             listener,

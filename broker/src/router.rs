@@ -72,6 +72,9 @@ pub struct Router {
     scratch: [Vec<u8>; 2],
     /// The first LIST_ACK page per format; dropped when a topic is created.
     list_cache: [Option<Vec<u8>>; 2],
+    /// Most bytes of retained JSON text; a publish that would pass it is
+    /// refused (0 stands for no limit, as in `Router::new`).
+    max_retained: usize,
 }
 
 impl Router {
@@ -81,11 +84,13 @@ impl Router {
         Self::default()
     }
 
-    /// A router that holds at most `max_topics` topics.
+    /// A router that holds at most `max_topics` topics and `max_retained`
+    /// bytes of retained JSON text.
     #[must_use]
-    pub fn with_max_topics(max_topics: usize) -> Self {
+    pub fn with_limits(max_topics: usize, max_retained: usize) -> Self {
         Router {
             tree: TopicTree::with_max_topics(max_topics),
+            max_retained,
             ..Self::default()
         }
     }
@@ -219,6 +224,10 @@ impl Router {
                 }
             }
         }
+        if let Err(reason) = self.check_retained(&topic, body) {
+            self.error(from, raw, &reason, out);
+            return;
+        }
         let (node, created) = match self.publish_node(from, &topic) {
             Ok(found) => found,
             Err(e) => {
@@ -264,6 +273,34 @@ impl Router {
                 }
             }
         }
+    }
+
+    /// Whether retaining `body` on `topic` keeps retained data within its
+    /// limit. One addition per publish; the exact check (which looks the
+    /// topic up) only runs near the limit.
+    fn check_retained(&self, topic: &str, body: &Body<'_>) -> Result<(), String> {
+        if self.max_retained == 0 {
+            return Ok(());
+        }
+        let new = match body {
+            Body::Json { text, .. } => text.len(),
+            Body::Value(v) => v.to_string().len(),
+        };
+        let total = self.tree.retained_bytes();
+        if total + new <= self.max_retained {
+            return Ok(());
+        }
+        let old = self
+            .tree
+            .get(topic)
+            .map_or(0, |n| self.tree.retained_len(n));
+        if total - old + new <= self.max_retained {
+            return Ok(());
+        }
+        Err(format!(
+            "retained data limit reached: the broker keeps at most {} bytes of last messages",
+            self.max_retained
+        ))
     }
 
     /// The node of a publish's topic, created if need be, through the

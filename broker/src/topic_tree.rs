@@ -91,6 +91,8 @@ pub struct TopicTree {
     /// Topics are never removed, so this bounds the tree's memory against a
     /// client that publishes to ever new topics.
     max_topics: usize,
+    /// Sum of the retained texts' lengths, for the retained-data limit.
+    retained_bytes: usize,
     nodes: Vec<Node>,
     by_path: HashMap<Arc<str>, NodeId>,
     sorted: BTreeMap<Arc<str>, NodeId>,
@@ -101,6 +103,7 @@ impl Default for TopicTree {
         let root: Arc<str> = Arc::from("/");
         TopicTree {
             max_topics: usize::MAX,
+            retained_bytes: 0,
             nodes: vec![Node {
                 path: root.clone(),
                 parent: None,
@@ -202,7 +205,22 @@ impl TopicTree {
 
     /// Stores `body` as the last message of `id`.
     pub fn retain(&mut self, id: NodeId, body: &Body<'_>) {
+        let old = self.retained_len(id);
         Retained::store(&mut self.node_mut(id).retained, body);
+        let new = self.retained_len(id);
+        self.retained_bytes = self.retained_bytes - old + new;
+    }
+
+    /// Bytes of JSON text retained on `id`.
+    #[must_use]
+    pub fn retained_len(&self, id: NodeId) -> usize {
+        self.node(id).retained.as_ref().map_or(0, |r| r.text.len())
+    }
+
+    /// Bytes of JSON text retained on all topics.
+    #[must_use]
+    pub fn retained_bytes(&self) -> usize {
+        self.retained_bytes
     }
 
     /// Calls `f` with every subscriber of `id` and of each of its ancestors.
@@ -365,6 +383,19 @@ mod tests {
             "existing topics stay usable"
         );
         assert_eq!(t.get_or_create("/d"), Err(TopicLimit { max: 3 }));
+    }
+
+    #[test]
+    fn retained_bytes_follow_replacements() {
+        let mut t = TopicTree::default();
+        let (a, _) = t.get_or_create("/a").unwrap();
+        let (b, _) = t.get_or_create("/b").unwrap();
+        t.retain(a, &body("\"hello\""));
+        t.retain(b, &body("1"));
+        assert_eq!(t.retained_bytes(), 8);
+        t.retain(a, &body("22"));
+        assert_eq!(t.retained_bytes(), 3);
+        assert_eq!(t.retained_len(a), 2);
     }
 
     #[test]

@@ -1461,6 +1461,44 @@ fn topic_limit_refuses_new_topics_and_keeps_existing_ones() {
     assert_eq!(topics, ["/a", "/a/b", "/c"]);
 }
 
+/// Retained data is bounded in bytes: a publish that would pass the limit
+/// gets an ERROR and has no effect (no topic, nothing retained), and one that
+/// replaces a longer retained value fits again.
+#[test]
+fn retained_data_limit_refuses_publishes_past_it() {
+    let b = start_broker_with(Config {
+        max_retained_bytes: 100,
+        ..Config::default()
+    });
+    let mut c = Raw::json(b.addr);
+    let forty = |ch: &str| ch.repeat(40); // 42 bytes of JSON text
+    c.publish("/a", forty("x"));
+    c.publish("/b", forty("y"));
+    assert!(non_lists(barrier(&mut c)).is_empty(), "84 bytes fit");
+    c.publish("/c", forty("z"));
+    let e = next_error_on(&mut c, "/c");
+    assert!(reason(&e).contains("retained data limit"), "{e:?}");
+    let (topics, _) = list_all_pages(&mut c);
+    assert_eq!(topics, ["/a", "/b"], "the refused publish created no topic");
+    c.publish("/a", "short");
+    c.publish("/c", forty("z"));
+    assert!(
+        non_lists(barrier(&mut c)).is_empty(),
+        "7 + 42 + 42 bytes fit"
+    );
+    let mut sub = Raw::json(b.addr);
+    sub.subscribe("/");
+    let replay: Vec<_> = (0..3).map(|_| sub.recv_skipping_lists().msg).collect();
+    assert_eq!(
+        replay,
+        [
+            Value::from("short"),
+            Value::from(forty("y")),
+            Value::from(forty("z"))
+        ]
+    );
+}
+
 #[test]
 fn s6_publishing_to_root_is_an_error() {
     let b = start_broker();
