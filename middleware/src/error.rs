@@ -17,7 +17,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// | [`Connect`](Error::Connect) | there is none |
 /// | [`Topic`](Error::Topic), [`PublishToRoot`](Error::PublishToRoot), [`TooLarge`](Error::TooLarge), [`Value`](Error::Value) | usable: nothing was sent |
 /// | [`Decode`](Error::Decode), [`Protocol`](Error::Protocol), [`Broker`](Error::Broker), [`TimedOut`](Error::TimedOut) | usable: the frame was consumed whole, or none was started |
-/// | [`Frame`](Error::Frame), [`Closed`](Error::Closed), [`Io`](Error::Io) | gone: every later call answers [`Closed`](Error::Closed) |
+/// | [`Frame`](Error::Frame), [`Closed`](Error::Closed), [`Io`](Error::Io), [`WriteTimedOut`](Error::WriteTimedOut) | gone: every later call answers [`Closed`](Error::Closed) |
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -94,6 +94,12 @@ pub enum Error {
     /// are kept; the connection is still usable.
     #[error("timed out waiting for the broker")]
     TimedOut,
+    /// The broker did not take a frame within the timeout set with
+    /// [`Queue::set_timeout`](crate::Queue::set_timeout) (it applies
+    /// back-pressure, or hangs). Part of the frame may have been sent, so the
+    /// connection was closed.
+    #[error("timed out sending to the broker; connection closed")]
+    WriteTimedOut,
 }
 
 impl Error {
@@ -103,7 +109,11 @@ impl Error {
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            Error::Connect { .. } | Error::Io(_) | Error::Frame(_) | Error::Closed
+            Error::Connect { .. }
+                | Error::Io(_)
+                | Error::Frame(_)
+                | Error::Closed
+                | Error::WriteTimedOut
         )
     }
 }

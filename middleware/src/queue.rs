@@ -155,9 +155,13 @@ impl Queue {
 
     /// Bounds how long [`Queue::pull`] and [`Queue::list_topics`] wait for the
     /// broker; past it they fail with [`Error::TimedOut`] and the connection
-    /// stays usable. `None` (the default) waits forever.
+    /// stays usable. It also bounds each write: a frame the broker does not
+    /// take in time fails with [`Error::WriteTimedOut`], which closes the
+    /// connection. `None` (the default) waits forever.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
         self.timeout = timeout.filter(|t| !t.is_zero());
+        // Only a zero duration is refused, and it was filtered out.
+        let _ = self.reader.get_ref().set_write_timeout(self.timeout);
     }
 
     /// Publishes `value` on the queue's topic (`PUBLISH`).
@@ -456,7 +460,13 @@ impl Queue {
             return Err(Error::Closed);
         }
         let result = self.reader.get_ref().write_all(&self.out);
-        result.map_err(|e| self.io_error(e))
+        result.map_err(|e| match e.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+                self.kill();
+                Error::WriteTimedOut
+            }
+            _ => self.io_error(e),
+        })
     }
 
     /// Marks the connection gone and maps the error: a reset or broken pipe

@@ -622,3 +622,32 @@ fn zero_timeout_polls_the_socket_once() {
     s.finish();
     assert!(matches!(q.pull(), Err(Error::Closed)));
 }
+
+#[test]
+fn a_broker_that_stops_reading_fails_push_with_write_timed_out() {
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let s = script(move |peer| {
+        peer.expect_handshake(Format::Json);
+        // Hold the connection without reading until the client is done.
+        let _ = done_rx.recv_timeout(Duration::from_secs(20));
+    });
+    let mut q = Queue::connect(&s.addr, "/big", Role::Producer, Format::Json).unwrap();
+    q.set_timeout(Some(Duration::from_millis(200)));
+    let value = "x".repeat(90_000);
+    let start = Instant::now();
+    let err = loop {
+        // The kernel's socket buffers take a few MB before a write blocks.
+        if let Err(e) = q.push(value.as_str()) {
+            break e;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "push never blocked"
+        );
+    };
+    assert!(matches!(err, Error::WriteTimedOut), "{err:?}");
+    assert!(err.is_fatal());
+    assert!(matches!(q.push(1i64), Err(Error::Closed)));
+    done_tx.send(()).unwrap();
+    s.finish();
+}
