@@ -51,6 +51,15 @@ fn expect_nothing(c: &mut Raw) {
 }
 
 /// The messages that are not `LIST_ACK` announcements.
+/// Asserts that the broker holds no topic at all: a refused request created
+/// none (LIST answers LIST_NACK).
+#[track_caller]
+fn expect_no_topics(c: &mut Raw) {
+    c.send(&Message::list(None));
+    let m = c.recv();
+    assert_eq!(m.method, Method::ListNack, "{:?} client: {m:?}", c.format);
+}
+
 fn non_lists(msgs: Vec<Message>) -> Vec<Message> {
     msgs.into_iter()
         .filter(|m| m.method != Method::ListAck)
@@ -502,8 +511,7 @@ fn s2_second_handshake_frame_is_a_bad_request_not_a_switch() {
     j.send_payload(b"XMLQueue");
     next_error_on(&mut j, "");
     // Still JSON, still open.
-    j.send(&Message::list(None));
-    assert_eq!(j.recv().method, Method::ListNack);
+    expect_no_topics(&mut j);
 }
 
 #[test]
@@ -650,8 +658,7 @@ fn s3_method_must_be_exact_upper_case_and_present() {
         next_error(&mut c);
     }
     // Nothing was published.
-    c.send(&Message::list(None));
-    assert_eq!(c.recv().method, Method::ListNack);
+    expect_no_topics(&mut c);
 }
 
 #[test]
@@ -678,8 +685,7 @@ fn s3_topic_required_for_publish_subscribe_cancel() {
             send_str(&mut c, &r);
             next_error_on(&mut c, "");
         }
-        c.send(&Message::list(None));
-        assert_eq!(c.recv().method, Method::ListNack, "{format:?}");
+        expect_no_topics(&mut c);
     }
 }
 
@@ -1081,8 +1087,7 @@ fn s4_xml_value_too_large_for_json_is_refused() {
     next_error_on(&mut x, "/wide");
     barrier(&mut x);
     expect_nothing(&mut sub);
-    x.send(&Message::list(None));
-    assert_eq!(x.recv().method, Method::ListNack);
+    expect_no_topics(&mut x);
 }
 
 // ------------------------------------------------------------ §5 methods
@@ -1104,8 +1109,7 @@ fn s5_broker_only_methods_from_clients_are_errors() {
             c.send(&Message::new(method, "//bo//x", 1));
             next_error_on(&mut c, "//bo//x");
         }
-        c.send(&Message::list(None));
-        assert_eq!(c.recv().method, Method::ListNack, "{format:?}");
+        expect_no_topics(&mut c);
     }
     expect_nothing(&mut sub);
 }
@@ -1219,8 +1223,7 @@ fn s5_undecodable_frame_error_topic_is_empty() {
         assert_eq!(m.topic, "", "{:?}", String::from_utf8_lossy(bad));
     }
     for c in [&mut j, &mut x] {
-        c.send(&Message::list(None));
-        assert_eq!(c.recv().method, Method::ListNack);
+        expect_no_topics(c);
     }
 }
 
@@ -1315,8 +1318,7 @@ fn s6_bad_topics_are_refused_with_error() {
         next_error(&mut c);
     }
     expect_nothing(&mut sub);
-    c.send(&Message::list(None));
-    assert_eq!(c.recv().method, Method::ListNack);
+    expect_no_topics(&mut c);
 }
 
 #[test]
@@ -1846,8 +1848,7 @@ fn s7_list_nack_only_when_no_topics() {
     // Subscribing to the root creates no topic.
     let mut c = Raw::json(b.addr);
     c.subscribe("/");
-    c.send(&Message::list(None));
-    assert_eq!(c.recv().method, Method::ListNack);
+    expect_no_topics(&mut c);
     // Any topic: LIST_ACK from then on, and an empty page past the end.
     c.subscribe("/only");
     let got = barrier(&mut c);
@@ -2311,8 +2312,7 @@ fn s9_refused_publish_creates_no_topic() {
     c.publish("/nope/big", "<".repeat(90_000));
     next_error_on(&mut c, "/nope/big");
     expect_nothing(&mut watcher);
-    c.send(&Message::list(None));
-    assert_eq!(c.recv().method, Method::ListNack);
+    expect_no_topics(&mut c);
 }
 
 #[test]

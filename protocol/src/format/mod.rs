@@ -139,20 +139,19 @@ impl Format {
         body: &Body<'_>,
         more: bool,
     ) -> Result<usize, EncodeError> {
-        let mut c = Counter::default();
         match (self, body) {
             (
                 Format::Xml,
                 Body::Json {
                     xml_len: Some(n), ..
                 },
-            ) => {
-                c.0 += n;
-                self.put_envelope(&mut c, method, topic, more, |_| Ok(()))?;
+            ) => self.envelope_len(method, topic, more, *n),
+            _ => {
+                let mut c = Counter::default();
+                self.put_envelope(&mut c, method, topic, more, |o| self.put_msg(o, body))?;
+                Ok(c.0)
             }
-            _ => self.put_envelope(&mut c, method, topic, more, |o| self.put_msg(o, body))?,
         }
-        Ok(c.0)
     }
 
     /// An upper bound of [`Format::payload_len`], exact except for an XML
@@ -169,15 +168,23 @@ impl Format {
         body: &Body<'_>,
         more: bool,
     ) -> Result<usize, EncodeError> {
-        match (self, body) {
-            (Format::Xml, Body::Json { xml_len: None, .. }) => {
-                let mut c = Counter::default();
-                c.0 += body.xml_len_bound().unwrap_or(0);
-                self.put_envelope(&mut c, method, topic, more, |_| Ok(()))?;
-                Ok(c.0)
-            }
+        match (self, body.xml_len_bound()) {
+            (Format::Xml, Some(bound)) => self.envelope_len(method, topic, more, bound),
             _ => self.payload_len(method, topic, body, more),
         }
+    }
+
+    /// Bytes of a frame's payload whose value takes `msg_len` bytes.
+    fn envelope_len(
+        self,
+        method: Method,
+        topic: &str,
+        more: bool,
+        msg_len: usize,
+    ) -> Result<usize, EncodeError> {
+        let mut c = Counter(msg_len);
+        self.put_envelope(&mut c, method, topic, more, |_| Ok(()))?;
+        Ok(c.0)
     }
 
     /// Writes the value of `body` in this format.
