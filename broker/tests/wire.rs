@@ -51,6 +51,15 @@ fn expect_nothing(c: &mut Raw) {
 }
 
 /// The messages that are not `LIST_ACK` announcements.
+/// A client subscribed to `topic`, once the broker has registered it.
+#[track_caller]
+fn subscriber(addr: std::net::SocketAddr, format: Format, topic: &str) -> Raw {
+    let mut c = Raw::handshake(addr, format);
+    c.subscribe(topic);
+    barrier(&mut c);
+    c
+}
+
 /// Asserts that the broker holds no topic at all: a refused request created
 /// none (LIST answers LIST_NACK).
 #[track_caller]
@@ -257,9 +266,7 @@ fn s1_broker_headers_are_python_right_aligned() {
 #[test]
 fn s1_zero_padded_left_aligned_and_centred_headers_are_accepted() {
     let b = start_broker();
-    let mut sub = Raw::json(b.addr);
-    sub.subscribe("/hdr");
-    barrier(&mut sub);
+    let mut sub = subscriber(b.addr, Format::Json, "/hdr");
 
     let mut c = Raw::connect(b.addr);
     c.format = Format::Json;
@@ -294,9 +301,7 @@ fn s1_zero_padded_left_aligned_and_centred_headers_are_accepted() {
 #[test]
 fn s1_largest_frame_99999_is_accepted() {
     let b = start_broker();
-    let mut sub = Raw::json(b.addr);
-    sub.subscribe("/big");
-    barrier(&mut sub);
+    let mut sub = subscriber(b.addr, Format::Json, "/big");
     let mut c = Raw::json(b.addr);
     let head = r#"{"method":"PUBLISH","topic":"/big","msg":1,"pad":""#;
     let tail = r#""}"#;
@@ -368,14 +373,10 @@ fn s1_bad_header_after_handshake_error_in_clients_format_then_close() {
 #[test]
 fn s1_framing_error_affects_no_other_connection() {
     let b = start_broker();
-    let mut sub = Raw::xml(b.addr);
-    sub.subscribe("/ok");
-    barrier(&mut sub);
+    let mut sub = subscriber(b.addr, Format::Xml, "/ok");
     let mut p = Raw::json(b.addr);
     p.publish("/ok", 1);
-    let mut bad = Raw::json(b.addr);
-    bad.subscribe("/ok");
-    barrier(&mut bad);
+    let mut bad = subscriber(b.addr, Format::Json, "/ok");
     bad.send_bytes(b"    0");
     bad.expect_closed();
     p.publish("/ok", 2);
@@ -394,9 +395,7 @@ fn s1_framing_error_affects_no_other_connection() {
 #[test]
 fn s1_frames_split_across_reads_and_many_in_one_read() {
     let b = start_broker();
-    let mut sub = Raw::json(b.addr);
-    sub.subscribe("/s");
-    barrier(&mut sub);
+    let mut sub = subscriber(b.addr, Format::Json, "/s");
 
     let mut bytes = common::raw_frame(b"JSONQueue");
     for i in 0..3i64 {
@@ -588,9 +587,7 @@ fn s2_handshake_deadline_is_enforced_promptly() {
 #[test]
 fn s3_unknown_keys_ignored_in_any_order() {
     let b = start_broker();
-    let mut sub = Raw::xml(b.addr);
-    sub.subscribe("/u");
-    barrier(&mut sub);
+    let mut sub = subscriber(b.addr, Format::Xml, "/u");
     let mut p = Raw::json(b.addr);
     send_str(
         &mut p,
@@ -815,9 +812,7 @@ fn s4_values_cross_json_and_xml_losslessly_both_ways() {
 #[test]
 fn s4_hand_written_json_reaches_xml_exactly() {
     let b = start_broker();
-    let mut x = Raw::xml(b.addr);
-    x.subscribe("/v");
-    barrier(&mut x);
+    let mut x = subscriber(b.addr, Format::Xml, "/v");
     let mut p = Raw::json(b.addr);
     let cases: Vec<(&str, Value)> = vec![
         ("2.0", Value::Float(2.0)),
@@ -874,9 +869,7 @@ fn s4_hand_written_json_reaches_xml_exactly() {
 #[test]
 fn s4_hand_written_xml_reaches_json_exactly() {
     let b = start_broker();
-    let mut j = Raw::json(b.addr);
-    j.subscribe("/");
-    barrier(&mut j);
+    let mut j = subscriber(b.addr, Format::Json, "/");
     let mut p = Raw::xml(b.addr);
     let cases: Vec<(&str, Value)> = vec![
         (r#"<msg type="float">2</msg>"#, Value::Float(2.0)),
@@ -1016,9 +1009,7 @@ fn refused_xml() -> Vec<String> {
 #[test]
 fn s4_refused_values_error_and_connection_stays_usable() {
     let b = start_broker();
-    let mut sub = Raw::json(b.addr);
-    sub.subscribe("/");
-    barrier(&mut sub);
+    let mut sub = subscriber(b.addr, Format::Json, "/");
     let mut j = Raw::json(b.addr);
     for text in refused_json() {
         send_str(
@@ -1075,9 +1066,7 @@ fn s4_xml_value_too_large_for_json_is_refused() {
     // `"` and `\` are 1 byte in XML text, 2 in JSON: the XML request fits,
     // the JSON delivery would not (spec §7 "in either format").
     let b = start_broker();
-    let mut sub = Raw::json(b.addr);
-    sub.subscribe("/");
-    barrier(&mut sub);
+    let mut sub = subscriber(b.addr, Format::Json, "/");
     let mut x = Raw::xml(b.addr);
     let s = "\"\\".repeat(30_000);
     send_str(
@@ -1095,9 +1084,7 @@ fn s4_xml_value_too_large_for_json_is_refused() {
 #[test]
 fn s5_broker_only_methods_from_clients_are_errors() {
     let b = start_broker();
-    let mut sub = Raw::json(b.addr);
-    sub.subscribe("/");
-    barrier(&mut sub);
+    let mut sub = subscriber(b.addr, Format::Json, "/");
     for format in Format::ALL {
         let mut c = Raw::handshake(b.addr, format);
         for method in [
@@ -1151,9 +1138,7 @@ fn s5_publisher_receives_its_own_message_when_subscribed() {
 #[test]
 fn s5_delivery_carries_the_published_topic_not_the_subscription() {
     let b = start_broker();
-    let mut sub = Raw::xml(b.addr);
-    sub.subscribe("/t");
-    barrier(&mut sub);
+    let mut sub = subscriber(b.addr, Format::Xml, "/t");
     let mut p = Raw::json(b.addr);
     p.publish("/t/x/y", 1);
     p.publish("/t", 2);
@@ -1294,9 +1279,7 @@ fn s6_bad_topics_are_refused_with_error() {
     bad.push("/a".repeat(33));
     bad.push(format!("/{}", "x".repeat(1024)));
     bad.push(format!("/{}/{}", "x".repeat(600), "y".repeat(423)));
-    let mut sub = Raw::json(b.addr);
-    sub.subscribe("/");
-    barrier(&mut sub);
+    let mut sub = subscriber(b.addr, Format::Json, "/");
     let mut c = Raw::json(b.addr);
     for t in &bad {
         c.publish(t, 1);
@@ -1374,9 +1357,7 @@ fn s6_list_is_every_topic_but_root_in_byte_order() {
 #[test]
 fn s6_matching_is_by_whole_segments() {
     let b = start_broker();
-    let mut sub = Raw::json(b.addr);
-    sub.subscribe("/msg");
-    barrier(&mut sub);
+    let mut sub = subscriber(b.addr, Format::Json, "/msg");
     let mut p = Raw::xml(b.addr);
     for t in [
         "/msgs", "/msg/x", "/ms", "/msg", "/msg-x", "/msg/x/y", "/m/msg",
@@ -1394,9 +1375,7 @@ fn s6_matching_is_by_whole_segments() {
 #[test]
 fn s6_root_subscriber_gets_everything() {
     let b = start_broker();
-    let mut root = Raw::xml(b.addr);
-    root.subscribe("/");
-    barrier(&mut root);
+    let mut root = subscriber(b.addr, Format::Xml, "/");
     let mut p = Raw::json(b.addr);
     let topics = ["/a", "/b/c/d", "/é/x", &"/s".repeat(32)];
     for t in topics {
@@ -1504,9 +1483,7 @@ fn retained_data_limit_refuses_publishes_past_it() {
 #[test]
 fn s6_publishing_to_root_is_an_error() {
     let b = start_broker();
-    let mut root = Raw::json(b.addr);
-    root.subscribe("/");
-    barrier(&mut root);
+    let mut root = subscriber(b.addr, Format::Json, "/");
     let mut p = Raw::xml(b.addr);
     for t in ["/", "//", "///"] {
         p.publish(t, 1);
@@ -1542,9 +1519,7 @@ fn s6_cancel_removes_subscriptions_equal_or_under_only() {
     for t in ["/a/b", "/a/c/d", "/a", "/ab", "/x"] {
         sub.subscribe(t);
     }
-    let mut other = Raw::json(b.addr);
-    other.subscribe("/a/b");
-    barrier(&mut other);
+    let mut other = subscriber(b.addr, Format::Json, "/a/b");
     sub.send(&Message::cancel_sub("//a//"));
     assert!(non_lists(barrier(&mut sub)).is_empty());
     let mut p = Raw::json(b.addr);
@@ -1578,9 +1553,7 @@ fn s6_cancel_removes_subscriptions_equal_or_under_only() {
 #[test]
 fn s6_cancel_invalid_topic_is_error_unknown_topic_is_silent() {
     let b = start_broker();
-    let mut c = Raw::json(b.addr);
-    c.subscribe("/keep");
-    barrier(&mut c);
+    let mut c = subscriber(b.addr, Format::Json, "/keep");
     for t in ["nope", "/a b", "/a/*"] {
         c.send(&Message::cancel_sub(t));
         next_error_on(&mut c, t);
@@ -1616,9 +1589,7 @@ fn s7_subscribe_replays_retained_messages_sorted() {
     ] {
         p.publish(t, v);
     }
-    let mut empty = Raw::json(b.addr);
-    empty.subscribe("/r/empty/topic");
-    barrier(&mut empty);
+    let _empty = subscriber(b.addr, Format::Json, "/r/empty/topic");
     barrier(&mut p);
     for format in Format::ALL {
         let mut sub = Raw::handshake(b.addr, format);
@@ -1794,9 +1765,7 @@ fn s7_topic_creation_announced_once_to_subscribed_clients_only() {
 #[test]
 fn s7_subscribe_creating_topics_announces_to_the_subscriber_too() {
     let b = start_broker();
-    let mut watcher = Raw::json(b.addr);
-    watcher.subscribe("/w");
-    barrier(&mut watcher);
+    let mut watcher = subscriber(b.addr, Format::Json, "/w");
     let mut idle = Raw::xml(b.addr);
     let mut s = Raw::xml(b.addr);
     s.subscribe("/s/t");
@@ -1994,9 +1963,7 @@ fn s7_delivery_size_limit_boundary() {
         .expect("a topic length that hits the boundary");
     assert_eq!(size(&topic, n), MAX_PAYLOAD - 1);
     let b = start_broker();
-    let mut x = Raw::xml(b.addr);
-    x.subscribe("/");
-    barrier(&mut x);
+    let mut x = subscriber(b.addr, Format::Xml, "/");
     let mut p = Raw::json(b.addr);
     p.publish(&topic, "&".repeat(n));
     let got = non_lists(barrier(&mut p));
@@ -2075,12 +2042,8 @@ fn s8_slow_consumer_is_dropped_without_blocking_others() {
         max_pending_output: 256 * 1024,
         ..Config::default()
     });
-    let mut slow = Raw::json(b.addr);
-    slow.subscribe("/slow");
-    barrier(&mut slow);
-    let mut fast = Raw::xml(b.addr);
-    fast.subscribe("/slow");
-    barrier(&mut fast);
+    let mut slow = subscriber(b.addr, Format::Json, "/slow");
+    let mut fast = subscriber(b.addr, Format::Xml, "/slow");
     let mut p = Raw::json(b.addr);
     const COUNT: usize = 120;
     const SIZE: usize = 80_000;
@@ -2129,9 +2092,7 @@ fn s8_reader_keeping_up_is_not_dropped_by_a_burst_of_topic_lists() {
         max_pending_output: 256 * 1024,
         ..Config::default()
     });
-    let mut root = Raw::json(b.addr);
-    root.subscribe("/");
-    barrier(&mut root);
+    let mut root = subscriber(b.addr, Format::Json, "/");
     const TOPICS: usize = 150;
     let topic = |i: usize| format!("/burst/{i:03}{}", "t".repeat(200));
     // All publishes in one write: each creates a topic, so each sends the
@@ -2210,12 +2171,8 @@ fn s8_trickle_reader_does_not_pace_the_publisher() {
         max_pending_output: 512 * 1024,
         ..Config::default()
     });
-    let mut trickle = Raw::json(b.addr);
-    trickle.subscribe("/t");
-    barrier(&mut trickle);
-    let mut fast = Raw::json(b.addr);
-    fast.subscribe("/t");
-    barrier(&mut fast);
+    let trickle = subscriber(b.addr, Format::Json, "/t");
+    let mut fast = subscriber(b.addr, Format::Json, "/t");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
         let stop = stop.clone();
@@ -2267,9 +2224,7 @@ fn s8_disconnected_subscriber_misses_messages_then_gets_last_msg() {
     let b = start_broker();
     let mut p = Raw::json(b.addr);
     {
-        let mut gone = Raw::json(b.addr);
-        gone.subscribe("/d");
-        barrier(&mut gone);
+        let _gone = subscriber(b.addr, Format::Json, "/d");
     }
     // Let the broker see the close, so the next client likely reuses the
     // departed one's connection slot.
@@ -2294,9 +2249,7 @@ fn s8_disconnected_subscriber_misses_messages_then_gets_last_msg() {
 #[test]
 fn s9_refused_publish_creates_no_topic() {
     let b = start_broker();
-    let mut watcher = Raw::json(b.addr);
-    watcher.subscribe("/");
-    barrier(&mut watcher);
+    let mut watcher = subscriber(b.addr, Format::Json, "/");
     let mut c = Raw::json(b.addr);
     send_str(
         &mut c,
@@ -2318,9 +2271,7 @@ fn s9_refused_publish_creates_no_topic() {
 #[test]
 fn s9_xml_scalar_whitespace_ignored_but_str_kept() {
     let b = start_broker();
-    let mut j = Raw::json(b.addr);
-    j.subscribe("/w");
-    barrier(&mut j);
+    let mut j = subscriber(b.addr, Format::Json, "/w");
     let mut x = Raw::xml(b.addr);
     let cases: Vec<(&str, Value)> = vec![
         ("<msg type=\"int\"> 42 </msg>", Value::Int(42)),
@@ -2351,9 +2302,7 @@ fn s9_xml_scalar_whitespace_ignored_but_str_kept() {
 #[test]
 fn s9_xml_unknown_attributes_ignored() {
     let b = start_broker();
-    let mut j = Raw::json(b.addr);
-    j.subscribe("/attr");
-    barrier(&mut j);
+    let mut j = subscriber(b.addr, Format::Json, "/attr");
     let mut x = Raw::xml(b.addr);
     send_str(
         &mut x,
