@@ -1,28 +1,34 @@
-//! Broker limits and addresses.
+//! Broker addresses and limits.
+//!
+//! Every limit is a count or a byte size; `usize::MAX` means no limit (the
+//! command line spells it `unlimited`), and no limit is ever 0.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::doors::Door;
+
 /// Everything the broker can be told at start-up.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen; the lab's `0.0.0.0:8000` by default.
+    /// Where the lab protocol's door listens; the lab's `0.0.0.0:8000` by
+    /// default.
     pub addr: SocketAddr,
     /// Connections beyond this get an `ERROR` and are closed at once, so a
     /// flood cannot exhaust file descriptors or memory.
     pub max_connections: usize,
     /// Bytes queued for one connection and not yet taken by its socket beyond
-    /// which it is dropped as a slow consumer (spec §8).
+    /// which it is dropped as a slow consumer.
     pub max_pending_output: usize,
-    /// Time a new connection has to send its handshake: idle sockets would
-    /// otherwise hold connection slots forever.
+    /// Time a new connection has to complete its door's handshake: idle
+    /// sockets would otherwise hold connection slots forever.
     pub handshake_timeout: Duration,
     /// After an error that closes a connection, how long the broker keeps
-    /// reading (and discarding) so the `ERROR` frame is not lost to a reset.
+    /// reading (and discarding) so its last words are not lost to a reset.
     pub linger: Duration,
     /// Topics the broker holds at most; a request that would create more gets
-    /// an `ERROR`. Topics are never removed, so without a bound a client
-    /// publishing to ever new topics would grow the broker without end.
+    /// an `ERROR`. Without a bound a client publishing to ever new topics
+    /// would grow the broker without end.
     pub max_topics: usize,
     /// Bytes of retained messages (as JSON text) the broker keeps at most; a
     /// publish that would pass it gets an `ERROR`. With `max_topics` this
@@ -45,5 +51,13 @@ impl Default for Config {
             max_retained_bytes: 1 << 30,
             read_budget: 1024 * 1024,
         }
+    }
+}
+
+impl Config {
+    /// The doors to open and where, in the order the broker binds them.
+    #[must_use]
+    pub fn doors(&self) -> Vec<(Door, SocketAddr)> {
+        vec![(Door::Lab, self.addr)]
     }
 }

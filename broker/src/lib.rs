@@ -1,14 +1,15 @@
-//! The lab broker: a single-threaded `mio` reactor implementing the wire
-//! protocol (`shared/spec/wire-protocol.md`) on top of the `protocol` crate.
+//! The lab broker: one `mio` reactor thread that owns all state, a
+//! protocol-neutral core, and a door per client protocol.
 //!
 //! # Layout
-//! - [`reactor`] holds the event loop ([`Broker`], [`BrokerHandle`]); the only
-//!   place that sees sockets and time.
-//! - [`conn`] holds one connection's socket, buffers and state machine.
-//! - [`outbox`] queues frames into connections, with the slow-consumer limit.
-//! - [`router`] applies the spec's rules, sans I/O: publish, subscribe, cancel, list.
-//! - [`topic_tree`] holds topics, subscribers and retained messages.
-//! - [`config`] holds the limits.
+//! - [`core`]: topics, subscriptions and the routing rules, in terms of
+//!   commands and deliveries; no sockets, no protocol bytes.
+//! - [`doors`]: one codec per client protocol (framing, handshake, decoding
+//!   into commands, encoding deliveries and errors); the lab protocol's is
+//!   [`doors::lab`].
+//! - [`reactor`]: the event loop ([`Broker`], [`BrokerHandle`]): listeners,
+//!   connections, flow control; the only place that sees sockets and time.
+//! - [`config`]: addresses and limits.
 //!
 //! # Example
 //! ```no_run
@@ -21,15 +22,9 @@
 //! ```
 
 pub mod config;
-pub mod conn;
-pub mod outbox;
+pub mod core;
+pub mod doors;
 pub mod reactor;
-pub mod router;
-pub mod topic_tree;
 
 pub use config::Config;
 pub use reactor::{Broker, BrokerHandle};
-
-/// Identifies a connection: its slot in the reactor's slab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub usize);

@@ -1,6 +1,6 @@
 //! `broker`: runs the lab broker until SIGINT or SIGTERM.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -8,30 +8,44 @@ use broker::{Broker, Config};
 use clap::Parser;
 
 /// The lab message broker (JSON and XML clients, hierarchical topics).
+///
+/// Limits take a positive number, or `unlimited`.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Address to listen on.
+    /// Host name or address to listen on.
     #[arg(short, long, default_value = "0.0.0.0")]
-    addr: IpAddr,
+    addr: String,
     /// Port to listen on (0 picks a free one).
     #[arg(short, long, default_value_t = 8000)]
     port: u16,
     /// Connections accepted at once; more get an ERROR and are closed.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value = "10000", value_parser = limit)]
     max_connections: usize,
     /// Pending output bytes after which a connection is dropped as a slow consumer.
-    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    #[arg(long, default_value = "8388608", value_parser = limit)]
     max_pending_output: usize,
     /// Topics held at most; requests that would create more get an ERROR.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value = "1000000", value_parser = limit)]
     max_topics: usize,
     /// Bytes of retained last messages kept at most; publishes past it get an ERROR.
-    #[arg(long, default_value_t = 1 << 30)]
+    #[arg(long, default_value = "1073741824", value_parser = limit)]
     max_retained_bytes: usize,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
+}
+
+/// A limit: a whole number above zero, or `unlimited`.
+fn limit(text: &str) -> Result<usize, String> {
+    if text == "unlimited" {
+        return Ok(usize::MAX);
+    }
+    match text.parse::<usize>() {
+        Ok(0) => Err("a limit must be at least 1 (or 'unlimited')".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}: a limit is a whole number, or 'unlimited'")),
+    }
 }
 
 /// A duration in seconds, finite and above zero.
@@ -43,11 +57,27 @@ fn positive_seconds(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
+/// The first address `host` resolves to, with `port`.
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host} resolves to no address"))
+}
+
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
+    let addr = match resolve(&args.addr, args.port) {
+        Ok(a) => a,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = Config {
-        addr: SocketAddr::new(args.addr, args.port),
+        addr,
         max_connections: args.max_connections,
         max_pending_output: args.max_pending_output,
         max_topics: args.max_topics,

@@ -1,22 +1,81 @@
-//! Unit tests of [`broker::router::Router`] without sockets: requests go in as
-//! frame payloads, and a recording [`Outbox`] keeps every frame the router
-//! emits, per connection, for decoding.
+//! Unit tests of [`broker::core::Router`] without sockets: requests go in as
+//! lab frame payloads, decoded into commands by the lab door's real codec;
+//! a recording [`Outbox`] keeps every call the router makes and encodes what
+//! it is handed with each recipient's codec, as the reactor does, so the
+//! frames can be decoded and checked.
 
 use std::collections::HashMap;
 
-use broker::router::{Outbox, Router, NO_TOPICS};
-use broker::ConnId;
-use protocol::{frame, Format, Message, Method, Value, MAX_PAYLOAD};
+use broker::core::{
+    Cancel, Command, ConnId, Delivery, DeliveryRule, Filter, Form, Notice, Outbox, Profile,
+    Publish, Recipient, Router, SubTag, Subscribe, TopicArg,
+};
+use broker::doors::lab::{LabCodec, NO_TOPICS};
+use broker::doors::{Action, Codec, Decoded};
+use protocol::{frame, Body, Format, Message, Method, Topic, Value, MAX_PAYLOAD};
 
-/// Records every frame, per recipient, in order.
+/// What one `deliver` call was handed.
+#[derive(Debug, Clone, PartialEq)]
+struct Delivered {
+    form: Form,
+    topic: String,
+    to: Vec<Recipient>,
+}
+
+/// Records every call, and every frame per recipient, in order.
 #[derive(Debug, Default)]
 struct Recorder {
+    /// Each lab connection's codec, past its handshake.
+    codecs: HashMap<ConnId, LabCodec>,
     frames: HashMap<ConnId, Vec<Vec<u8>>>,
+    delivered: Vec<Delivered>,
+}
+
+impl Recorder {
+    /// Encodes once with the first recipient's codec, as the reactor does,
+    /// and gives every recipient the same bytes.
+    fn fan_out(
+        &mut self,
+        to: impl Iterator<Item = ConnId>,
+        encode: impl Fn(&LabCodec, &mut Vec<u8>),
+    ) {
+        let mut shared: Option<Vec<u8>> = None;
+        for id in to {
+            let Some(codec) = self.codecs.get(&id) else {
+                continue;
+            };
+            let bytes = shared.get_or_insert_with(|| {
+                let mut out = Vec::new();
+                encode(codec, &mut out);
+                out
+            });
+            self.frames.entry(id).or_default().push(bytes.clone());
+        }
+    }
 }
 
 impl Outbox for Recorder {
-    fn send(&mut self, to: ConnId, frame: &[u8]) {
-        self.frames.entry(to).or_default().push(frame.to_vec());
+    fn deliver(&mut self, form: Form, delivery: &Delivery<'_>, to: &[Recipient]) {
+        self.delivered.push(Delivered {
+            form,
+            topic: delivery.topic.to_owned(),
+            to: to.to_vec(),
+        });
+        self.fan_out(to.iter().map(|r| r.conn), |codec, out| {
+            codec.encode_delivery(delivery, out).expect("encodable");
+        });
+    }
+
+    fn notify(&mut self, _form: Form, notice: &Notice<'_>, to: &[ConnId]) {
+        self.fan_out(to.iter().copied(), |codec, out| {
+            codec.encode_notice(notice, out)
+        });
+    }
+
+    fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>) {
+        self.fan_out(std::iter::once(to), |codec, out| {
+            codec.encode_delivery(delivery, out).expect("encodable");
+        });
     }
 }
 
@@ -25,6 +84,21 @@ struct Harness {
     router: Router,
     out: Recorder,
     formats: HashMap<ConnId, Format>,
+}
+
+/// A lab codec past the handshake for `format`, and the profile it gave.
+fn handshaken(format: Format) -> (LabCodec, Profile) {
+    let mut codec = LabCodec::default();
+    let mut hello = Vec::new();
+    frame::encode(format.handshake().as_bytes(), &mut hello).unwrap();
+    let mut out = Vec::new();
+    match codec.decode(&hello, &mut out) {
+        Ok(Decoded::Unit {
+            action: Action::Start(profile),
+            ..
+        }) => (codec, profile),
+        other => panic!("handshake: {other:?}"),
+    }
 }
 
 impl Harness {
@@ -38,18 +112,40 @@ impl Harness {
 
     fn connect(&mut self, id: usize, format: Format) -> ConnId {
         let id = ConnId(id);
-        self.router.connect(id, format);
+        let (codec, profile) = handshaken(format);
+        self.router.connect(id, profile);
+        self.out.codecs.insert(id, codec);
         self.formats.insert(id, format);
         id
     }
 
     fn disconnect(&mut self, id: ConnId) {
-        self.router.disconnect(id);
+        self.router.disconnect(id, &mut self.out);
     }
 
-    /// Feeds one raw payload from `from`.
+    /// Feeds one raw payload from `from` through its codec (a JSON one for
+    /// an id that never connected) to the router.
     fn raw(&mut self, from: ConnId, payload: &[u8]) {
-        self.router.handle(from, payload, &mut self.out);
+        let mut request = Vec::new();
+        frame::encode(payload, &mut request).expect("a frame");
+        let mut spare = handshaken(Format::Json).0;
+        let codec = self.out.codecs.get_mut(&from).unwrap_or(&mut spare);
+        let mut answer = Vec::new();
+        let action = match codec.decode(&request, &mut answer) {
+            Ok(Decoded::Unit { used, action }) => {
+                assert_eq!(used, request.len());
+                action
+            }
+            other => panic!("undecodable request: {other:?}"),
+        };
+        if !answer.is_empty() {
+            self.out.frames.entry(from).or_default().push(answer);
+        }
+        match action {
+            Action::Command(command) => self.router.handle(from, command, &mut self.out),
+            Action::Answered => {}
+            Action::Start(_) => panic!("a second handshake"),
+        }
     }
 
     /// Encodes `m` in `from`'s format and feeds its payload.
@@ -127,6 +223,7 @@ impl Harness {
 
     fn clear(&mut self) {
         self.out.frames.clear();
+        self.out.delivered.clear();
     }
 }
 
@@ -413,6 +510,18 @@ fn each_format_gets_one_encoding_shared_by_its_subscribers() {
     for p in [pj, px] {
         h.clear();
         h.publish(p, "/e/x", value.clone());
+        let mut calls: Vec<(Form, usize)> = h
+            .out
+            .delivered
+            .iter()
+            .map(|d| (d.form, d.to.len()))
+            .collect();
+        calls.sort();
+        assert_eq!(
+            calls,
+            [(Form(0), 3), (Form(1), 3)],
+            "one outbox call per form, with all its recipients"
+        );
         let mut by_format: HashMap<Format, Vec<Vec<u8>>> = HashMap::new();
         for &c in json.iter().chain(&xml) {
             let frames = h.frames(c);
@@ -621,4 +730,129 @@ fn tree_holds_topics_and_ancestors() {
     );
     assert!(tree.get("/t/u/v").is_some());
     assert!(tree.get("//t//u//v").is_none());
+}
+
+// ------------------------------------------- doors with other delivery rules
+
+/// A connection whose door delivers once per subscription, in form 7, with
+/// no topic announcements (as the NATS door will).
+fn per_subscription_door(h: &mut Harness, id: usize) -> ConnId {
+    let id = ConnId(id);
+    h.router.connect(
+        id,
+        Profile {
+            form: Form(7),
+            rule: DeliveryRule::OncePerSubscription,
+            announcements: false,
+        },
+    );
+    id
+}
+
+fn subtree(topic: &str) -> Filter<'_> {
+    Filter::Subtree(Topic::parse(topic).unwrap())
+}
+
+fn tagged_subscribe(h: &mut Harness, from: ConnId, topic: &str, tag: u64) {
+    let command = Command::Subscribe(Subscribe {
+        filter: subtree(topic),
+        topic: TopicArg::new(Topic::parse(topic).unwrap()),
+        tag: SubTag(tag),
+    });
+    h.router.handle(from, command, &mut h.out);
+}
+
+#[test]
+fn a_per_subscription_door_gets_one_copy_per_matching_subscription_with_its_tag() {
+    let mut h = Harness::new();
+    let n = per_subscription_door(&mut h, 0);
+    let lab = h.connect(1, Format::Json);
+    tagged_subscribe(&mut h, n, "/a", 1);
+    tagged_subscribe(&mut h, n, "/a/b", 2);
+    tagged_subscribe(&mut h, n, "/a/b", 3);
+    tagged_subscribe(&mut h, n, "/a/b", 3);
+    h.subscribe(lab, "/a");
+    h.subscribe(lab, "/a/b");
+    h.clear();
+    h.publish(lab, "/a/b", 1);
+    let mut delivered = h.out.delivered.clone();
+    delivered.sort_by_key(|d| d.form);
+    assert_eq!(delivered.len(), 2, "{delivered:?}");
+    assert_eq!(delivered[0].form, Form(0));
+    assert_eq!(delivered[0].to.len(), 1, "the lab connection gets one copy");
+    assert_eq!(delivered[1].form, Form(7));
+    assert_eq!(delivered[1].topic, "/a/b");
+    let mut tags: Vec<u64> = delivered[1].to.iter().map(|r| r.tag.0).collect();
+    tags.sort_unstable();
+    assert_eq!(
+        tags,
+        [1, 2, 3],
+        "a repeated (tag, filter) is one subscription"
+    );
+    assert!(delivered[1].to.iter().all(|r| r.conn == n));
+}
+
+#[test]
+fn a_door_without_announcements_is_not_told_of_new_topics() {
+    let mut h = Harness::new();
+    let n = per_subscription_door(&mut h, 0);
+    let lab = h.connect(1, Format::Json);
+    tagged_subscribe(&mut h, n, "/", 1);
+    h.subscribe(lab, "/");
+    h.clear();
+    h.publish(lab, "/new", 1);
+    assert_eq!(
+        h.take(lab),
+        vec![list_ack(&["/new"]), Message::publish("/new", 1)]
+    );
+    let forms: Vec<Form> = h.out.delivered.iter().map(|d| d.form).collect();
+    assert!(forms.contains(&Form(7)), "the delivery still reaches it");
+    assert!(!h.out.frames.contains_key(&n), "no notice for it");
+}
+
+#[test]
+fn cancel_and_disconnect_leave_no_filters_behind() {
+    let mut h = Harness::new();
+    let a = h.connect(0, Format::Json);
+    let b = h.connect(1, Format::Xml);
+    for t in ["/x/y/z", "/x", "/q/r"] {
+        h.subscribe(a, t);
+        h.subscribe(b, t);
+    }
+    assert_eq!(h.router.subscriptions().len(), 6);
+    h.cancel(a, "/x");
+    assert_eq!(h.router.subscriptions().len(), 4);
+    h.disconnect(b);
+    assert_eq!(h.router.subscriptions().len(), 1);
+    assert_eq!(h.router.subscriptions().trie_nodes(), 3, "root, /q, /q/r");
+    h.router.handle(
+        a,
+        Command::Cancel(Cancel {
+            scope: Topic::root(),
+        }),
+        &mut h.out,
+    );
+    assert!(h.router.subscriptions().is_empty());
+    assert_eq!(h.router.subscriptions().trie_nodes(), 1, "only the root");
+    h.clear();
+    h.publish(a, "/q/r", 1);
+    assert!(h.out.delivered.is_empty(), "nobody left to deliver to");
+}
+
+#[test]
+fn commands_built_by_any_door_are_refused_the_same_way() {
+    let mut h = Harness::new();
+    let j = h.connect(0, Format::Json);
+    let publish = |topic: &'static str| {
+        let (topic, sent) = Topic::parse_cow(topic.into()).unwrap();
+        Command::Publish(Publish {
+            topic: TopicArg { topic, sent },
+            body: Body::NULL,
+        })
+    };
+    h.router.handle(j, publish("//"), &mut h.out);
+    let got = h.take(j);
+    assert_error(&got[0], "//");
+    assert!(matches!(&got[0].msg, Value::Str(s) if s == "cannot publish to the root topic"));
+    assert_eq!(h.router.tree().len(), 0);
 }

@@ -10,10 +10,14 @@ use std::fmt;
 use crate::error::TopicError;
 
 /// A valid, normalized topic such as `/telephony/orange`, or `/` for the root.
+///
+/// It borrows the text it was parsed from when that text is already in normal
+/// form (what nearly every request carries), so a broker can validate the
+/// topic of every request without allocating.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Topic(Box<str>);
+pub struct Topic<'a>(Cow<'a, str>);
 
-impl Topic {
+impl<'a> Topic<'a> {
     /// Most segments a topic may have.
     pub const MAX_SEGMENTS: usize = 32;
     /// Most bytes a normalized topic may have.
@@ -21,16 +25,48 @@ impl Topic {
 
     /// The root topic, `/`.
     #[must_use]
-    pub fn root() -> Self {
-        Topic("/".into())
+    pub fn root() -> Topic<'static> {
+        Topic(Cow::Borrowed("/"))
     }
 
-    /// Validates and normalizes a topic string (`/a//b/` becomes `/a/b`).
+    /// Validates and normalizes a topic string (`/a//b/` becomes `/a/b`),
+    /// borrowing it when it is already normal.
     ///
     /// # Errors
     /// A [`TopicError`] naming the first rule the string breaks.
-    pub fn parse(s: &str) -> Result<Self, TopicError> {
-        normalize(s).map(|t| Topic(t.into()))
+    pub fn parse(s: &'a str) -> Result<Self, TopicError> {
+        normalize(s).map(Topic)
+    }
+
+    /// Like [`Topic::parse`], for text that may be owned: text already in
+    /// normal form becomes the topic without a copy. When normalizing had to
+    /// rewrite it (`//a/` is `/a`), the original text comes back beside the
+    /// topic; with an error, it comes back instead.
+    ///
+    /// # Errors
+    /// A [`TopicError`] naming the first rule the text breaks, with the text.
+    #[allow(clippy::type_complexity)]
+    pub fn parse_cow(
+        text: Cow<'a, str>,
+    ) -> Result<(Self, Option<Cow<'a, str>>), (Cow<'a, str>, TopicError)> {
+        // Normalizing only ever removes bytes, so an equal length means the
+        // text was already normal (`//` normalizes to a static `/`, which is
+        // borrowed but not the text).
+        let rewritten = match normalize(&text) {
+            Ok(n) if n.len() == text.len() => None,
+            Ok(n) => Some(n.into_owned()),
+            Err(e) => return Err((text, e)),
+        };
+        Ok(match rewritten {
+            None => (Topic(text), None),
+            Some(n) => (Topic(Cow::Owned(n)), Some(text)),
+        })
+    }
+
+    /// The same topic, owning its text.
+    #[must_use]
+    pub fn into_owned(self) -> Topic<'static> {
+        Topic(Cow::Owned(self.0.into_owned()))
     }
 
     /// The wire form.
@@ -53,18 +89,18 @@ impl Topic {
     /// Whether `self` equals `ancestor` or lies under it, by whole segments:
     /// `/msg/x` is under `/msg`, `/msgs` is not.
     #[must_use]
-    pub fn is_under(&self, ancestor: &Topic) -> bool {
+    pub fn is_under(&self, ancestor: &Topic<'_>) -> bool {
         is_under(&self.0, &ancestor.0)
     }
 }
 
-impl fmt::Display for Topic {
+impl fmt::Display for Topic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl AsRef<str> for Topic {
+impl AsRef<str> for Topic<'_> {
     fn as_ref(&self) -> &str {
         &self.0
     }
@@ -225,5 +261,36 @@ mod tests {
         let t = Topic::parse("/a/b").unwrap();
         assert_eq!(t.segments().collect::<Vec<_>>(), ["a", "b"]);
         assert!(Topic::root().segments().next().is_none());
+    }
+
+    #[test]
+    fn topics_borrow_normal_text_and_keep_owned_buffers() {
+        let text = "/a/b";
+        assert!(
+            matches!(Topic::parse(text).unwrap().0, Cow::Borrowed(t) if t.as_ptr() == text.as_ptr())
+        );
+        let owned = String::from("/a/b");
+        let ptr = owned.as_ptr();
+        let (t, sent) = Topic::parse_cow(Cow::Owned(owned)).unwrap();
+        assert!(
+            matches!(&t.0, Cow::Owned(o) if o.as_ptr() == ptr),
+            "no copy"
+        );
+        assert_eq!(sent, None);
+        for text in ["//a//b/", "/a/b/"] {
+            let (t, sent) = Topic::parse_cow(Cow::Owned(text.into())).unwrap();
+            assert_eq!((t.as_str(), sent.as_deref()), ("/a/b", Some(text)));
+            let (t, sent) = Topic::parse_cow(Cow::Borrowed(text)).unwrap();
+            assert_eq!((t.as_str(), sent.as_deref()), ("/a/b", Some(text)));
+        }
+        for text in ["//", "///"] {
+            let (t, sent) = Topic::parse_cow(Cow::Owned(text.into())).unwrap();
+            assert_eq!((t.as_str(), sent.as_deref()), ("/", Some(text)));
+        }
+        assert_eq!(
+            Topic::parse_cow(Cow::Owned("a".into())),
+            Err((Cow::Owned("a".into()), TopicError::NoLeadingSlash))
+        );
+        assert_eq!(Topic::parse("/x").unwrap().into_owned().as_str(), "/x");
     }
 }

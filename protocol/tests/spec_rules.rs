@@ -652,7 +652,7 @@ fn names_match_exactly() {
 
 #[test]
 fn topics_sort_by_bytes() {
-    let mut topics: Vec<Topic> = ["/a/b", "/b", "/a-b", "/a", "/A"]
+    let mut topics: Vec<Topic<'_>> = ["/a/b", "/b", "/a-b", "/a", "/A"]
         .iter()
         .map(|t| Topic::parse(t).unwrap())
         .collect();

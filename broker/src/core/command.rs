@@ -1,0 +1,132 @@
+//! What doors ask of the router, and why the router refuses.
+//!
+//! A door turns its clients' bytes into these values: topics already
+//! validated and normalized in the door's own syntax, values already checked.
+//! Everything here may borrow from the bytes the door decoded, so a publish
+//! reaches the router without a copy.
+
+use std::borrow::Cow;
+
+use protocol::{Body, Topic};
+
+use super::subs::SubTag;
+use super::topics::TopicLimit;
+
+/// A request from a client, decoded by its door.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command<'a> {
+    /// Store a message on a topic and deliver it to the topic's subscribers.
+    Publish(Publish<'a>),
+    /// Add a subscription.
+    Subscribe(Subscribe<'a>),
+    /// Remove subscriptions.
+    Cancel(Cancel<'a>),
+    /// Ask for the topic list.
+    List(List<'a>),
+}
+
+/// A topic as a request names it: valid and normalized, plus the text the
+/// client sent when that differs (`//a/` for `/a`), since a refusal quotes
+/// the client's own text (the lab protocol's `ERROR` does).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicArg<'a> {
+    /// The normalized topic.
+    pub topic: Topic<'a>,
+    /// The text as sent, when it is not already `topic`.
+    pub sent: Option<Cow<'a, str>>,
+}
+
+impl<'a> TopicArg<'a> {
+    /// An argument sent in normal form.
+    #[must_use]
+    pub fn new(topic: Topic<'a>) -> Self {
+        TopicArg { topic, sent: None }
+    }
+
+    /// The text the client sent.
+    #[must_use]
+    pub fn sent(&self) -> &str {
+        self.sent.as_deref().unwrap_or(self.topic.as_str())
+    }
+}
+
+/// Store `body` as the last message of `topic` and deliver it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publish<'a> {
+    /// Where to publish.
+    pub topic: TopicArg<'a>,
+    /// The value, as validated JSON text (or a tree).
+    pub body: Body<'a>,
+}
+
+/// What a subscription matches. Each door builds the filters its protocol
+/// has; the index matches them all in one trie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter<'a> {
+    /// The topic and every topic under it, by whole segments (the lab's
+    /// subscription: `/msg` receives `/msg` and `/msg/x`, never `/msgs`).
+    Subtree(Topic<'a>),
+}
+
+impl Filter<'_> {
+    /// The same filter, owning its text (to be stored).
+    #[must_use]
+    pub fn into_owned(self) -> Filter<'static> {
+        match self {
+            Filter::Subtree(t) => Filter::Subtree(t.into_owned()),
+        }
+    }
+
+    /// The filter's topic text.
+    #[must_use]
+    pub fn text(&self) -> &str {
+        match self {
+            Filter::Subtree(t) => t.as_str(),
+        }
+    }
+}
+
+/// Add a subscription for the sending connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscribe<'a> {
+    /// What it matches; its topic, for a subtree, is created if missing.
+    pub filter: Filter<'a>,
+    /// The topic as the request named it (for refusals).
+    pub topic: TopicArg<'a>,
+    /// The door's own name for the subscription (a NATS `sid`); doors that
+    /// name subscriptions by their filter alone send [`SubTag::NONE`].
+    pub tag: SubTag,
+}
+
+/// Remove the sending connection's subscriptions whose filter text is the
+/// scope or lies under it, segment by segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cancel<'a> {
+    /// Where to cancel.
+    pub scope: Topic<'a>,
+}
+
+/// Ask for the topics sorting after a cursor (all of them without one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct List<'a> {
+    /// List the topics sorting strictly after this text.
+    pub after: Option<Cow<'a, str>>,
+}
+
+/// Why the router refused a request. Each door renders it in its own
+/// protocol (the lab's `ERROR` frame carries the `Display` text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    /// The root holds no messages.
+    #[error("cannot publish to the root topic")]
+    PublishToRoot,
+    /// Creating the topic would pass the limit on topics.
+    #[error(transparent)]
+    TopicLimit(#[from] TopicLimit),
+    /// Retaining the message would pass the limit on retained bytes.
+    #[error("retained data limit reached: the broker keeps at most {max} bytes of last messages")]
+    RetainedLimit {
+        /// The limit, in bytes of JSON text.
+        max: usize,
+    },
+}

@@ -1,0 +1,106 @@
+//! What the router hands out, and to whom.
+//!
+//! A [`Delivery`] is one published message on its way to subscribers; a
+//! [`Notice`] is anything else the broker tells a client (an answer, an
+//! error, a topic announcement). Recipients are grouped by [`Form`], the
+//! encoding they need, so that each delivery is encoded once per form, never
+//! once per subscriber.
+
+use protocol::Body;
+
+use super::command::CoreError;
+use super::subs::SubTag;
+use super::topics::TopicList;
+use super::ConnId;
+
+/// One distinct encoding of deliveries: connections of one form receive the
+/// same bytes for a message (up to a per-subscription header the door adds
+/// around them). Doors number their forms; the router only groups by them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Form(pub u8);
+
+impl Form {
+    /// The form as an index into per-form tables.
+    #[must_use]
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// How many copies of one message a connection gets when several of its
+/// subscriptions match it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryRule {
+    /// One copy per connection (the lab protocol: `/a` and `/a/b` together
+    /// still get one copy of a message on `/a/b`).
+    OncePerConnection,
+    /// One copy per matching subscription, each with its own tag (NATS: one
+    /// `MSG` per `sid`).
+    OncePerSubscription,
+}
+
+/// What the router needs to know of a connection's door, given when its
+/// session starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    /// The encoding its deliveries take.
+    pub form: Form,
+    /// How overlapping subscriptions deliver.
+    pub rule: DeliveryRule,
+    /// Whether it is told of new topics while it holds a subscription (the
+    /// lab protocol's `LIST_ACK` push).
+    pub announcements: bool,
+}
+
+/// One connection's copy of a delivery, with the tag of the subscription it
+/// came through (for doors that deliver per subscription).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recipient {
+    /// Where it goes.
+    pub conn: ConnId,
+    /// The door's name for the subscription that matched.
+    pub tag: SubTag,
+}
+
+/// Why a message is being delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKind {
+    /// Just published.
+    Live,
+    /// Retained earlier, replayed to a new subscription (`LAST_MSG`).
+    Retained,
+}
+
+/// A message on its way to one or more connections.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Delivery<'a> {
+    /// Live or replayed.
+    pub kind: DeliveryKind,
+    /// The normalized topic it was published on.
+    pub topic: &'a str,
+    /// The value.
+    pub body: &'a Body<'a>,
+}
+
+/// Something the broker tells one client that is not a delivery.
+#[derive(Debug, Clone, Copy)]
+pub enum Notice<'a> {
+    /// The topics sorting after `after` (all of them without it), as many as
+    /// the door's frames hold: the answer to a topic-list request, and (from
+    /// the start) the announcement of new topics.
+    Topics {
+        /// The topics.
+        list: TopicList<'a>,
+        /// List only the topics sorting strictly after this text.
+        after: Option<&'a str>,
+    },
+    /// The answer to a topic-list request when there are no topics at all.
+    NoTopics,
+    /// A refused request.
+    Refused {
+        /// The request's topic as the client sent it.
+        topic: &'a str,
+        /// Why.
+        error: &'a CoreError,
+    },
+}

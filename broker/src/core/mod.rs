@@ -1,0 +1,40 @@
+//! The protocol-neutral core: topics, subscriptions and the routing rules.
+//!
+//! Nothing here sees a socket or the bytes of any protocol. Doors decode their
+//! clients' bytes into [`Command`]s; the [`Router`] applies them and answers
+//! through an [`Outbox`] in [`Delivery`] and [`Notice`] values, which each door
+//! encodes in its own protocol. The reactor implements the outbox; the core
+//! imports nothing from it.
+//!
+//! # Layout
+//! - [`command`]: what doors ask ([`Command`]) and the typed refusals ([`CoreError`]).
+//! - [`delivery`]: what the router hands out ([`Delivery`], [`Notice`]) and to
+//!   whom ([`Recipient`], [`Form`], [`Profile`]).
+//! - [`outbox`]: the [`Outbox`] trait the router writes to.
+//! - [`router`]: [`Router`], the rules.
+//! - [`session`]: the router's view of one connection.
+//! - [`topics`]: [`TopicTree`], every topic and its retained message.
+//! - [`subs`]: [`SubscriptionIndex`], subscriptions apart from topics, matched
+//!   through a filter trie ([`trie`]) and a per-topic match cache.
+
+pub mod command;
+pub mod delivery;
+pub mod outbox;
+mod retained;
+pub mod router;
+mod session;
+pub mod subs;
+pub mod topics;
+pub mod trie;
+
+pub use command::{Cancel, Command, CoreError, Filter, List, Publish, Subscribe, TopicArg};
+pub use delivery::{Delivery, DeliveryKind, DeliveryRule, Form, Notice, Profile, Recipient};
+pub use outbox::Outbox;
+pub use router::Router;
+pub use subs::{SubId, SubTag, SubscriptionIndex};
+pub use topics::{TopicId, TopicList, TopicTree};
+
+/// Identifies a connection: a slot the reactor hands out, reused after the
+/// connection is gone (the router forgets it first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub usize);

@@ -1,0 +1,348 @@
+//! The router: every rule of the broker that is not about sockets or bytes.
+//!
+//! It owns the topic tree, the subscription index and one [`Session`] per
+//! connection, takes [`Command`]s that doors decoded, and answers through an
+//! [`Outbox`]. It never touches a socket or an encoding, so its rules are unit
+//! tested with a recording outbox.
+//!
+//! A delivery goes to its recipients grouped by [`Form`], so the outbox
+//! encodes it once per form, never once per subscriber; a connection that
+//! delivers once per connection is deduplicated with an epoch stamp on its
+//! session instead of a per-publish set.
+
+use log::debug;
+use protocol::topic::is_under;
+use protocol::Body;
+
+use super::command::{Cancel, Command, CoreError, Filter, List, Publish, Subscribe, TopicArg};
+use super::delivery::{Delivery, DeliveryKind, DeliveryRule, Form, Notice, Profile, Recipient};
+use super::outbox::Outbox;
+use super::session::Session;
+use super::subs::SubscriptionIndex;
+use super::topics::{TopicId, TopicLimit, TopicTree};
+use super::ConnId;
+
+/// Routing state; see the module docs.
+#[derive(Debug)]
+pub struct Router {
+    topics: TopicTree,
+    subs: SubscriptionIndex,
+    sessions: Vec<Option<Session>>,
+    epoch: u64,
+    /// The recipients of the delivery being fanned out, by form index.
+    by_form: Vec<Vec<Recipient>>,
+    /// The connections a topic announcement goes to, by form index.
+    announce_to: Vec<Vec<ConnId>>,
+    /// Most bytes of retained JSON text; a publish that would pass it is
+    /// refused.
+    max_retained: usize,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Router::with_limits(usize::MAX, usize::MAX)
+    }
+}
+
+impl Router {
+    /// A router with no topics, no sessions and no limits.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A router that holds at most `max_topics` topics and `max_retained`
+    /// bytes of retained JSON text.
+    #[must_use]
+    pub fn with_limits(max_topics: usize, max_retained: usize) -> Self {
+        Router {
+            topics: TopicTree::with_max_topics(max_topics),
+            subs: SubscriptionIndex::default(),
+            sessions: Vec::new(),
+            epoch: 0,
+            by_form: Vec::new(),
+            announce_to: Vec::new(),
+            max_retained,
+        }
+    }
+
+    /// Starts the session of a connection whose door is ready, replacing
+    /// anything left under its id.
+    pub fn connect(&mut self, id: ConnId, profile: Profile) {
+        if self.sessions.len() <= id.0 {
+            self.sessions.resize_with(id.0 + 1, || None);
+        }
+        self.sessions[id.0] = Some(Session::new(profile));
+    }
+
+    /// Forgets a connection and all its subscriptions. Notices its departure
+    /// causes to others go through `out`; calling it again does nothing.
+    pub fn disconnect(&mut self, id: ConnId, _out: &mut impl Outbox) {
+        if let Some(session) = self.sessions.get_mut(id.0).and_then(Option::take) {
+            for sub in session.subs {
+                self.subs.remove(sub);
+            }
+        }
+    }
+
+    /// The topic tree, for inspection.
+    #[must_use]
+    pub fn tree(&self) -> &TopicTree {
+        &self.topics
+    }
+
+    /// The subscription index, for inspection.
+    #[must_use]
+    pub fn subscriptions(&self) -> &SubscriptionIndex {
+        &self.subs
+    }
+
+    fn session(&self, id: ConnId) -> Option<&Session> {
+        self.sessions.get(id.0).and_then(Option::as_ref)
+    }
+
+    /// Applies one request of connection `from`; every answer and delivery
+    /// goes through `out`. A refused request gets one [`Notice::Refused`]
+    /// and has no effect. Requests from a connection with no session are
+    /// ignored.
+    pub fn handle(&mut self, from: ConnId, command: Command<'_>, out: &mut impl Outbox) {
+        if self.session(from).is_none() {
+            return;
+        }
+        match command {
+            Command::Publish(p) => self.publish(from, p, out),
+            Command::Subscribe(s) => self.subscribe(from, s, out),
+            Command::Cancel(c) => self.cancel(from, &c),
+            Command::List(l) => self.list(from, &l, out),
+        }
+    }
+
+    fn publish(&mut self, from: ConnId, p: Publish<'_>, out: &mut impl Outbox) {
+        let topic = p.topic.topic.as_str();
+        if p.topic.topic.is_root() {
+            self.refuse(from, &p.topic, &CoreError::PublishToRoot, out);
+            return;
+        }
+        if let Err(e) = self.check_retained(topic, &p.body) {
+            self.refuse(from, &p.topic, &e, out);
+            return;
+        }
+        let (id, created) = match self.publish_topic(from, topic) {
+            Ok(found) => found,
+            Err(e) => {
+                self.refuse(from, &p.topic, &e.into(), out);
+                return;
+            }
+        };
+        self.topics.retain(id, &p.body);
+        if created {
+            self.announce(out);
+        }
+        let delivery = Delivery {
+            kind: DeliveryKind::Live,
+            topic,
+            body: &p.body,
+        };
+        self.fan_out(id, &delivery, out);
+    }
+
+    /// Hands `delivery` to every connection with a subscription matching
+    /// `topic`, grouped by form, once per connection or per subscription as
+    /// each connection's door delivers.
+    fn fan_out(&mut self, topic: TopicId, delivery: &Delivery<'_>, out: &mut impl Outbox) {
+        self.epoch += 1;
+        let epoch = self.epoch;
+        let Router {
+            subs,
+            sessions,
+            by_form,
+            ..
+        } = self;
+        by_form.iter_mut().for_each(Vec::clear);
+        for r in subs.matching(topic, delivery.topic) {
+            let Some(Some(s)) = sessions.get_mut(r.conn.0) else {
+                continue;
+            };
+            if s.profile.rule == DeliveryRule::OncePerConnection {
+                if s.seen_epoch == epoch {
+                    continue;
+                }
+                s.seen_epoch = epoch;
+            }
+            let form = s.profile.form.index();
+            if by_form.len() <= form {
+                by_form.resize_with(form + 1, Vec::new);
+            }
+            by_form[form].push(*r);
+        }
+        for (form, to) in (0..=u8::MAX).map(Form).zip(by_form.iter()) {
+            if !to.is_empty() {
+                out.deliver(form, delivery, to);
+            }
+        }
+    }
+
+    /// Whether retaining `body` on `topic` keeps retained data within its
+    /// limit. One addition per publish; the exact check (which looks the
+    /// topic up) only runs near the limit.
+    fn check_retained(&self, topic: &str, body: &Body<'_>) -> Result<(), CoreError> {
+        let new = match body {
+            Body::Json { text, .. } => text.len(),
+            Body::Value(v) => v.to_string().len(),
+        };
+        let total = self.topics.retained_bytes();
+        if total.saturating_add(new) <= self.max_retained {
+            return Ok(());
+        }
+        let old = self
+            .topics
+            .get(topic)
+            .map_or(0, |id| self.topics.retained_len(id));
+        if (total - old).saturating_add(new) <= self.max_retained {
+            return Ok(());
+        }
+        Err(CoreError::RetainedLimit {
+            max: self.max_retained,
+        })
+    }
+
+    /// The topic of a publish, created if need be, through the publisher's
+    /// last-topic cache.
+    fn publish_topic(&mut self, from: ConnId, topic: &str) -> Result<(TopicId, bool), TopicLimit> {
+        let Some(session) = self.sessions.get_mut(from.0).and_then(Option::as_mut) else {
+            return self.topics.get_or_create(topic);
+        };
+        if let Some((last, id)) = &session.last_publish {
+            if last == topic && self.topics.contains(*id) {
+                return Ok((*id, false));
+            }
+        }
+        let (id, created) = self.topics.get_or_create(topic)?;
+        match &mut session.last_publish {
+            Some((last, cached)) => {
+                last.clear();
+                last.push_str(topic);
+                *cached = id;
+            }
+            None => session.last_publish = Some((topic.to_owned(), id)),
+        }
+        Ok((id, created))
+    }
+
+    fn subscribe(&mut self, from: ConnId, s: Subscribe<'_>, out: &mut impl Outbox) {
+        let Filter::Subtree(topic) = &s.filter;
+        let created = match self.topics.get_or_create(topic.as_str()) {
+            Ok((_, created)) => created,
+            Err(e) => {
+                self.refuse(from, &s.topic, &e.into(), out);
+                return;
+            }
+        };
+        let Router { subs, sessions, .. } = self;
+        let Some(Some(session)) = sessions.get_mut(from.0) else {
+            return;
+        };
+        let held = session.subs.iter().any(|&id| {
+            subs.get(id)
+                .is_some_and(|x| x.tag == s.tag && x.filter == s.filter)
+        });
+        if !held {
+            session
+                .subs
+                .push(subs.insert(from, s.tag, s.filter.clone().into_owned()));
+        }
+        debug!("conn {} subscribed to {}", from.0, s.filter.text());
+        if created {
+            self.announce(out);
+        }
+        if !out.accepts_replay(from) {
+            return;
+        }
+        for (path, retained) in self.topics.retained_under(topic.as_str()) {
+            let body = retained.body();
+            let delivery = Delivery {
+                kind: DeliveryKind::Retained,
+                topic: path,
+                body: &body,
+            };
+            out.replay(from, &delivery);
+        }
+    }
+
+    fn cancel(&mut self, from: ConnId, c: &Cancel<'_>) {
+        let Router { subs, sessions, .. } = self;
+        let Some(Some(session)) = sessions.get_mut(from.0) else {
+            return;
+        };
+        let scope = c.scope.as_str();
+        session.subs.retain(|&id| match subs.get(id) {
+            Some(sub) if is_under(sub.filter.text(), scope) => {
+                subs.remove(id);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        });
+        debug!("conn {} cancelled {scope}", from.0);
+    }
+
+    fn list(&mut self, from: ConnId, l: &List<'_>, out: &mut impl Outbox) {
+        let Some(form) = self.session(from).map(|s| s.profile.form) else {
+            return;
+        };
+        let notice = if self.topics.is_empty() {
+            Notice::NoTopics
+        } else {
+            Notice::Topics {
+                list: self.topics.list(),
+                after: l.after.as_deref(),
+            }
+        };
+        out.notify(form, &notice, &[from]);
+    }
+
+    /// Tells every connection that holds a subscription and wants
+    /// announcements the new topic list.
+    fn announce(&mut self, out: &mut impl Outbox) {
+        let Router {
+            sessions,
+            announce_to,
+            ..
+        } = self;
+        announce_to.iter_mut().for_each(Vec::clear);
+        for (i, session) in sessions.iter().enumerate() {
+            let Some(s) = session else {
+                continue;
+            };
+            if s.profile.announcements && !s.subs.is_empty() {
+                let form = s.profile.form.index();
+                if announce_to.len() <= form {
+                    announce_to.resize_with(form + 1, Vec::new);
+                }
+                announce_to[form].push(ConnId(i));
+            }
+        }
+        let notice = Notice::Topics {
+            list: self.topics.list(),
+            after: None,
+        };
+        for (form, to) in (0..=u8::MAX).map(Form).zip(self.announce_to.iter()) {
+            if !to.is_empty() {
+                out.notify(form, &notice, to);
+            }
+        }
+    }
+
+    /// Sends `to` one refusal of its request about `topic`.
+    fn refuse(&self, to: ConnId, topic: &TopicArg<'_>, error: &CoreError, out: &mut impl Outbox) {
+        let Some(form) = self.session(to).map(|s| s.profile.form) else {
+            return;
+        };
+        debug!("conn {}: refused: {error}", to.0);
+        let notice = Notice::Refused {
+            topic: topic.sent(),
+            error,
+        };
+        out.notify(form, &notice, &[to]);
+    }
+}

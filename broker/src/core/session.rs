@@ -1,0 +1,34 @@
+//! [`Session`]: the router's view of one connection.
+
+use super::delivery::Profile;
+use super::subs::SubId;
+use super::topics::TopicId;
+
+/// Per-connection routing state.
+#[derive(Debug)]
+pub(super) struct Session {
+    /// What the connection's door told the router at the start.
+    pub profile: Profile,
+    /// Reverse index: this connection's subscriptions, so cancelling and
+    /// disconnecting cost this client's subscriptions, not all of them.
+    pub subs: Vec<SubId>,
+    /// The last publish this session was collected for (deduplication
+    /// without a per-publish set).
+    pub seen_epoch: u64,
+    /// The topic this client last published on and its id: a publisher
+    /// usually repeats its topic, and a string compare is cheaper than a hash
+    /// lookup. The id's generation guards against the topic's removal.
+    pub last_publish: Option<(String, TopicId)>,
+}
+
+impl Session {
+    /// A session with no subscriptions.
+    pub fn new(profile: Profile) -> Self {
+        Session {
+            profile,
+            subs: Vec::new(),
+            seen_epoch: 0,
+            last_publish: None,
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! A lab request frame to a core [`Command`].
+//!
+//! What is about this protocol is checked here: the envelope and value
+//! (both formats' rules), the topic syntax, the fields each method takes, and
+//! that a published message fits a frame in both formats. A request that
+//! fails gets its `ERROR` here, echoing the topic as received.
+
+use std::borrow::Cow;
+
+use protocol::{Body, Envelope, Format, Method, Topic, MAX_PAYLOAD};
+
+use super::encode;
+use crate::core::{Cancel, Command, Filter, List, Publish, SubTag, Subscribe, TopicArg};
+use crate::doors::Action;
+
+/// Requests up to this size cannot yield a delivery over the frame limit in
+/// either format (16 * 4096 + 6 * 1024 plus an envelope is under 99,999), so
+/// their size is not checked.
+const SMALL_REQUEST: usize = 4096;
+
+/// Decodes one request payload; refusals are appended to `out`.
+pub(super) fn decode<'a>(format: Format, payload: &'a [u8], out: &mut Vec<u8>) -> Action<'a> {
+    let envelope = match format.decode_envelope(payload) {
+        Ok(e) => e,
+        Err(e) => {
+            let topic = format.recover_topic(payload).unwrap_or_default();
+            return refuse(format, &topic, &e.to_string(), out);
+        }
+    };
+    let Envelope {
+        method, topic, msg, ..
+    } = envelope;
+    let raw = topic.unwrap_or(Cow::Borrowed(""));
+    let command = match method {
+        Method::Publish => publish(raw, msg, payload.len()),
+        Method::Subscribe => topic_arg(raw).map(|topic| {
+            Command::Subscribe(Subscribe {
+                filter: Filter::Subtree(topic.topic.clone()),
+                topic,
+                tag: SubTag::NONE,
+            })
+        }),
+        Method::CancelSub => cancel(raw, &msg),
+        Method::List => list(raw, &msg),
+        other => Err(Refusal {
+            topic: raw,
+            reason: format!("method {other} is sent by the broker, not accepted from clients"),
+        }),
+    };
+    match command {
+        Ok(c) => Action::Command(c),
+        Err(r) => refuse(format, &r.topic, &r.reason, out),
+    }
+}
+
+/// A request refused by this door: the topic to echo and why.
+struct Refusal<'a> {
+    topic: Cow<'a, str>,
+    reason: String,
+}
+
+fn refuse<'a>(format: Format, topic: &str, reason: &str, out: &mut Vec<u8>) -> Action<'a> {
+    log::debug!("ERROR {reason}");
+    encode::error(format, topic, reason, out);
+    Action::Answered
+}
+
+/// Validates and normalizes a request's topic, keeping the text as sent
+/// when it differs (refusals echo it).
+fn topic_arg(raw: Cow<'_, str>) -> Result<TopicArg<'_>, Refusal<'_>> {
+    Topic::parse_cow(raw)
+        .map(|(topic, sent)| TopicArg { topic, sent })
+        .map_err(|(raw, e)| Refusal {
+            topic: raw,
+            reason: e.to_string(),
+        })
+}
+
+fn publish<'a>(
+    raw: Cow<'a, str>,
+    body: Body<'a>,
+    request_len: usize,
+) -> Result<Command<'a>, Refusal<'a>> {
+    let topic = topic_arg(raw)?;
+    // The router refuses a publish to the root before anything else.
+    if request_len > SMALL_REQUEST && !topic.topic.is_root() {
+        if let Err(reason) = check_size(topic.topic.as_str(), &body) {
+            return Err(Refusal {
+                topic: Cow::Owned(topic.sent().to_owned()),
+                reason,
+            });
+        }
+    }
+    Ok(Command::Publish(Publish { topic, body }))
+}
+
+/// Whether a message fits every frame it may travel in: its `LAST_MSG`
+/// frame (the longer method name bounds every delivery) in both formats,
+/// whoever is subscribed now. A short request needs no check: its value
+/// takes at most 16 bytes of XML per byte of JSON (`Body::xml_len_bound`)
+/// and its XML at most about 4 bytes per byte when rewritten (`<item/>`
+/// becomes `<item type="str"></item>`), and a topic at most 6 bytes per byte.
+fn check_size(topic: &str, body: &Body<'_>) -> Result<(), String> {
+    for format in Format::ALL {
+        let len = format
+            .max_payload_len(Method::LastMsg, topic, body, false)
+            .and_then(|bound| match bound {
+                b if b <= MAX_PAYLOAD => Ok(b),
+                _ => format.payload_len(Method::LastMsg, topic, body, false),
+            });
+        match len {
+            Ok(len) if len <= MAX_PAYLOAD => {}
+            Ok(len) => {
+                return Err(format!("message too large: its {format:?} delivery would be {len} bytes, over the frame limit of {MAX_PAYLOAD}"));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(())
+}
+
+/// `CANCEL_SUB`: the topic to cancel is `msg` when it is a non-empty string
+/// (the lab middleware sends it there), otherwise `topic`. An `ERROR` echoes
+/// the request's topic field even when the target came from `msg`.
+fn cancel<'a>(raw: Cow<'a, str>, msg: &Body<'_>) -> Result<Command<'a>, Refusal<'a>> {
+    let target = match msg.as_nonempty_str() {
+        Some(t) => Cow::Owned(t.into_owned()),
+        None => raw.clone(),
+    };
+    match Topic::parse_cow(target) {
+        Ok((scope, _)) => Ok(Command::Cancel(Cancel { scope })),
+        Err((target, e)) => Err(Refusal {
+            topic: raw,
+            reason: format!("cannot cancel {target:?}: {e}"),
+        }),
+    }
+}
+
+/// `LIST`: `msg` is null, or a topic to list after.
+fn list<'a>(raw: Cow<'a, str>, msg: &Body<'_>) -> Result<Command<'a>, Refusal<'a>> {
+    let after = msg.as_nonempty_str().map(|c| Cow::Owned(c.into_owned()));
+    if after.is_none() && !msg.is_null() {
+        return Err(Refusal {
+            topic: raw,
+            reason: "LIST takes null or a topic to list after in msg".into(),
+        });
+    }
+    Ok(Command::List(List { after }))
+}

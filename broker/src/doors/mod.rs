@@ -1,0 +1,147 @@
+//! Doors: one [`Codec`] per client protocol, plugged into the reactor's
+//! listeners.
+//!
+//! A codec owns everything that is about its protocol's bytes: framing, the
+//! handshake, decoding requests into core [`Command`]s, and encoding what the
+//! router hands out ([`Delivery`], [`Notice`]) and the door's own errors. The
+//! reactor knows no protocol: it feeds a connection's input to its codec,
+//! passes the commands to the router, and writes what the codec encoded.
+//!
+//! Adding a door: implement [`Codec`], give its deliveries a [`Form`] below,
+//! add a [`Door`] variant that builds the codec, and a listener address in
+//! [`crate::Config`]. ARCHITECTURE.md walks through it.
+
+pub mod lab;
+
+use std::fmt;
+
+use crate::core::{Command, Delivery, Form, Notice, Profile, SubTag};
+
+/// Deliveries to lab clients speaking JSON.
+pub const LAB_JSON: Form = Form(0);
+/// Deliveries to lab clients speaking XML.
+pub const LAB_XML: Form = Form(1);
+
+/// A client protocol the broker can listen for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Door {
+    /// The lab protocol: 5-byte length headers, JSON or XML
+    /// ([`lab::LabCodec`]).
+    Lab,
+}
+
+impl Door {
+    /// The door's name, for logs.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Door::Lab => "lab",
+        }
+    }
+
+    /// A codec for a new connection through this door.
+    #[must_use]
+    pub fn codec(self) -> Box<dyn Codec> {
+        match self {
+            Door::Lab => Box::new(lab::LabCodec::default()),
+        }
+    }
+}
+
+/// A door's error: why a connection closes, or why something could not be
+/// encoded. Its text goes to the log; the door has already told the client
+/// in its own protocol.
+pub type DoorError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What the front of a connection's input decoded to.
+#[derive(Debug)]
+pub enum Decoded<'a> {
+    /// Not a whole unit yet: at least this many more bytes are needed (0
+    /// when the door cannot tell). The reactor keeps the bytes and reads on.
+    Incomplete(usize),
+    /// The first `used` bytes were one unit, asking for `action`.
+    Unit {
+        /// Bytes consumed.
+        used: usize,
+        /// What to do.
+        action: Action<'a>,
+    },
+}
+
+/// What one decoded unit asks of the reactor.
+#[derive(Debug)]
+pub enum Action<'a> {
+    /// The handshake is complete: the connection's session starts.
+    Start(Profile),
+    /// A request for the router.
+    Command(Command<'a>),
+    /// Nothing for the router: the door answered by itself (refusing a
+    /// request it could not decode, say) into the output it was given.
+    Answered,
+}
+
+/// Why the broker closes a connection on its own initiative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Farewell {
+    /// The connection limit was reached when it connected.
+    TooManyConnections {
+        /// The limit.
+        limit: usize,
+    },
+    /// It did not complete its handshake in time.
+    HandshakeTimeout,
+}
+
+/// One connection's protocol: see the module docs.
+///
+/// Every `out` is the connection's own output buffer: what a codec appends
+/// there is sent to that client, after everything queued before it.
+pub trait Codec: fmt::Debug + Send {
+    /// Decodes the unit at the front of `input`. Refusals the door decides on
+    /// its own (a request it cannot decode) are appended to `out`.
+    ///
+    /// # Errors
+    /// When the connection must close (a framing error, a failed
+    /// handshake); the door has appended its last words to `out`.
+    fn decode<'a>(&mut self, input: &'a [u8], out: &mut Vec<u8>) -> Result<Decoded<'a>, DoorError>;
+
+    /// Appends what the door says when the broker closes the connection for
+    /// `why`.
+    fn farewell(&mut self, why: Farewell, out: &mut Vec<u8>);
+
+    /// What the connection speaks, for logs (`JSONQueue`).
+    fn describe(&self) -> &'static str;
+
+    /// Appends `delivery` as every connection of this codec's form receives
+    /// it: the part shared by all its recipients.
+    ///
+    /// # Errors
+    /// When this protocol cannot carry it (too large, say); nothing is
+    /// appended and the delivery skips this form's recipients.
+    fn encode_delivery(&self, delivery: &Delivery<'_>, out: &mut Vec<u8>) -> Result<(), DoorError>;
+
+    /// Whether each recipient's copy needs [`Codec::wrap_delivery`]: a
+    /// per-subscription header around the shared part (NATS's `MSG subject
+    /// sid len`). Asked once per delivery and form.
+    fn wraps_deliveries(&self) -> bool {
+        false
+    }
+
+    /// Appends one recipient's copy of a delivery whose shared part is
+    /// `shared`, for the subscription tagged `tag`. Without a header it is
+    /// the shared part itself.
+    fn wrap_delivery(
+        &self,
+        delivery: &Delivery<'_>,
+        tag: SubTag,
+        shared: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        let _ = (delivery, tag);
+        out.extend_from_slice(shared);
+    }
+
+    /// Appends `notice` in this protocol (some doors have nothing to say for
+    /// some notices: the lab protocol alone announces topics).
+    fn encode_notice(&self, notice: &Notice<'_>, out: &mut Vec<u8>);
+}

@@ -1,0 +1,168 @@
+//! Flow control: back-pressure on publishers, and who is too slow to wait for.
+//!
+//! An unpaced publisher can outrun a subscriber that does read, only more
+//! slowly. As soon as a frame leaves a recipient's pending output above an
+//! eighth of the limit, that recipient is congested and the publisher that
+//! sent the frame is stalled: not read (the rest of its read is kept) until
+//! every congested connection drains below a sixteenth of the limit, so TCP
+//! slows the publisher down. A congested connection that makes no write
+//! progress for [`STALL_TIMEOUT`], or stays congested for [`STALL_MAX`] in all,
+//! is stuck: publishers stop waiting for it until it catches up, and it is
+//! dropped if its output reaches the limit first.
+//!
+//! A connection's state here is two enums, because the two sides are
+//! independent: as a subscriber it has a [`Pressure`], as a publisher an
+//! [`Intake`] (a client may publish to itself and not read).
+
+use std::time::{Duration, Instant};
+
+use log::warn;
+use slab::Slab;
+
+use super::connection::Connection;
+use crate::core::ConnId;
+
+/// How long a publisher may wait for a congested subscriber that makes no
+/// progress before that subscriber is deemed stuck and ignored for stalling.
+const STALL_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// How long a subscriber may stay congested, progress or not, before it is
+/// deemed stuck: one that reads a little now and then must not hold its
+/// publishers to its pace.
+const STALL_MAX: Duration = Duration::from_secs(1);
+
+/// How often congested connections are checked while there are some.
+pub(super) const CHECK_EVERY: Duration = Duration::from_millis(50);
+
+/// A connection's output backlog, as a subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pressure {
+    /// Below the stall threshold, or caught up since.
+    Clear,
+    /// Above the stall threshold since `since`: publishers feeding it wait.
+    Congested {
+        /// When it became congested.
+        since: Instant,
+    },
+    /// Congested for too long: nobody waits for it until it catches up.
+    Stuck,
+}
+
+/// Whether a connection is read, as a publisher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Intake {
+    /// Read as its socket allows.
+    Reading,
+    /// Not read until the connections it congested drain (readiness events
+    /// are ignored; the reactor reads it again when it resumes it).
+    Stalled,
+}
+
+/// The congested and stalled connections; see the module docs.
+#[derive(Debug)]
+pub(super) struct FlowControl {
+    congested: Vec<ConnId>,
+    stalled: Vec<ConnId>,
+    /// Pending bytes from which a recipient congests its publishers.
+    stall_at: usize,
+    /// Pending bytes at or below which a congested recipient has caught up.
+    resume_at: usize,
+}
+
+impl FlowControl {
+    /// Thresholds derived from the slow-consumer limit.
+    pub(super) fn new(max_pending: usize) -> Self {
+        FlowControl {
+            congested: Vec::new(),
+            stalled: Vec::new(),
+            stall_at: max_pending / 8,
+            resume_at: max_pending / 16,
+        }
+    }
+
+    /// Called after output was queued to `conn`, which now has `pending`
+    /// bytes: whether the sender must stall.
+    pub(super) fn congests(&mut self, id: ConnId, conn: &mut Connection, pending: usize) -> bool {
+        if pending <= self.stall_at {
+            return false;
+        }
+        match conn.pressure {
+            Pressure::Stuck => false,
+            Pressure::Congested { .. } => true,
+            Pressure::Clear => {
+                conn.pressure = Pressure::Congested {
+                    since: Instant::now(),
+                };
+                self.congested.push(id);
+                true
+            }
+        }
+    }
+
+    /// Called after a flush of `conn`: once caught up, publishers wait for it
+    /// again if it falls behind.
+    pub(super) fn flushed(&self, conn: &mut Connection) {
+        if conn.output.pending() <= self.resume_at {
+            conn.pressure = Pressure::Clear;
+        }
+    }
+
+    /// Stops reading `id` until the connections it congested drain.
+    pub(super) fn stall(&mut self, id: ConnId, conn: &mut Connection) {
+        conn.intake = Intake::Stalled;
+        self.stalled.push(id);
+    }
+
+    /// Whether some connection is congested (the loop then wakes up every
+    /// [`CHECK_EVERY`] to run [`FlowControl::check`]).
+    pub(super) fn watching(&self) -> bool {
+        !self.congested.is_empty()
+    }
+
+    /// Marks stuck the congested connections that made no progress for
+    /// [`STALL_TIMEOUT`] or have been congested for [`STALL_MAX`].
+    pub(super) fn check(&mut self, now: Instant, conns: &mut Slab<Connection>) {
+        self.congested.retain(|id| {
+            let Some(conn) = conns.get_mut(id.0).filter(|c| !c.is_dead()) else {
+                return false;
+            };
+            let Pressure::Congested { since } = conn.pressure else {
+                return false;
+            };
+            let idle = now.duration_since(conn.output.last_progress()) > STALL_TIMEOUT;
+            let long = now.duration_since(since) > STALL_MAX;
+            if idle || long {
+                warn!(
+                    "conn {} ({}) reads too slowly; publishers no longer wait for it",
+                    id.0, conn.peer
+                );
+                conn.pressure = Pressure::Stuck;
+                return false;
+            }
+            true
+        });
+    }
+
+    /// Puts stalled publishers back to work (on `backlog`) once no
+    /// connection is congested.
+    ///
+    /// Called after every flush as well as from the timers: a flush that
+    /// drains a congested connection must resume its publishers at once, or
+    /// they wait for the next check.
+    pub(super) fn resume(&mut self, conns: &mut Slab<Connection>, backlog: &mut Vec<ConnId>) {
+        self.congested.retain(|id| {
+            conns
+                .get(id.0)
+                .is_some_and(|c| !c.is_dead() && matches!(c.pressure, Pressure::Congested { .. }))
+        });
+        if !self.congested.is_empty() {
+            return;
+        }
+        for id in self.stalled.drain(..) {
+            if let Some(conn) = conns.get_mut(id.0) {
+                conn.intake = Intake::Reading;
+                backlog.push(id);
+            }
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The event loop: one thread, one `mio::Poll`, all state owned here.
+//!
+//! Sockets are registered once for reading and writing (edge-triggered), read
+//! until `WouldBlock` (or a fairness budget, after which the connection goes on
+//! a backlog because no new edge will come), and written once per loop turn
+//! per connection that received output, whatever the number of frames.
+//!
+//! A loop turn: poll; accept, read and write as the events say (reading
+//! hands each connection's input to its door's codec and the commands to the
+//! router); read the backlog; run the timers; remove the dead connections
+//! (telling the router, whose notices join this turn's output); flush.
+//!
+//! - [`listener`]: listening sockets, one per door, and admission.
+//! - [`connection`]: one client's socket, buffers, codec and state.
+//! - [`ingest`]: reading, decoding and dispatching a connection's input.
+//! - [`outbox`]: the router's outbox over the connections.
+//! - [`flow`]: back-pressure and slow consumers.
+//! - [`output`], [`timers`]: a connection's output buffer; deadlines.
+
+mod connection;
+mod flow;
+mod ingest;
+mod listener;
+mod outbox;
+mod output;
+mod timers;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::{Events, Poll, Token, Waker};
+use slab::Slab;
+
+use self::connection::{Connection, Life, Schedule};
+use self::flow::FlowControl;
+use self::listener::Listener;
+use self::outbox::ConnOutbox;
+use self::timers::TimerQueue;
+use crate::core::{ConnId, Router};
+use crate::doors::Door;
+use crate::Config;
+
+const WAKER: Token = Token(0);
+/// Listener tokens follow the waker's.
+const FIRST_LISTENER: usize = 1;
+/// Most listeners (doors) one broker opens.
+const MAX_LISTENERS: usize = 15;
+/// Connection tokens are slab keys shifted past the fixed tokens.
+const FIRST_CONN: usize = FIRST_LISTENER + MAX_LISTENERS;
+/// How often buffers left big by a burst are freed once idle.
+const BUFFER_SWEEP: Duration = Duration::from_secs(1);
+
+/// Stops a running broker from another thread.
+#[derive(Debug, Clone)]
+pub struct BrokerHandle {
+    waker: Arc<Waker>,
+    stop: Arc<AtomicBool>,
+}
+
+impl BrokerHandle {
+    /// Asks the broker to stop; `Broker::run` returns soon after.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Err(e) = self.waker.wake() {
+            warn!("could not wake the broker to stop it: {e}");
+        }
+    }
+}
+
+/// A bound, not yet running broker.
+#[derive(Debug)]
+pub struct Broker {
+    poll: Poll,
+    listeners: Vec<Listener>,
+    handle: BrokerHandle,
+    config: Config,
+    conns: Slab<Connection>,
+    router: Router,
+    flow: FlowControl,
+    schedule: Schedule,
+    next_serial: u64,
+    /// The one read buffer all connections share.
+    read_buf: Vec<u8>,
+    /// Where a delivery is encoded once before it is copied to its recipients.
+    scratch: Vec<u8>,
+    handshakes: TimerQueue,
+    /// Closing connections' deadlines.
+    lingering: TimerQueue,
+    /// When to retry accepting after `accept` failed.
+    accept_retry: Option<Instant>,
+    /// When to free idle big buffers, while some connection holds one.
+    buffer_sweep: Option<Instant>,
+}
+
+impl Broker {
+    /// Binds a listening socket for every door the configuration opens.
+    ///
+    /// # Errors
+    /// When an address cannot be bound or the poller cannot be created.
+    pub fn bind(config: Config) -> io::Result<Broker> {
+        let poll = Poll::new()?;
+        let doors = config.doors();
+        if doors.len() > MAX_LISTENERS {
+            return Err(io::Error::other(format!(
+                "{} listeners configured, at most {MAX_LISTENERS} supported",
+                doors.len()
+            )));
+        }
+        let mut listeners = Vec::with_capacity(doors.len());
+        for (i, (door, addr)) in doors.into_iter().enumerate() {
+            listeners.push(Listener::bind(
+                poll.registry(),
+                Token(FIRST_LISTENER + i),
+                door,
+                addr,
+            )?);
+        }
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        Ok(Broker {
+            poll,
+            listeners,
+            handle: BrokerHandle {
+                waker,
+                stop: Arc::new(AtomicBool::new(false)),
+            },
+            router: Router::with_limits(config.max_topics, config.max_retained_bytes),
+            flow: FlowControl::new(config.max_pending_output),
+            config,
+            conns: Slab::new(),
+            schedule: Schedule::default(),
+            next_serial: 0,
+            read_buf: vec![0; ingest::READ_BUF],
+            scratch: Vec::new(),
+            handshakes: TimerQueue::default(),
+            lingering: TimerQueue::default(),
+            accept_retry: None,
+            buffer_sweep: None,
+        })
+    }
+
+    /// The address of the first door (the lab protocol's) as bound, useful
+    /// with port 0.
+    ///
+    /// # Errors
+    /// As the OS reports.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listeners
+            .first()
+            .ok_or_else(|| io::Error::other("no listener"))?
+            .local_addr()
+    }
+
+    /// Every door's address as bound.
+    ///
+    /// # Errors
+    /// As the OS reports.
+    pub fn addresses(&self) -> io::Result<Vec<(Door, SocketAddr)>> {
+        self.listeners
+            .iter()
+            .map(|l| Ok((l.door, l.local_addr()?)))
+            .collect()
+    }
+
+    /// A handle that stops the broker.
+    #[must_use]
+    pub fn handle(&self) -> BrokerHandle {
+        self.handle.clone()
+    }
+
+    /// Runs the event loop until [`BrokerHandle::shutdown`].
+    ///
+    /// # Errors
+    /// Only if polling itself fails; client errors never end the loop.
+    pub fn run(mut self) -> io::Result<()> {
+        for (door, addr) in self.addresses()? {
+            info!("{} door listening on {addr}", door.name());
+        }
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for event in &events {
+                match event.token() {
+                    WAKER => {
+                        if self.handle.stop.load(Ordering::SeqCst) {
+                            info!("shutting down ({} connections open)", self.conns.len());
+                            return Ok(());
+                        }
+                    }
+                    Token(t) if t < FIRST_CONN => self.accept(t - FIRST_LISTENER),
+                    Token(t) => {
+                        let id = ConnId(t - FIRST_CONN);
+                        if event.is_writable() {
+                            self.on_writable(id);
+                        }
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read(id);
+                        }
+                    }
+                }
+            }
+            self.run_backlog();
+            // Timers may queue a farewell, so they run before the flush.
+            self.check_timers();
+            self.reap();
+            self.flush_dirty();
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.schedule.backlog.is_empty() || !self.schedule.dead.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        let deadlines = [
+            self.handshakes.next(),
+            self.lingering.next(),
+            self.accept_retry,
+            self.buffer_sweep,
+            self.flow.watching().then(|| now + flow::CHECK_EVERY),
+        ];
+        deadlines
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|d| d.saturating_duration_since(now))
+    }
+
+    /// An outbox over the connections, for the router.
+    fn outbox(&mut self) -> (&mut Router, ConnOutbox<'_>) {
+        (
+            &mut self.router,
+            ConnOutbox {
+                conns: &mut self.conns,
+                flow: &mut self.flow,
+                schedule: &mut self.schedule,
+                scratch: &mut self.scratch,
+                max_pending: self.config.max_pending_output,
+                stall: false,
+            },
+        )
+    }
+
+    fn on_writable(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get(id.0) else {
+            return;
+        };
+        if conn.is_dead() || conn.output.pending() == 0 {
+            return;
+        }
+        self.flush(id);
+        self.flow
+            .resume(&mut self.conns, &mut self.schedule.backlog);
+    }
+
+    /// Schedules the sweep of idle big buffers if `id` holds one.
+    fn watch_buffers(&mut self, id: ConnId) {
+        let big = self
+            .conns
+            .get(id.0)
+            .is_some_and(Connection::holds_big_buffers);
+        if big && self.buffer_sweep.is_none() {
+            self.buffer_sweep = Some(Instant::now() + BUFFER_SWEEP);
+        }
+    }
+
+    fn flush(&mut self, id: ConnId) {
+        self.watch_buffers(id);
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        match conn.output.flush(&mut conn.stream) {
+            Ok(done) => {
+                if done && conn.life() == Life::Closing {
+                    conn.shutdown_write();
+                }
+                self.flow.flushed(conn);
+            }
+            Err(e) => {
+                debug!("conn {} write error: {e}", id.0);
+                self.schedule.doom(id, conn);
+            }
+        }
+    }
+
+    fn run_backlog(&mut self) {
+        for id in std::mem::take(&mut self.schedule.backlog) {
+            self.read(id);
+        }
+    }
+
+    fn flush_dirty(&mut self) {
+        while let Some(id) = self.schedule.dirty.pop() {
+            if let Some(conn) = self.conns.get_mut(id.0) {
+                Schedule::clean(conn);
+                if !conn.is_dead() {
+                    self.flush(id);
+                }
+            }
+        }
+        self.flow
+            .resume(&mut self.conns, &mut self.schedule.backlog);
+    }
+
+    /// Removes the dead connections, telling the router; what that makes it
+    /// send others is flushed in this turn.
+    fn reap(&mut self) {
+        while let Some(id) = self.schedule.dead.pop() {
+            let Some(mut conn) = self.conns.try_remove(id.0) else {
+                continue;
+            };
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            let (router, mut outbox) = self.outbox();
+            router.disconnect(id, &mut outbox);
+            info!("conn {} ({}) closed", id.0, conn.peer);
+        }
+    }
+
+    fn check_timers(&mut self) {
+        let now = Instant::now();
+        while let Some((id, serial)) = self.handshakes.pop_due(now) {
+            let waiting = self
+                .conns
+                .get(id.0)
+                .is_some_and(|c| c.serial == serial && c.life() == Life::Handshake);
+            if waiting {
+                self.expire_handshake(id);
+            }
+        }
+        while let Some((id, serial)) = self.lingering.pop_due(now) {
+            if let Some(conn) = self.conns.get_mut(id.0).filter(|c| c.serial == serial) {
+                self.schedule.doom(id, conn);
+            }
+        }
+        if self.buffer_sweep.is_some_and(|t| t <= now) {
+            let mut held = false;
+            for (_, conn) in &mut self.conns {
+                held |= conn.release_idle_buffers();
+            }
+            self.buffer_sweep = held.then(|| now + BUFFER_SWEEP);
+        }
+        if self.accept_retry.is_some_and(|t| t <= now) {
+            self.accept_retry = None;
+            for i in 0..self.listeners.len() {
+                self.accept(i);
+            }
+        }
+        self.flow.check(now, &mut self.conns);
+        self.flow
+            .resume(&mut self.conns, &mut self.schedule.backlog);
+    }
+}

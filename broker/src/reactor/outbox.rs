@@ -1,0 +1,146 @@
+//! [`ConnOutbox`]: the router's [`Outbox`] over the reactor's connections.
+//!
+//! A delivery is encoded once per form, by the codec of its first
+//! recipient, into a scratch buffer; each recipient then gets those bytes
+//! (or its door's per-subscription header around them) appended to its
+//! output. Queueing is where the slow-consumer limit applies (as NATS does
+//! in `queueOutbound`): a connection whose pending output passes the limit
+//! is dropped there and then. Below that, flow control may ask to stall the
+//! sender (see [`super::flow`]).
+
+use log::{debug, warn};
+use slab::Slab;
+
+use super::connection::{Connection, Schedule};
+use super::flow::FlowControl;
+use crate::core::{ConnId, Delivery, Form, Notice, Outbox, Recipient};
+
+/// Queues what the router says into connections' output buffers.
+#[derive(Debug)]
+pub(super) struct ConnOutbox<'a> {
+    pub(super) conns: &'a mut Slab<Connection>,
+    pub(super) flow: &'a mut FlowControl,
+    pub(super) schedule: &'a mut Schedule,
+    /// The shared encoding of the delivery or notice being fanned out.
+    pub(super) scratch: &'a mut Vec<u8>,
+    /// The slow-consumer limit, in pending bytes.
+    pub(super) max_pending: usize,
+    /// Set when output went to a congested connection: pause the sender.
+    pub(super) stall: bool,
+}
+
+impl ConnOutbox<'_> {
+    /// Accounts for bytes just appended to `to`'s output: drops it if its
+    /// pending output passed `limit` (plus its allowance), else schedules
+    /// the flush and applies flow control.
+    pub(super) fn queued(&mut self, to: ConnId, limit: usize) {
+        let Some(conn) = self.conns.get_mut(to.0) else {
+            return;
+        };
+        let pending = conn.output.pending();
+        if pending > limit.saturating_add(conn.output.allowance()) {
+            self.drop_slow(to);
+            return;
+        }
+        self.schedule.mark_dirty(to, conn);
+        if self.flow.congests(to, conn, pending) {
+            self.stall = true;
+        }
+    }
+
+    /// Drops `to` as a slow consumer, with a log line.
+    fn drop_slow(&mut self, to: ConnId) {
+        let Some(conn) = self.conns.get_mut(to.0) else {
+            return;
+        };
+        warn!(
+            "conn {} ({}) dropped: slow consumer with {} bytes pending (limit {})",
+            to.0,
+            conn.peer,
+            conn.output.pending(),
+            self.max_pending
+        );
+        conn.output.discard();
+        self.schedule.doom(to, conn);
+    }
+
+    /// Appends the shared bytes to each open connection of `to`.
+    fn fan_out(&mut self, to: impl Iterator<Item = ConnId>) {
+        for id in to {
+            let Some(conn) = self.conns.get_mut(id.0).filter(|c| c.is_open()) else {
+                continue;
+            };
+            conn.output.buffer().extend_from_slice(self.scratch);
+            self.queued(id, self.max_pending);
+        }
+    }
+}
+
+impl Outbox for ConnOutbox<'_> {
+    fn deliver(&mut self, _form: Form, delivery: &Delivery<'_>, to: &[Recipient]) {
+        let Some(first) = to.iter().find_map(|r| self.conns.get(r.conn.0)) else {
+            return;
+        };
+        self.scratch.clear();
+        if let Err(e) = first.codec.encode_delivery(delivery, self.scratch) {
+            debug!("delivery on {} not encoded: {e}", delivery.topic);
+            return;
+        }
+        if !first.codec.wraps_deliveries() {
+            self.fan_out(to.iter().map(|r| r.conn));
+            return;
+        }
+        for r in to {
+            let Some(conn) = self.conns.get_mut(r.conn.0).filter(|c| c.is_open()) else {
+                continue;
+            };
+            conn.codec
+                .wrap_delivery(delivery, r.tag, self.scratch, conn.output.buffer());
+            self.queued(r.conn, self.max_pending);
+        }
+    }
+
+    fn notify(&mut self, _form: Form, notice: &Notice<'_>, to: &[ConnId]) {
+        let Some(first) = to.iter().find_map(|id| self.conns.get(id.0)) else {
+            return;
+        };
+        self.scratch.clear();
+        first.codec.encode_notice(notice, self.scratch);
+        if !self.scratch.is_empty() {
+            self.fan_out(to.iter().copied());
+        }
+    }
+
+    /// A client whose output is already over the limit is not reading: it is
+    /// dropped here rather than handed a long reply on top.
+    fn accepts_replay(&mut self, to: ConnId) -> bool {
+        let over = self
+            .conns
+            .get(to.0)
+            .is_some_and(|c| c.output.pending() > self.max_pending);
+        if over {
+            self.drop_slow(to);
+        }
+        !over && self.conns.get(to.0).is_some_and(Connection::is_open)
+    }
+
+    fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>) {
+        let Some(conn) = self.conns.get_mut(to.0).filter(|c| c.is_open()) else {
+            return;
+        };
+        let before = conn.output.buffer().len();
+        if let Err(e) = conn.codec.encode_delivery(delivery, conn.output.buffer()) {
+            debug!("replay of {} not encoded: {e}", delivery.topic);
+            return;
+        }
+        let added = conn.output.buffer().len() - before;
+        self.queued(to, usize::MAX);
+        if let Some(conn) = self.conns.get_mut(to.0) {
+            conn.output.allow(added);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "outbox_tests.rs"]
+mod tests;
