@@ -1,0 +1,160 @@
+//! JSON (spec §3): a strict RFC 8259 parser that streams values as events, and
+//! writers for messages and values.
+//!
+//! The parser is hand-written rather than serde_json because the spec needs
+//! things serde_json does not expose: an integer beyond 64 bits must be refused
+//! (serde_json silently turns it into a float), characters XML cannot carry must
+//! be refused, and a forwarded `msg` must stay borrowed JSON text.
+//!
+//! This module holds the entry points; the parser is in `parse` (with `skip`
+//! for the values of ignored keys), the writers in `write`.
+
+mod parse;
+mod skip;
+mod write;
+
+use std::borrow::Cow;
+
+use crate::error::DecodeError;
+use crate::message::{Body, Envelope, Method};
+use crate::value::{self, Builder, Counter, Discard, Value, Visitor};
+
+use self::parse::Parser;
+use super::xml::XmlWriter;
+
+pub(crate) use self::write::{put_str, JsonWriter};
+
+/// Payloads up to this size are not measured as XML while decoding: 16 times
+/// this plus any envelope stays under the frame limit.
+const MEASURE_XML_ABOVE: usize = 4096;
+
+/// Decodes one JSON frame payload into a borrowed [`Envelope`].
+///
+/// The `msg` value is validated completely (syntax, integer range, finite
+/// floats, depth, characters XML can carry) but kept as text, with the length of
+/// its XML form measured on the way.
+///
+/// # Errors
+/// A [`DecodeError`] saying what is wrong.
+pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
+    let src = std::str::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?;
+    let mut p = Parser::new(src);
+    p.ws();
+    if p.peek() != Some(b'{') {
+        return Err(DecodeError::NotAnObject);
+    }
+    p.pos += 1;
+    let mut method = None;
+    let mut topic = None;
+    let mut msg = None;
+    let mut more = false;
+    p.members(|p, key| {
+        match &*key {
+            "method" => {
+                if p.peek() != Some(b'"') {
+                    return Err(DecodeError::FieldType("method"));
+                }
+                p.pos += 1;
+                method = Some(p.string()?);
+            }
+            "topic" => match p.peek() {
+                Some(b'"') => {
+                    p.pos += 1;
+                    topic = Some(p.string()?);
+                }
+                Some(b'n') => {
+                    p.literal(b"null")?;
+                    topic = None;
+                }
+                _ => return Err(DecodeError::FieldType("topic")),
+            },
+            "msg" => {
+                let start = p.pos;
+                // A short payload's value fits a frame in XML whatever it
+                // holds (Body::xml_len_bound), so only long ones are measured.
+                let xml_len = if payload.len() > MEASURE_XML_ABOVE {
+                    let mut xml = Counter::default();
+                    p.value(&mut XmlWriter::new(&mut xml), 0)?;
+                    Some(xml.0)
+                } else {
+                    p.value(&mut Discard, 0)?;
+                    None
+                };
+                msg = Some(Body::Json {
+                    text: Cow::Borrowed(&src[start..p.pos]),
+                    xml_len,
+                });
+            }
+            "more" => match p.peek() {
+                Some(b't') => {
+                    p.literal(b"true")?;
+                    more = true;
+                }
+                Some(b'f') => {
+                    p.literal(b"false")?;
+                    more = false;
+                }
+                _ => p.skip_value()?,
+            },
+            _ => p.skip_value()?,
+        }
+        Ok(())
+    })?;
+    p.end()?;
+    let name = method.ok_or(DecodeError::MissingMethod)?;
+    let method =
+        Method::from_name(&name).ok_or_else(|| DecodeError::UnknownMethod(name.into_owned()))?;
+    Ok(Envelope {
+        method,
+        topic,
+        msg: msg.unwrap_or(Body::NULL),
+        more,
+    })
+}
+
+/// Parses a JSON text holding one value.
+///
+/// # Errors
+/// A [`DecodeError`] when the text is not one valid value.
+pub fn parse_value(text: &str) -> Result<Value, DecodeError> {
+    let mut p = Parser::new(text);
+    let mut b = Builder::default();
+    p.value(&mut b, 0)?;
+    p.end()?;
+    Ok(b.finish())
+}
+
+/// Re-encodes validated JSON value text through any visitor (XML writer, counter).
+pub(crate) fn stream_value<V: Visitor>(text: &str, v: &mut V) -> Result<(), DecodeError> {
+    let mut p = Parser::new(text);
+    p.value(v, 0)?;
+    p.end()
+}
+
+/// Best-effort read of the `topic` of a payload that failed to decode, for the
+/// `ERROR` reply (spec §5: "the topic string of the request as received").
+///
+/// `None` as well when the topic holds characters XML cannot carry, so that
+/// what it returns can always be encoded.
+#[must_use]
+pub fn recover_topic(payload: &[u8]) -> Option<String> {
+    // Syntax only: a frame refused for its value (`1e999`, a lone surrogate)
+    // is still well-formed JSON whose topic can be echoed.
+    let src = std::str::from_utf8(payload).ok()?;
+    let mut p = Parser::new(src);
+    p.ws();
+    p.expect(b'{', "expected an object").ok()?;
+    let mut topic = None;
+    p.members(|p, key| {
+        if key == "topic" && p.peek() == Some(b'"') {
+            p.pos += 1;
+            topic = Some(p.string()?.into_owned());
+            Ok(())
+        } else {
+            p.skip_value()
+        }
+    })
+    .ok()?;
+    p.end().ok()?;
+    topic.filter(|t| value::check_text(t).is_ok())
+}
