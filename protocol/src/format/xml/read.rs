@@ -1,169 +1,15 @@
-//! XML (spec §4): `<message method=".." topic=".."><msg type="..">..</msg></message>`.
-//!
-//! Reading uses quick-xml and streams the typed `msg`/`item` elements as value
-//! events; writing is done by hand (an [`XmlWriter`] visitor) because the
-//! output is a fixed shape and must also be measurable without being written.
+//! Reading XML with quick-xml: any document, its typed value streamed as
+//! [`Visitor`] events, and the best-effort topic of a refused one.
 
 use std::borrow::Cow;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::json::JsonWriter;
 use crate::error::{DecodeError, ValueError};
+use crate::format::json::JsonWriter;
 use crate::message::{Body, Envelope, Method};
-use crate::scan;
-use crate::value::{
-    check_text, put_float, put_int, xml_char, Container, Out, Scalar, Visitor, MAX_DEPTH,
-};
-
-/// Writes `s` escaped for XML text, or for a double-quoted attribute.
-///
-/// A carriage return is written `&#13;` (a literal one would read back as a
-/// newline); in attributes tab and newline are escaped too, because attribute
-/// value normalization would turn them into spaces.
-pub(crate) fn put_escaped(out: &mut impl Out, s: &str, attr: bool) {
-    let bytes = s.as_bytes();
-    let mut run = 0;
-    loop {
-        let at = if attr {
-            scan::find(bytes, run, |b| {
-                text_special(b) | (b == b'"') | (b == b'\t') | (b == b'\n')
-            })
-        } else {
-            scan::find(bytes, run, text_special)
-        };
-        out.put(&bytes[run..at]);
-        let Some(&b) = bytes.get(at) else {
-            return;
-        };
-        out.put(match b {
-            b'&' => b"&amp;",
-            b'<' => b"&lt;",
-            b'>' => b"&gt;",
-            b'\r' => b"&#13;",
-            b'"' => b"&quot;",
-            b'\t' => b"&#9;",
-            _ => b"&#10;",
-        });
-        run = at + 1;
-    }
-}
-
-/// Whether text byte `b` must be escaped: `&`, `<`, `>`, carriage return
-/// (branch-free, for [`scan::find`]).
-fn text_special(b: u8) -> bool {
-    (b == b'&') | (b == b'<') | (b == b'>') | (b == b'\r')
-}
-
-/// Writes the opening `<message ...>` tag.
-pub(crate) fn put_open(out: &mut impl Out, method: Method, topic: &str, more: bool) {
-    out.put(b"<message method=\"");
-    out.put(method.as_str().as_bytes());
-    out.put(b"\" topic=\"");
-    put_escaped(out, topic, true);
-    if more {
-        out.put(b"\" more=\"true\">");
-    } else {
-        out.put(b"\">");
-    }
-}
-
-/// Writes a value as a typed `msg` element, from events.
-#[derive(Debug)]
-pub(crate) struct XmlWriter<'o, O: Out> {
-    out: &'o mut O,
-    depth: usize,
-    /// `key` already wrote `<item key=".."`; the value adds its type.
-    keyed: bool,
-}
-
-impl<'o, O: Out> XmlWriter<'o, O> {
-    pub(crate) fn new(out: &'o mut O) -> Self {
-        XmlWriter {
-            out,
-            depth: 0,
-            keyed: false,
-        }
-    }
-
-    fn open(&mut self, ty: &[u8]) {
-        if !self.keyed {
-            self.out
-                .put(if self.depth == 0 { b"<msg" } else { b"<item" });
-        }
-        self.keyed = false;
-        self.out.put(b" type=\"");
-        self.out.put(ty);
-        self.out.put(b"\"");
-    }
-
-    fn close(&mut self) {
-        self.out.put(if self.depth == 0 {
-            b"</msg>"
-        } else {
-            b"</item>"
-        });
-    }
-}
-
-impl<O: Out> Visitor for XmlWriter<'_, O> {
-    fn scalar(&mut self, s: Scalar<'_>) -> Result<(), ValueError> {
-        match s {
-            Scalar::Null => {
-                self.open(b"null");
-                self.out.put(b"/>");
-                return Ok(());
-            }
-            Scalar::Bool(b) => {
-                self.open(b"bool");
-                self.out.put(if b { b">true" } else { b">false" });
-            }
-            Scalar::Int(i) => {
-                self.open(b"int");
-                self.out.put(b">");
-                put_int(self.out, i);
-            }
-            Scalar::Float(f) => {
-                self.open(b"float");
-                self.out.put(b">");
-                put_float(self.out, f);
-            }
-            Scalar::Str(s) => {
-                self.open(b"str");
-                self.out.put(b">");
-                put_escaped(self.out, s, false);
-            }
-        }
-        self.close();
-        Ok(())
-    }
-
-    fn begin(&mut self, c: Container) -> Result<(), ValueError> {
-        self.open(if c == Container::List {
-            b"list"
-        } else {
-            b"dict"
-        });
-        self.out.put(b">");
-        self.depth += 1;
-        Ok(())
-    }
-
-    fn key(&mut self, k: &str) -> Result<(), ValueError> {
-        self.out.put(b"<item key=\"");
-        put_escaped(self.out, k, true);
-        self.out.put(b"\"");
-        self.keyed = true;
-        Ok(())
-    }
-
-    fn end(&mut self, _: Container) -> Result<(), ValueError> {
-        self.depth -= 1;
-        self.close();
-        Ok(())
-    }
-}
+use crate::value::{check_text, xml_char, Container, Scalar, Visitor, MAX_DEPTH};
 
 /// An XML error whose message can itself be sent in an `ERROR` frame: quick-xml
 /// quotes the offending input, so characters XML cannot carry are escaped.
@@ -226,7 +72,11 @@ fn is_integer_text(s: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn finish_scalar<V: Visitor>(ty: &'static str, text: &str, v: &mut V) -> Result<(), DecodeError> {
+pub(super) fn finish_scalar<V: Visitor>(
+    ty: &'static str,
+    text: &str,
+    v: &mut V,
+) -> Result<(), DecodeError> {
     let bad = || ValueError::BadScalar {
         ty,
         text: text.chars().take(64).collect(),
@@ -391,79 +241,8 @@ fn whitespace_or(t: &quick_xml::events::BytesText<'_>, what: &str) -> Result<(),
     }
 }
 
-/// Decodes one XML frame payload into an [`Envelope`] (its value is a tree).
-///
-/// # Errors
-/// A [`DecodeError`] saying what is wrong.
-pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'static>, DecodeError> {
-    let src = std::str::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?;
-    match decode_canonical(src) {
-        Some(envelope) => Ok(envelope),
-        None => decode_general(src),
-    }
-}
-
-/// The document this crate writes for a scalar value, and nothing else:
-/// `<message method="M" topic="T"><msg type="TY">TEXT</msg></message>` (or
-/// `<msg type="null"/>`) with nothing to unescape, read without a general XML
-/// parser. Answers `None` for any other input, wrong input included, which
-/// [`decode_general`] then reads; where this answers, both give the same result.
-fn decode_canonical(src: &str) -> Option<Envelope<'static>> {
-    let rest = src.strip_prefix("<message method=\"")?;
-    let (method, rest) = rest.split_once('"')?;
-    let method = Method::from_name(method)?;
-    let (topic, rest) = rest.strip_prefix(" topic=\"")?.split_once('"')?;
-    if topic.bytes().any(|b| b == b'&' || b == b'<' || b < 0x20) {
-        return None;
-    }
-    check_text(topic).ok()?;
-    let (ty, rest) = rest.strip_prefix("><msg type=\"")?.split_once('"')?;
-    let mut json = Vec::new();
-    let mut xml_len = None;
-    if ty == "null" {
-        if rest != "/></message>" {
-            return None;
-        }
-        json.extend_from_slice(b"null");
-    } else {
-        let ty = match ty {
-            "str" => "str",
-            "int" => "int",
-            "float" => "float",
-            "bool" => "bool",
-            _ => return None,
-        };
-        let text = rest.strip_prefix('>')?.strip_suffix("</msg></message>")?;
-        // One pass: nothing to unescape, and no byte that could start a
-        // character XML forbids (control characters, 0xEF for U+FFFE/U+FFFF);
-        // anything else is left to the general reader.
-        let bytes = text.as_bytes();
-        let unusual = |b: u8| text_special(b) | (b < 0x20) | (b == 0xEF);
-        if scan::find(bytes, 0, unusual) != bytes.len() {
-            return None;
-        }
-        json.reserve(text.len() + 2);
-        if ty == "str" {
-            // Written back as it came: the XML element is measured already.
-            xml_len = Some(r#"<msg type="str"></msg>"#.len() + text.len());
-            JsonWriter::new(&mut json).scalar(Scalar::Str(text)).ok()?;
-        } else {
-            finish_scalar(ty, text, &mut JsonWriter::new(&mut json)).ok()?;
-        }
-    }
-    Some(Envelope {
-        method,
-        topic: Some(Cow::Owned(topic.to_owned())),
-        msg: Body::Json {
-            text: Cow::Owned(String::from_utf8(json).ok()?),
-            xml_len,
-        },
-        more: false,
-    })
-}
-
 /// Reads any document with quick-xml.
-fn decode_general(src: &str) -> Result<Envelope<'static>, DecodeError> {
+pub(super) fn decode_general(src: &str) -> Result<Envelope<'static>, DecodeError> {
     let mut reader = Reader::from_str(src);
     let (root, empty) = loop {
         match reader.read_event().map_err(xml_err)? {
@@ -588,102 +367,4 @@ pub fn recover_topic(payload: &[u8]) -> Option<String> {
         }
     }
     root.flatten().filter(|t| check_text(t).is_ok())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Format, Message, Value};
-    use proptest::prelude::*;
-
-    fn canonical(m: &Message) -> String {
-        let mut out = Vec::new();
-        Format::Xml.encode(m, &mut out).expect("encodable");
-        String::from_utf8(out.split_off(crate::HEADER_LEN)).expect("UTF-8")
-    }
-
-    #[test]
-    fn canonical_documents_take_the_fast_path() {
-        for msg in [
-            Value::Int(27),
-            Value::Str("t=1 s=2 xxxx".into()),
-            Value::Float(2.0),
-            Value::Bool(true),
-            Value::Null,
-        ] {
-            let doc = canonical(&Message::publish("/telephony/orange", msg.clone()));
-            let fast = decode_canonical(&doc).expect("fast path");
-            assert_eq!(
-                fast.to_message(),
-                Message::publish("/telephony/orange", msg)
-            );
-        }
-        let escaped = canonical(&Message::publish("/a", "x<y"));
-        assert!(decode_canonical(&escaped).is_none(), "{escaped}");
-        let list = canonical(&Message::publish("/a", Value::List(vec![])));
-        assert!(decode_canonical(&list).is_none(), "{list}");
-    }
-
-    fn scalar() -> impl Strategy<Value = Value> {
-        prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::Int),
-            (-1e300f64..1e300).prop_map(Value::Float),
-            "[ -~\t\n\r<>&é]{0,12}".prop_map(Value::Str),
-        ]
-    }
-
-    proptest! {
-        /// Wherever the fast path answers, the general reader gives the same
-        /// envelope: on canonical documents and on documents with one byte
-        /// changed, inserted or removed.
-        #[test]
-        fn fast_path_agrees_with_quick_xml(
-            msg in scalar(),
-            topic in "/[a-z&<\"]{1,6}",
-            method in "PUBLISH|SUBSCRIBE|LAST_MSG|NOPE",
-            edit in proptest::option::of((any::<prop::sample::Index>(), 0u8..3, any::<u8>())),
-        ) {
-            let m = Message {
-                method: crate::Method::from_name(&method).unwrap_or(crate::Method::Publish),
-                topic,
-                msg,
-                more: false,
-            };
-            let mut doc = canonical(&m).into_bytes();
-            if let Some((at, kind, byte)) = edit {
-                let i = at.index(doc.len() + 1);
-                match kind {
-                    0 if i < doc.len() => doc[i] = byte,
-                    1 => doc.insert(i, byte),
-                    _ if i < doc.len() => {
-                        doc.remove(i);
-                    }
-                    _ => {}
-                }
-            }
-            if let Ok(src) = std::str::from_utf8(&doc) {
-                if let Some(fast) = decode_canonical(src) {
-                    // The fast path may have measured the XML length, which is
-                    // optional: it must be exact, and the rest must agree.
-                    let exact = |e: &Envelope<'_>| {
-                        Format::Xml.payload_len(e.method, "/t", &e.msg, false)
-                    };
-                    let general = decode_general(src);
-                    prop_assert!(general.is_ok(), "{}", src);
-                    let general = general.expect("checked");
-                    prop_assert_eq!(exact(&fast), exact(&general), "{}", src);
-                    let unmeasured = |e: Envelope<'static>| match e.msg {
-                        Body::Json { text, .. } => Envelope {
-                            msg: Body::Json { text, xml_len: None },
-                            ..e
-                        },
-                        Body::Value(_) => e,
-                    };
-                    prop_assert_eq!(unmeasured(fast), unmeasured(general), "{}", src);
-                }
-            }
-        }
-    }
 }
