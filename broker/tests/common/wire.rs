@@ -1,14 +1,17 @@
 //! Helpers for the wire-protocol tests (`wire_*.rs`): round trips, what the
-//! broker must (not) have sent, and builders for requests and values.
+//! broker must (not) have sent, and builders for requests and values; and the
+//! two refusal checks the robustness tests (`robustness_*.rs`) share.
 //!
 //! Tests never sleep to let the broker catch up: a [`barrier`] round trip
 //! proves it handled everything a connection sent before, and since the broker
 //! handles each request completely before the next (spec §8), a barrier on a
 //! publisher followed by one on a subscriber shows every delivery.
 
+use std::time::{Duration, Instant};
+
 use protocol::{Format, Message, Method, Value, MAX_PAYLOAD};
 
-use super::Raw;
+use super::{read_raw_until_end, split_broker_frames, start_broker, Ending, Raw};
 
 /// A valid topic after which no topic used in these tests sorts: `LIST` with
 /// it as cursor answers an empty `LIST_ACK`, which no announcement can be.
@@ -218,4 +221,98 @@ pub fn nested_dict(depth: usize) -> Value {
         v = Value::Dict(vec![("k".into(), v)]);
     }
     v
+}
+
+// ---- Refusals, shared by the robustness tests ----
+
+/// Reads everything until the broker closes `c` and asserts it sent exactly
+/// one well-formed `ERROR` frame, encoded in `format`, and then closed
+/// cleanly (EOF within a few seconds: the write side is shut once the ERROR
+/// is flushed, spec §1). Returns the ERROR.
+#[track_caller]
+pub fn expect_one_error_then_close(c: &mut Raw, format: Format, what: &str) -> Message {
+    let (bytes, ending) = read_raw_until_end(&mut c.stream, Duration::from_secs(5));
+    assert_eq!(
+        ending,
+        Ending::Eof,
+        "{what}: expected the broker to close the connection with EOF after its ERROR; got {:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    let (frames, tail) = split_broker_frames(&bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(tail.is_empty(), "{what}: EOF inside a frame: {tail:?}");
+    assert_eq!(
+        frames.len(),
+        1,
+        "{what}: expected exactly one frame (the ERROR), got {:?}",
+        frames
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect::<Vec<_>>()
+    );
+    let m = format.decode(&frames[0]).unwrap_or_else(|e| {
+        panic!(
+            "{what}: the ERROR is not valid {format:?}: {e}: {:?}",
+            String::from_utf8_lossy(&frames[0])
+        )
+    });
+    assert_eq!(m.method, Method::Error, "{what}: {m:?}");
+    m
+}
+
+/// Sends each payload in `cases` on a client of `format` subscribed to `/ok`,
+/// expects exactly one ERROR for each (with topic `""` where the case says
+/// so), then proves the connection usable with a PUBLISH it receives back. An
+/// observer subscribed to `/` must see only those `/ok` messages, and no bad
+/// frame may create a topic.
+#[track_caller]
+pub fn assert_each_refused_connection_usable(format: Format, cases: &[(String, Vec<u8>, bool)]) {
+    let b = start_broker();
+    let mut observer = Raw::json(b.addr);
+    observer.subscribe("/");
+    observer.barrier();
+    let mut c = Raw::handshake(b.addr, format);
+    c.subscribe("/ok");
+    c.barrier();
+    for (i, (what, payload, no_topic)) in cases.iter().enumerate() {
+        let started = Instant::now();
+        c.send_payload(payload);
+        let m = c.recv();
+        assert_eq!(
+            m.method,
+            Method::Error,
+            "{format:?} {what}: expected ERROR, got {m:?}"
+        );
+        if *no_topic {
+            assert_eq!(m.topic, "", "{format:?} {what}: {m:?}");
+        }
+        c.publish("/ok", i as i64);
+        assert_eq!(
+            c.recv(),
+            Message::publish("/ok", i as i64),
+            "{format:?} {what}: connection not usable after the ERROR"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{format:?} {what}: took {:?}",
+            started.elapsed()
+        );
+    }
+    for i in 0..cases.len() {
+        assert_eq!(
+            observer.recv_skipping_lists(),
+            Message::publish("/ok", i as i64),
+            "observer"
+        );
+    }
+    let extra = observer.barrier();
+    assert!(
+        extra.is_empty(),
+        "observer got unexpected messages: {extra:?}"
+    );
+    observer.send(&Message::list(None));
+    assert_eq!(
+        observer.recv().msg,
+        Value::List(vec![Value::from("/ok")]),
+        "a refused frame created a topic"
+    );
 }
