@@ -167,7 +167,7 @@ proptest! {
     }
 
     /// Chains of lists and dicts: 64 levels go through both formats, 65 are
-    /// refused by the encoder (and the decoders, see `spec_rules.rs`).
+    /// refused by the encoder (and the decoders, see `spec_rules_limits.rs`).
     #[test]
     fn nesting_limit(kinds in prop::collection::vec(any::<bool>(), 1..70), f in format()) {
         let mut v = Value::Int(1);

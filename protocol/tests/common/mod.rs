@@ -1,9 +1,11 @@
 //! Shared helpers for the protocol crate's integration tests.
 //!
 //! - here: comparing values exactly and encoding to, and taking apart, frames;
-//! - [`strategies`]: proptest strategies for values and messages.
+//! - [`strategies`]: proptest strategies for values and messages;
+//! - [`documents`]: shorthands for the spec-rule tests.
 #![allow(dead_code)]
 
+pub mod documents;
 pub mod strategies;
 
 use protocol::{frame, Body, Format, Message, Method, Value};
