@@ -1,0 +1,155 @@
+//! The command line: [`Cli`] and its value enums, and [`resolve`] for
+//! `--addr` (loopback only).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::payload;
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    version,
+    about = "Loopback load generator: lab broker, NATS or Redis"
+)]
+pub struct Cli {
+    /// Which broker to talk to.
+    #[arg(long, value_enum, default_value_t = Target::Lab)]
+    pub target: Target,
+    /// Broker address, HOST[:PORT] on loopback (default 127.0.0.1 and the
+    /// target's usual port: 8000, 4222 or 6379).
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// Start this lab broker binary on a free loopback port (and measure it).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["addr", "broker_pid"])]
+    pub spawn_broker: Option<PathBuf>,
+    /// Process id of the broker, to report its CPU time and peak memory.
+    #[arg(long, value_name = "PID")]
+    pub broker_pid: Option<u32>,
+    /// Number of publishers.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub pubs: u64,
+    /// Number of subscribers.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub subs: u64,
+    /// Message size in bytes: the lab frame payload, or the NATS/Redis
+    /// message body (at least 37 bytes are always sent).
+    #[arg(long, default_value_t = 128)]
+    pub size: usize,
+    /// Messages published in total, shared among the publishers.
+    #[arg(long, default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..=payload::MAX_SEQ))]
+    pub count: u64,
+    /// Total publish rate in messages per second (paced run); unpaced if absent.
+    #[arg(long, value_name = "MSGS_PER_S")]
+    pub rate: Option<f64>,
+    /// Lab serialization mechanism.
+    #[arg(long, value_enum, default_value_t = Serializer::Json)]
+    pub serializer: Serializer,
+    /// Give up after this many seconds and report what is missing.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_s: u64,
+    /// Once the publishers are done, stop a subscriber that has received
+    /// nothing for this many seconds.
+    #[arg(long, default_value_t = 5)]
+    pub idle_s: u64,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// The broker kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// The lab broker (wire protocol v1).
+    Lab,
+    /// nats-server, core NATS.
+    Nats,
+    /// redis-server pub/sub.
+    Redis,
+}
+
+impl Target {
+    /// The port the target usually listens on.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Target::Lab => 8000,
+            Target::Nats => 4222,
+            Target::Redis => 6379,
+        }
+    }
+}
+
+/// The lab serialization mechanisms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Serializer {
+    /// `JSONQueue`.
+    Json,
+    /// `XMLQueue`.
+    Xml,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Several human-readable lines.
+    Text,
+    /// One JSON object.
+    Json,
+    /// One short line for a markdown table cell.
+    Cell,
+}
+
+/// Resolves `--addr` and refuses anything but loopback.
+pub fn resolve(addr: &str, default_port: u16) -> Result<SocketAddr, String> {
+    let with_port = if addr.contains(':') {
+        addr.to_owned()
+    } else {
+        format!("{addr}:{default_port}")
+    };
+    let all: Vec<SocketAddr> = with_port
+        .to_socket_addrs()
+        .map_err(|e| format!("--addr {addr}: {e}"))?
+        .collect();
+    if let Some(bad) = all.iter().find(|a| !a.ip().is_loopback()) {
+        return Err(format!(
+            "refusing {bad}: the benchmark targets loopback addresses only"
+        ));
+    }
+    all.iter()
+        .find(|a| a.is_ipv4())
+        .or(all.first())
+        .copied()
+        .ok_or_else(|| format!("--addr {addr}: no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_non_loopback() {
+        assert!(resolve("127.0.0.1", 8000).is_ok_and(|a| a.port() == 8000));
+        assert!(resolve("127.0.0.1:4222", 8000).is_ok_and(|a| a.port() == 4222));
+        assert!(resolve("[::1]:1", 8000).is_ok());
+        assert!(resolve("10.0.0.1:8000", 8000).is_err());
+        assert!(resolve("0.0.0.0", 8000).is_err());
+    }
+
+    #[test]
+    fn cli_parses() {
+        let cli = Cli::try_parse_from([
+            "bench", "--target", "nats", "--pubs", "4", "--rate", "20000", "--output", "cell",
+        ]);
+        assert!(
+            cli.is_ok_and(|c| c.target == Target::Nats && c.pubs == 4 && c.output == Output::Cell)
+        );
+        assert!(
+            Cli::try_parse_from(["bench", "--spawn-broker", "x", "--addr", "127.0.0.1"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["bench", "--pubs", "0"]).is_err());
+    }
+}
