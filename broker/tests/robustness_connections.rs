@@ -15,7 +15,7 @@ use common::{
     encode_frame, raw_frame, read_raw_until_end, split_broker_frames, start_broker,
     start_broker_with, Ending, Raw,
 };
-use protocol::{Format, Message, Method};
+use protocol::{Format, Message, Method, Value};
 
 /// Connects, handshakes and completes a LIST round trip, retrying while the
 /// broker refuses (connection limit not yet freed); panics after `within`.
@@ -167,8 +167,9 @@ fn connection_limit_refuses_the_sixth_then_accepts_after_a_close() {
     for c in &mut five {
         assert_eq!(c.recv_skipping_lists(), Message::publish("/limit", 1));
     }
-    // Still full: a seventh is refused even if it sends a handshake (its
-    // ERROR may then be lost to a reset, as the broker does not linger here).
+    // Still full: a seventh is refused even if it sends a handshake first;
+    // refusals linger like any closing connection, so its ERROR is not lost
+    // to a reset.
     let mut seventh = Raw::connect(b.addr);
     let _ = seventh.stream.write_all(&raw_frame(b"JSONQueue"));
     let (bytes, ending) = read_raw_until_end(&mut seventh.stream, Duration::from_secs(10));
@@ -177,8 +178,11 @@ fn connection_limit_refuses_the_sixth_then_accepts_after_a_close() {
         Ending::TimedOut,
         "the seventh connection was not closed"
     );
+    assert_eq!(ending, Ending::Eof, "a clean close, not a reset");
     let (frames, _) = split_broker_frames(&bytes).expect("well-formed frames");
-    assert!(frames.len() <= 1, "{frames:?}");
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    let m = common::wire::decode_error(Format::Json, &frames[0]);
+    assert_eq!(m.msg, Value::from("too many connections (limit 5)"));
     // After one closes, a new one is accepted and works.
     drop(five.remove(2));
     let mut new = connect_accepted(b.addr, Format::Xml, Duration::from_secs(5));

@@ -180,7 +180,15 @@ struct Broker {
 impl Broker {
     #[track_caller]
     fn start() -> Broker {
-        let proc = Proc::spawn("broker", &["--addr", "127.0.0.1", "--port", "0"]);
+        Broker::start_with(&[])
+    }
+
+    /// A broker started with extra flags.
+    #[track_caller]
+    fn start_with(flags: &[&str]) -> Broker {
+        let mut args = vec!["--addr", "127.0.0.1", "--port", "0"];
+        args.extend_from_slice(flags);
+        let proc = Proc::spawn("broker", &args);
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -416,4 +424,30 @@ fn no_broker_is_a_clear_error() {
         );
         assert!(p.rest().is_empty());
     }
+}
+
+#[test]
+fn clients_refused_at_the_connection_limit_report_the_brokers_reason() {
+    let broker = Broker::start_with(&["--max-connections", "1"]);
+    let mut holder = broker.consumer(&["--type", "currency"]);
+    let clients: [(&str, &[&str]); 2] = [
+        ("consumer", &["--type", "msg"]),
+        ("producer", &["--type", "msg", "--length", "1"]),
+    ];
+    for (name, args) in clients {
+        let mut refused = broker.client(name, args);
+        let status = refused.wait();
+        assert_eq!(status.code(), Some(1), "{name}");
+        let said = format!("{} {}", refused.rest().join("\n"), refused.stderr_text());
+        assert!(
+            said.contains("too many connections (limit 1)"),
+            "{name} did not report the broker's reason: {said:?}"
+        );
+    }
+    // The connection holding the slot was not disturbed.
+    let mut producer = broker.client("producer", &["--type", "currency", "--length", "1"]);
+    assert_eq!(producer.wait().code(), Some(1), "still full");
+    drop(producer);
+    holder.interrupt();
+    assert!(holder.wait().success());
 }

@@ -17,7 +17,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// | [`Connect`](Error::Connect) | there is none |
 /// | [`Topic`](Error::Topic), [`PublishToRoot`](Error::PublishToRoot), [`TooLarge`](Error::TooLarge), [`Value`](Error::Value) | usable: nothing was sent |
 /// | [`Decode`](Error::Decode), [`Protocol`](Error::Protocol), [`Broker`](Error::Broker), [`TimedOut`](Error::TimedOut) | usable: the frame was consumed whole, or none was started |
-/// | [`Frame`](Error::Frame), [`Closed`](Error::Closed), [`Io`](Error::Io), [`WriteTimedOut`](Error::WriteTimedOut) | gone: every later call answers [`Closed`](Error::Closed) |
+/// | [`Frame`](Error::Frame), [`Closed`](Error::Closed), [`ClosedBecause`](Error::ClosedBecause), [`Io`](Error::Io), [`WriteTimedOut`](Error::WriteTimedOut) | gone: every later call answers [`Closed`](Error::Closed) |
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -89,6 +89,14 @@ pub enum Error {
     /// of a frame).
     #[error("broker closed the connection")]
     Closed,
+    /// The broker closed the connection right after an `ERROR` about no
+    /// topic, which is how it says why it closes one (a connection limit, a
+    /// broken frame header, a failed handshake).
+    #[error("broker closed the connection: {reason}")]
+    ClosedBecause {
+        /// The reason the broker gave.
+        reason: String,
+    },
     /// The timeout set with [`Queue::set_timeout`](crate::Queue::set_timeout)
     /// passed before the broker answered. Bytes of a partly received frame
     /// are kept; the connection is still usable.
@@ -104,7 +112,8 @@ pub enum Error {
 
 impl Error {
     /// Whether the connection is unusable after this error
-    /// ([`Error::Connect`], [`Error::Io`], [`Error::Frame`], [`Error::Closed`]).
+    /// ([`Error::Connect`], [`Error::Io`], [`Error::Frame`], [`Error::Closed`],
+    /// [`Error::ClosedBecause`], [`Error::WriteTimedOut`]).
     #[must_use]
     pub fn is_fatal(&self) -> bool {
         matches!(
@@ -113,6 +122,7 @@ impl Error {
                 | Error::Io(_)
                 | Error::Frame(_)
                 | Error::Closed
+                | Error::ClosedBecause { .. }
                 | Error::WriteTimedOut
         )
     }

@@ -504,6 +504,49 @@ fn broker_closing_while_listing() {
 }
 
 #[test]
+fn a_close_right_after_an_error_about_no_topic_carries_its_reason() {
+    let s = script(|peer| {
+        hello(peer);
+        peer.expect_payload(r#"{"method":"LIST","topic":"/","msg":null}"#);
+        peer.send(&Message::new(
+            Method::Error,
+            "",
+            "too many connections (limit 1)",
+        ));
+    });
+    let mut q = consumer(&s.addr);
+    let e = q.list_topics().unwrap_err();
+    s.finish();
+    assert!(e.is_fatal());
+    assert_eq!(
+        e.to_string(),
+        "broker closed the connection: too many connections (limit 1)"
+    );
+    assert!(
+        matches!(q.pull(), Ok(Event::Error { .. })),
+        "the ERROR is still an event"
+    );
+    assert!(
+        matches!(q.pull(), Err(Error::Closed)),
+        "later calls: Closed"
+    );
+}
+
+#[test]
+fn an_error_that_is_not_the_last_frame_is_not_a_reason_to_close() {
+    let s = script(|peer| {
+        hello(peer);
+        peer.send(&Message::new(Method::Error, "", "invalid JSON at byte 1"));
+        peer.send(&publish("/telephony", 1i64));
+    });
+    let mut q = consumer(&s.addr);
+    s.finish();
+    assert!(matches!(q.pull(), Ok(Event::Error { .. })));
+    assert_eq!(q.pull().unwrap(), live("/telephony", 1i64));
+    assert!(matches!(q.pull(), Err(Error::Closed)));
+}
+
+#[test]
 fn bad_header_from_the_broker_drops_the_connection() {
     let s = script(|peer| {
         hello(peer);

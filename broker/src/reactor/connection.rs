@@ -34,6 +34,16 @@ pub(super) enum Life {
     Dead,
 }
 
+/// Whether a connection counts toward the connection limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Admission {
+    /// Admitted: it counts.
+    Counted,
+    /// Accepted over the limit only to be told so; it closes as soon as its
+    /// farewell is read, and does not count.
+    Refused,
+}
+
 /// A client connection.
 #[derive(Debug)]
 pub(super) struct Connection {
@@ -54,6 +64,8 @@ pub(super) struct Connection {
     pub(super) pressure: Pressure,
     /// As a publisher: whether it is read.
     pub(super) intake: Intake,
+    /// Whether it counts toward the connection limit.
+    pub(super) admission: Admission,
     life: Life,
     /// Queued in the reactor's flush list.
     dirty: bool,
@@ -66,6 +78,7 @@ impl Connection {
         peer: SocketAddr,
         serial: u64,
         codec: Box<dyn Codec>,
+        admission: Admission,
     ) -> Self {
         Connection {
             stream,
@@ -76,6 +89,7 @@ impl Connection {
             output: Output::new(),
             pressure: Pressure::Clear,
             intake: Intake::Reading,
+            admission,
             life: Life::Handshake,
             dirty: false,
         }

@@ -231,7 +231,7 @@ impl Broker {
 
     /// Stops acting on `id`'s input, forgets its session and lets it linger
     /// until its output is flushed and the peer closes, or the linger ends.
-    fn start_closing(&mut self, id: ConnId) {
+    pub(super) fn start_closing(&mut self, id: ConnId) {
         let Some(conn) = self.conns.get_mut(id.0) else {
             return;
         };

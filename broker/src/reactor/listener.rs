@@ -9,7 +9,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::connection::Connection;
+use super::connection::{Admission, Connection};
 use super::{Broker, FIRST_CONN};
 use crate::core::ConnId;
 use crate::doors::{Door, Farewell};
@@ -18,6 +18,12 @@ use crate::doors::{Door, Farewell};
 /// thousands of clients otherwise overflows the default 128, and the
 /// overflowing ones retry their SYN only after a second or more.
 const LISTEN_BACKLOG: i32 = 4096;
+
+/// Connections refused at the connection limit that may linger at once
+/// (their `ERROR` flushed, their input drained until they close, so that a
+/// client that writes first still reads why). Past this, a refusal is closed
+/// at once, and its reason may be lost to a reset.
+const MAX_REFUSALS: usize = 64;
 
 /// Retry delay after `accept` fails (e.g. out of file descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -85,13 +91,13 @@ impl Broker {
     }
 
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, door: Door) {
-        let mut codec = door.codec();
-        if self.conns.len() >= self.config.max_connections {
-            warn!(
-                "refused {peer}: {} connections already open (limit)",
-                self.conns.len()
-            );
+        let codec = door.codec();
+        let open = self.conns.len() - self.refusals;
+        let full = open >= self.config.max_connections;
+        if full && self.refusals >= MAX_REFUSALS {
+            warn!("refused {peer}: {open} connections already open (limit), and {MAX_REFUSALS} refusals lingering");
             let mut farewell = Vec::new();
+            let mut codec = codec;
             codec.farewell(
                 Farewell::TooManyConnections {
                     limit: self.config.max_connections,
@@ -103,8 +109,7 @@ impl Broker {
             return;
         }
         let _ = stream.set_nodelay(true);
-        let entry = self.conns.vacant_entry();
-        let id = ConnId(entry.key());
+        let id = ConnId(self.conns.vacant_key());
         if let Err(e) = self.poll.registry().register(
             &mut stream,
             Token(id.0 + FIRST_CONN),
@@ -114,7 +119,28 @@ impl Broker {
             return;
         }
         self.next_serial += 1;
-        entry.insert(Connection::new(stream, peer, self.next_serial, codec));
+        let farewell = Farewell::TooManyConnections {
+            limit: self.config.max_connections,
+        };
+        let admission = if full {
+            Admission::Refused
+        } else {
+            Admission::Counted
+        };
+        let conn = self.conns.vacant_entry().insert(Connection::new(
+            stream,
+            peer,
+            self.next_serial,
+            codec,
+            admission,
+        ));
+        if full {
+            warn!("refused {peer}: {open} connections already open (limit)");
+            conn.codec.farewell(farewell, conn.output.buffer());
+            self.refusals += 1;
+            self.start_closing(id);
+            return;
+        }
         self.handshakes.push(
             Instant::now() + self.config.handshake_timeout,
             id,

@@ -35,7 +35,7 @@ use log::{debug, info, warn};
 use mio::{Events, Poll, Token, Waker};
 use slab::Slab;
 
-use self::connection::{Connection, Life, Schedule};
+use self::connection::{Admission, Connection, Life, Schedule};
 use self::flow::FlowControl;
 use self::listener::Listener;
 use self::outbox::ConnOutbox;
@@ -83,6 +83,8 @@ pub struct Broker {
     flow: FlowControl,
     schedule: Schedule,
     next_serial: u64,
+    /// Connections accepted over the limit only to be refused, still lingering.
+    refusals: usize,
     /// The one read buffer all connections share.
     read_buf: Vec<u8>,
     /// Where a delivery is encoded once before it is copied to its recipients.
@@ -133,6 +135,7 @@ impl Broker {
             conns: Slab::new(),
             schedule: Schedule::default(),
             next_serial: 0,
+            refusals: 0,
             read_buf: vec![0; ingest::READ_BUF],
             scratch: Vec::new(),
             handshakes: TimerQueue::default(),
@@ -319,6 +322,9 @@ impl Broker {
                 continue;
             };
             let _ = self.poll.registry().deregister(&mut conn.stream);
+            if conn.admission == Admission::Refused {
+                self.refusals -= 1;
+            }
             let (router, mut outbox) = self.outbox();
             router.disconnect(id, &mut outbox);
             info!("conn {} ({}) closed", id.0, conn.peer);

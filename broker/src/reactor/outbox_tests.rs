@@ -11,6 +11,7 @@ use protocol::Body;
 use super::*;
 use crate::core::{DeliveryKind, SubTag};
 use crate::doors::{Codec, Decoded, Door, DoorError, Farewell};
+use crate::reactor::connection::Admission;
 
 /// A codec that counts its encodings and wraps each copy in `[tag]`.
 #[derive(Debug, Default)]
@@ -57,7 +58,7 @@ fn connection(codec: Box<dyn Codec>) -> (Connection, TcpStream) {
     let (server, peer) = listener.accept().unwrap();
     server.set_nonblocking(true).unwrap();
     let stream = mio::net::TcpStream::from_std(server);
-    let mut conn = Connection::new(stream, peer, 1, codec);
+    let mut conn = Connection::new(stream, peer, 1, codec, Admission::Counted);
     conn.open();
     (conn, client)
 }

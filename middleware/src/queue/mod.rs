@@ -58,6 +58,10 @@ pub struct Queue {
     socket_timeout: Option<Duration>,
     /// Set once the connection is known to be gone.
     dead: bool,
+    /// The reason in the last frame received, when it was an `ERROR` about
+    /// no topic: a broker closing a connection on its own says why in such a
+    /// frame first, and the error for the close carries it.
+    parting: Option<String>,
 }
 
 impl Queue {
@@ -123,6 +127,7 @@ impl Queue {
             timeout: None,
             socket_timeout: None,
             dead: false,
+            parting: None,
         };
         queue.out.clear();
         encode_raw(format.handshake().as_bytes(), &mut queue.out)?;
@@ -260,8 +265,17 @@ impl Queue {
             ErrorKind::ConnectionReset
             | ErrorKind::ConnectionAborted
             | ErrorKind::BrokenPipe
-            | ErrorKind::UnexpectedEof => Error::Closed,
+            | ErrorKind::UnexpectedEof => self.closed(),
             _ => Error::Io(e),
+        }
+    }
+
+    /// The error for a connection the broker closed, with its reason when
+    /// it gave one.
+    fn closed(&mut self) -> Error {
+        match self.parting.take() {
+            Some(reason) => Error::ClosedBecause { reason },
+            None => Error::Closed,
         }
     }
 

@@ -130,7 +130,7 @@ impl Queue {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.pull_timeout(left) {
                 Ok(Some(event)) => events.push(event),
-                Ok(None) | Err(Error::Closed) => return Ok(events),
+                Ok(None) | Err(Error::Closed | Error::ClosedBecause { .. }) => return Ok(events),
                 Err(Error::Decode(_) | Error::Protocol(_)) => {}
                 Err(e) => return Err(e),
             }
@@ -149,10 +149,17 @@ impl Queue {
 
     /// The next message from the socket; `None` when `deadline` passed.
     fn next_message(&mut self, deadline: Option<Instant>) -> Result<Option<Message>> {
-        match self.read_frame(deadline)? {
-            Some(payload) => Ok(Some(self.format.decode(&payload)?)),
-            None => Ok(None),
-        }
+        let Some(payload) = self.read_frame(deadline)? else {
+            return Ok(None);
+        };
+        let decoded = self.format.decode(&payload);
+        self.parting = match &decoded {
+            Ok(m) if m.method == Method::Error && m.topic.is_empty() => {
+                Some(reason_text(m.msg.clone()))
+            }
+            _ => None,
+        };
+        Ok(Some(decoded?))
     }
 
     /// Reads one whole frame's payload; `None` when `deadline` passed first.
@@ -223,7 +230,7 @@ impl Queue {
             match read {
                 Ok(0) => {
                     self.kill();
-                    return Err(Error::Closed);
+                    return Err(self.closed());
                 }
                 Ok(take) => self.reader.consume(take),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
