@@ -31,7 +31,7 @@ pub use command::{Cancel, Command, CoreError, Filter, List, Publish, Subscribe, 
 pub use delivery::{Delivery, DeliveryKind, DeliveryRule, Form, Notice, Profile, Recipient};
 pub use outbox::Outbox;
 pub use router::Router;
-pub use subs::{SubId, SubTag, SubscriptionIndex};
+pub use subs::{CacheHint, SubId, SubTag, SubscriptionIndex};
 pub use topics::{TopicId, TopicList, TopicTree};
 
 /// Identifies a connection: a slot the reactor hands out, reused after the

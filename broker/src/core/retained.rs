@@ -32,6 +32,7 @@ impl Retained {
     }
 
     /// Stores `body` in `slot`, reusing its buffer; returns the bytes now kept.
+    #[inline]
     pub(super) fn store(slot: &mut Option<Retained>, body: &Body<'_>) -> usize {
         let retained = slot.get_or_insert_with(|| Retained {
             text: String::new(),

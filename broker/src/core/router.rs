@@ -18,7 +18,7 @@ use super::command::{Cancel, Command, CoreError, Filter, List, Publish, Subscrib
 use super::delivery::{Delivery, DeliveryKind, DeliveryRule, Form, Notice, Profile, Recipient};
 use super::outbox::Outbox;
 use super::session::Session;
-use super::subs::SubscriptionIndex;
+use super::subs::{CacheHint, SubscriptionIndex};
 use super::topics::{TopicId, TopicLimit, TopicTree};
 use super::ConnId;
 
@@ -143,13 +143,19 @@ impl Router {
             topic,
             body: &p.body,
         };
-        self.fan_out(id, &delivery, out);
+        self.fan_out(from, id, &delivery, out);
     }
 
-    /// Hands `delivery` to every connection with a subscription matching
-    /// `topic`, grouped by form, once per connection or per subscription as
-    /// each connection's door delivers.
-    fn fan_out(&mut self, topic: TopicId, delivery: &Delivery<'_>, out: &mut impl Outbox) {
+    /// Hands `delivery`, published by `from`, to every connection with a
+    /// subscription matching `topic`, grouped by form, once per connection or
+    /// per subscription as each connection's door delivers.
+    fn fan_out(
+        &mut self,
+        from: ConnId,
+        topic: TopicId,
+        delivery: &Delivery<'_>,
+        out: &mut impl Outbox,
+    ) {
         self.epoch += 1;
         let epoch = self.epoch;
         let Router {
@@ -159,7 +165,12 @@ impl Router {
             ..
         } = self;
         by_form.iter_mut().for_each(Vec::clear);
-        for r in subs.matching(topic, delivery.topic) {
+        let mut spare = CacheHint::default();
+        let hint = match sessions.get_mut(from.0) {
+            Some(Some(s)) => &mut s.cache_hint,
+            _ => &mut spare,
+        };
+        for r in subs.matching(topic, delivery.topic, hint) {
             let Some(Some(s)) = sessions.get_mut(r.conn.0) else {
                 continue;
             };
@@ -185,6 +196,7 @@ impl Router {
     /// Whether retaining `body` on `topic` keeps retained data within its
     /// limit. One addition per publish; the exact check (which looks the
     /// topic up) only runs near the limit.
+    #[inline]
     fn check_retained(&self, topic: &str, body: &Body<'_>) -> Result<(), CoreError> {
         let new = match body {
             Body::Json { text, .. } => text.len(),
@@ -208,6 +220,7 @@ impl Router {
 
     /// The topic of a publish, created if need be, through the publisher's
     /// last-topic cache.
+    #[inline]
     fn publish_topic(&mut self, from: ConnId, topic: &str) -> Result<(TopicId, bool), TopicLimit> {
         let Some(session) = self.sessions.get_mut(from.0).and_then(Option::as_mut) else {
             return self.topics.get_or_create(topic);

@@ -1,7 +1,7 @@
 //! [`Session`]: the router's view of one connection.
 
 use super::delivery::Profile;
-use super::subs::SubId;
+use super::subs::{CacheHint, SubId};
 use super::topics::TopicId;
 
 /// Per-connection routing state.
@@ -19,6 +19,8 @@ pub(super) struct Session {
     /// usually repeats its topic, and a string compare is cheaper than a hash
     /// lookup. The id's generation guards against the topic's removal.
     pub last_publish: Option<(String, TopicId)>,
+    /// Where the matches of its last published topic sit in the cache.
+    pub cache_hint: CacheHint,
 }
 
 impl Session {
@@ -29,6 +31,7 @@ impl Session {
             subs: Vec::new(),
             seen_epoch: 0,
             last_publish: None,
+            cache_hint: CacheHint::default(),
         }
     }
 }

@@ -48,10 +48,17 @@ const CACHE_MAX: usize = 4096;
 
 #[derive(Debug)]
 struct Cached {
+    topic: TopicId,
     /// The index generation the list was computed at.
     generation: u64,
     recipients: Vec<Recipient>,
 }
+
+/// Where a topic's matches were last found in the cache: a publisher keeps
+/// one, so repeating its topic skips the cache's hash lookup. Any value is
+/// safe; a wrong one only costs that lookup.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheHint(usize);
 
 /// All subscriptions; see the module docs.
 #[derive(Debug)]
@@ -60,7 +67,9 @@ pub struct SubscriptionIndex {
     trie: FilterTrie,
     /// Bumped by every change, so cached matches know they are stale.
     generation: u64,
-    cache: HashMap<TopicId, Cached>,
+    cache: Vec<Cached>,
+    /// The cache slot of each topic in it.
+    cached_topics: HashMap<TopicId, usize>,
 }
 
 impl Default for SubscriptionIndex {
@@ -69,7 +78,8 @@ impl Default for SubscriptionIndex {
             subs: Slab::new(),
             trie: FilterTrie::default(),
             generation: 0,
-            cache: HashMap::new(),
+            cache: Vec::new(),
+            cached_topics: HashMap::new(),
         }
     }
 }
@@ -119,15 +129,18 @@ impl SubscriptionIndex {
 
     /// The subscriptions matching `path` (the normalized path of `topic`),
     /// one entry per subscription, from the cache when it is current.
-    pub fn matching(&mut self, topic: TopicId, path: &str) -> &[Recipient] {
-        if self.cache.len() >= CACHE_MAX && !self.cache.contains_key(&topic) {
-            self.cache.clear();
-        }
+    /// `hint` is where the caller last found this topic, updated.
+    #[inline]
+    pub fn matching(&mut self, topic: TopicId, path: &str, hint: &mut CacheHint) -> &[Recipient] {
+        let slot = match self.cache.get(hint.0) {
+            Some(c) if c.topic == topic => hint.0,
+            _ => {
+                hint.0 = self.cache_slot(topic);
+                hint.0
+            }
+        };
         let (trie, subs, generation) = (&self.trie, &self.subs, self.generation);
-        let cached = self.cache.entry(topic).or_insert_with(|| Cached {
-            generation: generation.wrapping_sub(1),
-            recipients: Vec::new(),
-        });
+        let cached = &mut self.cache[slot];
         if cached.generation != generation {
             cached.recipients.clear();
             trie.for_each_match(path, |id| {
@@ -141,6 +154,24 @@ impl SubscriptionIndex {
             cached.generation = generation;
         }
         &cached.recipients
+    }
+
+    /// The cache slot of `topic`, made (stale) if it has none.
+    fn cache_slot(&mut self, topic: TopicId) -> usize {
+        if let Some(&slot) = self.cached_topics.get(&topic) {
+            return slot;
+        }
+        if self.cache.len() >= CACHE_MAX {
+            self.cache.clear();
+            self.cached_topics.clear();
+        }
+        self.cache.push(Cached {
+            topic,
+            generation: self.generation.wrapping_sub(1),
+            recipients: Vec::new(),
+        });
+        self.cached_topics.insert(topic, self.cache.len() - 1);
+        self.cache.len() - 1
     }
 }
 
@@ -156,8 +187,9 @@ mod tests {
     }
 
     fn conns(index: &mut SubscriptionIndex, topic: TopicId, path: &str) -> Vec<usize> {
+        let mut hint = CacheHint::default();
         let mut got: Vec<_> = index
-            .matching(topic, path)
+            .matching(topic, path, &mut hint)
             .iter()
             .map(|r| r.conn.0)
             .collect();
@@ -200,7 +232,12 @@ mod tests {
         let mut index = SubscriptionIndex::default();
         index.insert(ConnId(1), SubTag(1), subtree("/x"));
         index.insert(ConnId(1), SubTag(2), subtree("/"));
-        let tags: Vec<_> = index.matching(x, "/x").iter().map(|r| r.tag.0).collect();
+        let mut hint = CacheHint::default();
+        let tags: Vec<_> = index
+            .matching(x, "/x", &mut hint)
+            .iter()
+            .map(|r| r.tag.0)
+            .collect();
         assert_eq!(tags.len(), 2, "one entry per subscription: {tags:?}");
         assert_eq!(conns(&mut index, y, "/y"), [1]);
         assert_eq!(conns(&mut index, x, "/x"), [1, 1], "/x kept its own entry");
@@ -217,5 +254,35 @@ mod tests {
             assert_eq!(conns(&mut index, id, &path), [1]);
             assert!(index.cache.len() <= CACHE_MAX);
         }
+    }
+
+    #[test]
+    fn a_wrong_or_stale_hint_only_costs_a_lookup() {
+        let mut topics = TopicTree::default();
+        let (x, _) = topics.get_or_create("/x").unwrap();
+        let (y, _) = topics.get_or_create("/y").unwrap();
+        let mut index = SubscriptionIndex::default();
+        index.insert(ConnId(1), SubTag::NONE, subtree("/x"));
+        index.insert(ConnId(2), SubTag::NONE, subtree("/y"));
+        let mut hint = CacheHint::default();
+        let on = |index: &mut SubscriptionIndex, t, p, hint: &mut CacheHint| -> Vec<usize> {
+            index
+                .matching(t, p, hint)
+                .iter()
+                .map(|r| r.conn.0)
+                .collect()
+        };
+        assert_eq!(on(&mut index, x, "/x", &mut hint), [1]);
+        assert_eq!(on(&mut index, y, "/y", &mut hint), [2], "a hint for /x");
+        assert_eq!(on(&mut index, x, "/x", &mut hint), [1]);
+        let mut wild = CacheHint(usize::MAX);
+        assert_eq!(on(&mut index, y, "/y", &mut wild), [2], "out of range");
+        assert!(topics.remove(x));
+        let (z, _) = topics.get_or_create("/z").unwrap();
+        assert_ne!(x, z, "the slot's new topic has a new id");
+        assert!(
+            on(&mut index, z, "/z", &mut hint).is_empty(),
+            "no /x matches for /z"
+        );
     }
 }

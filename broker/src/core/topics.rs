@@ -209,6 +209,7 @@ impl TopicTree {
         true
     }
 
+    #[inline]
     fn node(&self, id: TopicId) -> Option<&Node> {
         self.slots
             .get(id.slot as usize)
@@ -216,6 +217,7 @@ impl TopicTree {
             .and_then(|s| s.node.as_ref())
     }
 
+    #[inline]
     fn node_mut(&mut self, id: TopicId) -> Option<&mut Node> {
         self.slots
             .get_mut(id.slot as usize)
@@ -225,6 +227,7 @@ impl TopicTree {
 
     /// Whether `id` names a topic that still exists.
     #[must_use]
+    #[inline]
     pub fn contains(&self, id: TopicId) -> bool {
         self.node(id).is_some()
     }
@@ -254,6 +257,7 @@ impl TopicTree {
     }
 
     /// Stores `body` as the last message of `id` (nothing if `id` is gone).
+    #[inline]
     pub fn retain(&mut self, id: TopicId, body: &Body<'_>) {
         let Some(node) = self.node_mut(id) else {
             return;

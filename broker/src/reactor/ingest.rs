@@ -179,6 +179,7 @@ impl Broker {
     }
 
     /// Carries out what one unit asked for; returns whether to stall.
+    #[inline]
     fn act(&mut self, id: ConnId, action: Action<'_>) -> bool {
         match action {
             Action::Start(profile) => {
@@ -200,6 +201,7 @@ impl Broker {
     }
 
     /// Hands a command to the router; returns whether to stall the sender.
+    #[inline]
     fn dispatch(&mut self, id: ConnId, command: Command<'_>) -> bool {
         let (router, mut outbox) = self.outbox();
         router.handle(id, command, &mut outbox);

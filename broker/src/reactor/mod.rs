@@ -239,6 +239,7 @@ impl Broker {
     }
 
     /// An outbox over the connections, for the router.
+    #[inline]
     fn outbox(&mut self) -> (&mut Router, ConnOutbox<'_>) {
         (
             &mut self.router,

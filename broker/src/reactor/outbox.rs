@@ -30,63 +30,104 @@ pub(super) struct ConnOutbox<'a> {
 }
 
 impl ConnOutbox<'_> {
-    /// Accounts for bytes just appended to `to`'s output: drops it if its
-    /// pending output passed `limit` (plus its allowance), else schedules
-    /// the flush and applies flow control.
+    /// Accounts for bytes just appended to `to`'s output (see [`account`]).
     pub(super) fn queued(&mut self, to: ConnId, limit: usize) {
-        let Some(conn) = self.conns.get_mut(to.0) else {
-            return;
-        };
-        let pending = conn.output.pending();
-        if pending > limit.saturating_add(conn.output.allowance()) {
-            self.drop_slow(to);
-            return;
+        if let Some(conn) = self.conns.get_mut(to.0) {
+            self.stall |= account(self.flow, self.schedule, to, conn, limit);
         }
-        self.schedule.mark_dirty(to, conn);
-        if self.flow.congests(to, conn, pending) {
-            self.stall = true;
-        }
-    }
-
-    /// Drops `to` as a slow consumer, with a log line.
-    fn drop_slow(&mut self, to: ConnId) {
-        let Some(conn) = self.conns.get_mut(to.0) else {
-            return;
-        };
-        warn!(
-            "conn {} ({}) dropped: slow consumer with {} bytes pending (limit {})",
-            to.0,
-            conn.peer,
-            conn.output.pending(),
-            self.max_pending
-        );
-        conn.output.discard();
-        self.schedule.doom(to, conn);
     }
 
     /// Appends the shared bytes to each open connection of `to`.
     fn fan_out(&mut self, to: impl Iterator<Item = ConnId>) {
+        let ConnOutbox {
+            conns,
+            flow,
+            schedule,
+            scratch,
+            max_pending,
+            stall,
+        } = self;
         for id in to {
-            let Some(conn) = self.conns.get_mut(id.0).filter(|c| c.is_open()) else {
+            let Some(conn) = conns.get_mut(id.0).filter(|c| c.is_open()) else {
                 continue;
             };
-            conn.output.buffer().extend_from_slice(self.scratch);
-            self.queued(id, self.max_pending);
+            conn.output.buffer().extend_from_slice(scratch);
+            *stall |= account(flow, schedule, id, conn, *max_pending);
         }
     }
 }
 
+/// Encodes `delivery` straight into `conn`'s output; returns the bytes
+/// appended, if it could be encoded.
+#[inline]
+fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
+    let before = conn.output.buffer().len();
+    match conn.codec.encode_delivery(delivery, conn.output.buffer()) {
+        Ok(()) => Some(conn.output.buffer().len() - before),
+        Err(e) => {
+            debug!("delivery on {} not encoded: {e}", delivery.topic);
+            None
+        }
+    }
+}
+
+/// Accounts for bytes just appended to `conn`'s output: drops it if its
+/// pending output passed `limit` (plus its allowance), else schedules the
+/// flush and applies flow control. Returns whether the sender must stall.
+#[inline]
+fn account(
+    flow: &mut FlowControl,
+    schedule: &mut Schedule,
+    id: ConnId,
+    conn: &mut Connection,
+    limit: usize,
+) -> bool {
+    let pending = conn.output.pending();
+    if pending > limit.saturating_add(conn.output.allowance()) {
+        drop_slow(schedule, id, conn, limit);
+        return false;
+    }
+    schedule.mark_dirty(id, conn);
+    flow.congests(id, conn, pending)
+}
+
+/// Drops `conn` as a slow consumer, with a log line.
+fn drop_slow(schedule: &mut Schedule, id: ConnId, conn: &mut Connection, limit: usize) {
+    warn!(
+        "conn {} ({}) dropped: slow consumer with {} bytes pending (limit {limit})",
+        id.0,
+        conn.peer,
+        conn.output.pending(),
+    );
+    conn.output.discard();
+    schedule.doom(id, conn);
+}
+
 impl Outbox for ConnOutbox<'_> {
     fn deliver(&mut self, _form: Form, delivery: &Delivery<'_>, to: &[Recipient]) {
+        if let [only] = to {
+            // One recipient needs no shared copy: encode into its output.
+            let Some(conn) = self.conns.get_mut(only.conn.0) else {
+                return;
+            };
+            if !conn.codec.wraps_deliveries() {
+                if conn.is_open() && encode(conn, delivery).is_some() {
+                    self.stall |=
+                        account(self.flow, self.schedule, only.conn, conn, self.max_pending);
+                }
+                return;
+            }
+        }
         let Some(first) = to.iter().find_map(|r| self.conns.get(r.conn.0)) else {
             return;
         };
+        let wraps = first.codec.wraps_deliveries();
         self.scratch.clear();
         if let Err(e) = first.codec.encode_delivery(delivery, self.scratch) {
             debug!("delivery on {} not encoded: {e}", delivery.topic);
             return;
         }
-        if !first.codec.wraps_deliveries() {
+        if !wraps {
             self.fan_out(to.iter().map(|r| r.conn));
             return;
         }
@@ -96,7 +137,7 @@ impl Outbox for ConnOutbox<'_> {
             };
             conn.codec
                 .wrap_delivery(delivery, r.tag, self.scratch, conn.output.buffer());
-            self.queued(r.conn, self.max_pending);
+            self.stall |= account(self.flow, self.schedule, r.conn, conn, self.max_pending);
         }
     }
 
@@ -114,28 +155,22 @@ impl Outbox for ConnOutbox<'_> {
     /// A client whose output is already over the limit is not reading: it is
     /// dropped here rather than handed a long reply on top.
     fn accepts_replay(&mut self, to: ConnId) -> bool {
-        let over = self
-            .conns
-            .get(to.0)
-            .is_some_and(|c| c.output.pending() > self.max_pending);
-        if over {
-            self.drop_slow(to);
+        let Some(conn) = self.conns.get_mut(to.0) else {
+            return false;
+        };
+        if conn.output.pending() > self.max_pending {
+            drop_slow(self.schedule, to, conn, self.max_pending);
+            return false;
         }
-        !over && self.conns.get(to.0).is_some_and(Connection::is_open)
+        conn.is_open()
     }
 
     fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>) {
         let Some(conn) = self.conns.get_mut(to.0).filter(|c| c.is_open()) else {
             return;
         };
-        let before = conn.output.buffer().len();
-        if let Err(e) = conn.codec.encode_delivery(delivery, conn.output.buffer()) {
-            debug!("replay of {} not encoded: {e}", delivery.topic);
-            return;
-        }
-        let added = conn.output.buffer().len() - before;
-        self.queued(to, usize::MAX);
-        if let Some(conn) = self.conns.get_mut(to.0) {
+        if let Some(added) = encode(conn, delivery) {
+            self.stall |= account(self.flow, self.schedule, to, conn, usize::MAX);
             conn.output.allow(added);
         }
     }
