@@ -20,16 +20,16 @@ struct Args {
     #[arg(short, long, default_value_t = 8000)]
     port: u16,
     /// Connections accepted at once; more get an ERROR and are closed.
-    #[arg(long, default_value = "10000", value_parser = limit)]
+    #[arg(long, default_value = "10000", value_parser = limit, allow_hyphen_values = true)]
     max_connections: usize,
     /// Pending output bytes after which a connection is dropped as a slow consumer.
-    #[arg(long, default_value = "8388608", value_parser = limit)]
+    #[arg(long, default_value = "8388608", value_parser = limit, allow_hyphen_values = true)]
     max_pending_output: usize,
     /// Topics held at most; requests that would create more get an ERROR.
-    #[arg(long, default_value = "1000000", value_parser = limit)]
+    #[arg(long, default_value = "1000000", value_parser = limit, allow_hyphen_values = true)]
     max_topics: usize,
     /// Bytes of retained last messages kept at most; publishes past it get an ERROR.
-    #[arg(long, default_value = "1073741824", value_parser = limit)]
+    #[arg(long, default_value = "1073741824", value_parser = limit, allow_hyphen_values = true)]
     max_retained_bytes: usize,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]

@@ -26,8 +26,12 @@ impl Drop for Running {
 
 impl Running {
     fn start() -> Running {
+        Running::start_with(&["--addr", "127.0.0.1", "--port", "0"])
+    }
+
+    fn start_with(args: &[&str]) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_broker"))
-            .args(["--addr", "127.0.0.1", "--port", "0"])
+            .args(args)
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn broker");
@@ -129,4 +133,60 @@ fn a_handshake_timeout_that_is_not_a_positive_number_is_refused() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("--handshake-timeout"), "{stderr}");
     }
+}
+
+#[test]
+fn a_host_name_is_accepted_as_the_address() {
+    let b = Running::start_with(&["--addr", "localhost", "--port", "0"]);
+    assert!(b.addr.ip().is_loopback(), "{}", b.addr);
+    TcpStream::connect(b.addr).expect("the broker listens where it says");
+}
+
+/// Runs the broker with `args` and expects it to refuse them at once:
+/// returns its stderr (a broker that starts instead is killed, and fails the
+/// test).
+#[track_caller]
+fn refused(args: &[&str]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_broker"))
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn broker");
+    let deadline = Instant::now() + WAIT;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the broker started with {args:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().expect("output");
+    assert!(!out.status.success(), "{args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn limits_are_a_positive_number_or_unlimited() {
+    let limits = [
+        "--max-connections",
+        "--max-pending-output",
+        "--max-topics",
+        "--max-retained-bytes",
+    ];
+    for flag in limits {
+        for bad in ["0", "-1", "lots"] {
+            let stderr = refused(&["--addr", "127.0.0.1", "--port", "0", flag, bad]);
+            assert!(
+                stderr.contains(flag) && stderr.contains("unlimited"),
+                "{stderr}"
+            );
+        }
+    }
+    let mut args = vec!["--addr", "127.0.0.1", "--port", "0"];
+    for flag in limits {
+        args.extend([flag, "unlimited"]);
+    }
+    let b = Running::start_with(&args);
+    TcpStream::connect(b.addr).expect("a broker without limits runs");
 }
