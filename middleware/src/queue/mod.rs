@@ -12,8 +12,8 @@ use std::io::{self, BufReader, ErrorKind, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use protocol::format::encode_raw;
-use protocol::{Body, EncodeError, Format, FrameError, Message, Method, Value, MAX_PAYLOAD};
+use protocol::frame;
+use protocol::{Body, EncodeError, Format, FrameError, Message, Method, Topic, Value, MAX_PAYLOAD};
 
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -42,7 +42,7 @@ pub struct Queue {
     reader: BufReader<TcpStream>,
     format: Format,
     /// The normalized topic.
-    topic: String,
+    topic: Topic<'static>,
     role: Role,
     /// Events (or errors) read while [`Queue::list_topics`] waited for its
     /// reply, handed out by `pull` before anything new.
@@ -114,7 +114,12 @@ impl Queue {
         Queue::start(stream, normalize(topic)?, role, format)
     }
 
-    fn start(stream: TcpStream, topic: String, role: Role, format: Format) -> Result<Queue> {
+    fn start(
+        stream: TcpStream,
+        topic: Topic<'static>,
+        role: Role,
+        format: Format,
+    ) -> Result<Queue> {
         stream.set_nodelay(true)?;
         let mut queue = Queue {
             reader: BufReader::with_capacity(64 * 1024, stream),
@@ -130,10 +135,10 @@ impl Queue {
             parting: None,
         };
         queue.out.clear();
-        encode_raw(format.handshake().as_bytes(), &mut queue.out)?;
+        frame::encode(format.handshake().as_bytes(), &mut queue.out)?;
         queue.send_out()?;
         if role == Role::Consumer {
-            let topic = queue.topic.clone();
+            let topic = queue.topic.to_string();
             queue.send(&Message::subscribe(topic))?;
         }
         Ok(queue)
@@ -142,7 +147,7 @@ impl Queue {
     /// The queue's topic, normalized.
     #[must_use]
     pub fn topic(&self) -> &str {
-        &self.topic
+        self.topic.as_str()
     }
 
     /// The queue's role.
@@ -189,7 +194,7 @@ impl Queue {
     /// the broker measures it, since a retained message must be replayable);
     /// [`Error::Io`] or [`Error::Closed`] when the write fails.
     pub fn push(&mut self, value: impl Into<Value>) -> Result<()> {
-        if self.topic == "/" {
+        if self.topic.is_root() {
             return Err(Error::PublishToRoot);
         }
         let value = value.into();
@@ -199,14 +204,14 @@ impl Queue {
         for format in Format::ALL {
             len = len.max(
                 format
-                    .payload_len(Method::LastMsg, &self.topic, &body, false)
+                    .payload_len(Method::LastMsg, self.topic.as_str(), &body, false)
                     .map_err(encode_error)?,
             );
         }
         if len > MAX_PAYLOAD {
             return Err(Error::TooLarge { len });
         }
-        let message = Message::publish(self.topic.clone(), value);
+        let message = Message::publish(self.topic.to_string(), value);
         self.send(&message)
     }
 
@@ -218,7 +223,7 @@ impl Queue {
     /// or [`Error::Closed`] when the write fails.
     pub fn subscribe(&mut self, topic: &str) -> Result<()> {
         let topic = normalize(topic)?;
-        self.send(&Message::subscribe(topic))
+        self.send(&Message::subscribe(topic.to_string()))
     }
 
     /// Cancels this client's subscriptions equal to or under `topic`
@@ -229,7 +234,7 @@ impl Queue {
     /// As [`Queue::subscribe`].
     pub fn cancel_sub(&mut self, topic: &str) -> Result<()> {
         let topic = normalize(topic)?;
-        self.send(&Message::cancel_sub(topic))
+        self.send(&Message::cancel_sub(topic.to_string()))
     }
 
     /// Encodes `m` and writes it as one frame.
@@ -286,9 +291,9 @@ impl Queue {
 }
 
 /// Validates and normalizes a topic.
-fn normalize(topic: &str) -> Result<String> {
-    protocol::topic::normalize(topic)
-        .map(Cow::into_owned)
+fn normalize(topic: &str) -> Result<Topic<'static>> {
+    Topic::parse(topic)
+        .map(Topic::into_owned)
         .map_err(|source| Error::Topic {
             topic: topic.to_owned(),
             source,

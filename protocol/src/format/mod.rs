@@ -239,14 +239,6 @@ impl Format {
     }
 }
 
-/// Appends `payload` as a frame (the bare handshake string, for instance).
-///
-/// # Errors
-/// As [`frame::encode`].
-pub fn encode_raw(payload: &[u8], out: &mut Vec<u8>) -> Result<(), crate::error::FrameError> {
-    frame::encode(payload, out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
