@@ -1,4 +1,4 @@
-//! The lab protocol (shared/spec/wire-protocol.md): 5-byte length header,
+//! The lab protocol (docs/protocol.md): 5-byte length header,
 //! handshake `JSONQueue` or `XMLQueue`, then JSON objects or XML documents.
 //!
 //! Deliveries are recognised without a full parse: the method is read from

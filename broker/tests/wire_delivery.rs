@@ -1,4 +1,4 @@
-//! Wire protocol §8 (`shared/spec/wire-protocol.md`) rule by rule, against
+//! Wire protocol §8 (`docs/protocol.md`) rule by rule, against
 //! a real broker over TCP: per-publisher order, slow consumers, output
 //! limits and reconnecting subscribers.
 //!

@@ -1,4 +1,4 @@
-//! Wire protocol §9 (`shared/spec/wire-protocol.md`) rule by rule, against
+//! Wire protocol §9 (`docs/protocol.md`) rule by rule, against
 //! a real broker over TCP: refused publishes create nothing, XML scalar
 //! whitespace and unknown attributes, nesting depth, `LIST` cursors.
 //!

@@ -1,4 +1,4 @@
-//! Wire protocol §1-§2 (`shared/spec/wire-protocol.md`) rule by rule, against
+//! Wire protocol §1-§2 (`docs/protocol.md`) rule by rule, against
 //! a real broker over TCP: transport and framing (headers, frame limits,
 //! split and batched frames, framing errors) and the handshake.
 //!

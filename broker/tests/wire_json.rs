@@ -1,4 +1,4 @@
-//! Wire protocol §3 (`shared/spec/wire-protocol.md`) rule by rule, against
+//! Wire protocol §3 (`docs/protocol.md`) rule by rule, against
 //! a real broker over TCP: JSON requests (unknown keys, absent `msg`, exact
 //! methods, required topics, the `CANCEL_SUB` topic).
 //!

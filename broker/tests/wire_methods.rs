@@ -1,4 +1,4 @@
-//! Wire protocol §5 (`shared/spec/wire-protocol.md`) rule by rule, against
+//! Wire protocol §5 (`docs/protocol.md`) rule by rule, against
 //! a real broker over TCP: the methods, what clients may send, and the topic
 //! an `ERROR` echoes.
 //!

@@ -1,4 +1,4 @@
-//! Wire protocol §7 (`shared/spec/wire-protocol.md`) rule by rule, against
+//! Wire protocol §7 (`docs/protocol.md`) rule by rule, against
 //! a real broker over TCP: retained messages replayed on subscribe, topic
 //! announcements, `LIST` paging, and the delivery size limit.
 //!

@@ -1,4 +1,4 @@
-//! Wire protocol §6 (`shared/spec/wire-protocol.md`) rule by rule, against
+//! Wire protocol §6 (`docs/protocol.md`) rule by rule, against
 //! a real broker over TCP: topic normalization, validation, listing, matching
 //! by segments, cancelling, and the topic and retained-data limits.
 //!

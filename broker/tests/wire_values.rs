@@ -1,4 +1,4 @@
-//! Wire protocol §4 (`shared/spec/wire-protocol.md`) rule by rule, against
+//! Wire protocol §4 (`docs/protocol.md`) rule by rule, against
 //! a real broker over TCP: values crossing JSON and XML losslessly, XML topic
 //! escaping, and the values both formats refuse.
 //!

@@ -1,6 +1,6 @@
 //! A blocking client for the lab broker: the Rust counterpart of the lab's
 //! `middleware.py` (`JSONQueue` / `XMLQueue`), speaking the wire protocol of
-//! `shared/spec/wire-protocol.md` through the [`protocol`] crate.
+//! `docs/protocol.md` through the [`protocol`] crate.
 //!
 //! A [`Queue`] is one TCP connection bound to one topic. A
 //! [`Role::Producer`] queue [`push`](Queue::push)es values on its topic; a

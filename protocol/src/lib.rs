@@ -1,4 +1,4 @@
-//! The lab wire protocol (`shared/spec/wire-protocol.md`) as code, with no I/O.
+//! The lab wire protocol (`docs/protocol.md`) as code, with no I/O.
 //!
 //! Both the broker and the `middleware` client library build and read frames
 //! only through this crate, so they cannot drift apart.

@@ -1,4 +1,4 @@
-//! Property tests for the wire protocol (spec `shared/spec/wire-protocol.md`):
+//! Property tests for the wire protocol (spec `docs/protocol.md`):
 //! framing under arbitrary read splits, with every header form receivers must
 //! accept.
 

@@ -1,4 +1,4 @@
-//! Property tests for the wire protocol (spec `shared/spec/wire-protocol.md`):
+//! Property tests for the wire protocol (spec `docs/protocol.md`):
 //! decoders that never panic on garbage, give reasons that can be sent back,
 //! and only accept what both formats can carry.
 

@@ -1,4 +1,4 @@
-//! Property tests for the wire protocol (spec `shared/spec/wire-protocol.md`):
+//! Property tests for the wire protocol (spec `docs/protocol.md`):
 //! JSON and XML as other writers may produce them (whitespace, escapes,
 //! character references, unknown keys and elements, any order) decode to the
 //! same messages, and JSON keeps its text for forwarding.

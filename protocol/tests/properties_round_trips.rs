@@ -1,4 +1,4 @@
-//! Property tests for the wire protocol (spec `shared/spec/wire-protocol.md`):
+//! Property tests for the wire protocol (spec `docs/protocol.md`):
 //! lossless round trips in both formats, the streaming JSON-to-XML
 //! transcoder, exact `payload_len` and its bounds, floats and nesting.
 

@@ -1,4 +1,4 @@
-//! Property tests for the wire protocol (spec `shared/spec/wire-protocol.md`):
+//! Property tests for the wire protocol (spec `docs/protocol.md`):
 //! the normal form of topics and "is under" by segments.
 
 mod common;

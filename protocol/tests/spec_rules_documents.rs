@@ -1,4 +1,4 @@
-//! One test per rule of `shared/spec/wire-protocol.md` §3, §4, §7 and §9 on
+//! One test per rule of `docs/protocol.md` §3, §4, §7 and §9 on
 //! how documents read and write that the unit tests in `src/` do not already
 //! pin down: XML types and null, whitespace in scalars, carriage returns,
 //! CDATA and entities, unknown keys, attributes and elements, the `more` flag,

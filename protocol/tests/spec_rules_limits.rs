@@ -1,4 +1,4 @@
-//! One test per rule of `shared/spec/wire-protocol.md` §1, §2, §4-§7 and §9
+//! One test per rule of `docs/protocol.md` §1, §2, §4-§7 and §9
 //! on what both formats can carry that the unit tests in `src/` do not already
 //! pin down: nesting depth, characters XML cannot carry, the frame limit,
 //! floats, exact names and topic order; plus regressions for bugs found by

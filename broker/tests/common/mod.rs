@@ -216,7 +216,7 @@ impl Raw {
     }
 }
 
-// ---- Raw-socket helpers for robustness.rs and fuzz.rs ----
+// ---- Raw-socket helpers for the robustness_* and fuzz tests ----
 
 /// How a raw read of a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,7 +293,7 @@ pub fn raw_frame(payload: &[u8]) -> Vec<u8> {
     out
 }
 
-// ---- Frame-level helpers for wire.rs ----
+// ---- Frame-level helpers for the wire_* tests ----
 
 impl Raw {
     /// Reads one whole frame exactly as the broker sent it, header included
@@ -324,7 +324,7 @@ impl Raw {
     }
 }
 
-// ---- Exact round trip for robustness.rs and fuzz.rs ----
+// ---- Exact round trip for the robustness_* and fuzz tests ----
 
 impl Raw {
     /// A round trip that cannot be mistaken for a `LIST_ACK` announcement:
