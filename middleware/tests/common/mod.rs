@@ -12,6 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use middleware::{Event, Queue, Role};
 use protocol::{Format, Message, Method, Value};
 
 /// How long the peer waits for the client before failing the test.
@@ -81,6 +82,35 @@ pub fn encoded(format: Format, m: &Message) -> Vec<u8> {
     let mut out = Vec::new();
     format.encode(m, &mut out).expect("encode");
     out
+}
+
+/// Frames a JSON consumer on `/telephony` sends on connect.
+pub const JSON_HELLO: &[u8] =
+    b"    9JSONQueue   54{\"method\":\"SUBSCRIBE\",\"topic\":\"/telephony\",\"msg\":null}";
+
+/// A `PUBLISH` message of `value` on `topic`.
+pub fn publish(topic: &str, value: impl Into<Value>) -> Message {
+    Message::publish(topic, value)
+}
+
+/// The event `pull` returns for a live `PUBLISH` of `value` on `topic`.
+pub fn live(topic: &str, value: impl Into<Value>) -> Event {
+    Event::Publish {
+        topic: topic.into(),
+        value: value.into(),
+    }
+}
+
+/// A JSON consumer on `/telephony` connected to `script`.
+#[track_caller]
+pub fn consumer(addr: &str) -> Queue {
+    Queue::connect(addr, "/telephony", Role::Consumer, Format::Json).expect("connect")
+}
+
+/// Asserts the client sends [`JSON_HELLO`]: the peer side of [`consumer`].
+#[track_caller]
+pub fn hello(peer: &mut Peer) {
+    peer.expect_bytes(JSON_HELLO);
 }
 
 /// A `LIST_ACK` with the given topics and `more` flag.
