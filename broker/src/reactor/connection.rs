@@ -16,7 +16,7 @@ use std::net::{Shutdown, SocketAddr};
 
 use mio::net::TcpStream;
 
-use super::flow::{Intake, Pressure};
+use super::flow::Pressure;
 use super::output::{Output, KEEP_CAPACITY};
 use crate::core::ConnId;
 use crate::doors::Codec;
@@ -62,8 +62,6 @@ pub(super) struct Connection {
     pub(super) output: Output,
     /// As a subscriber: how far behind its reading is.
     pub(super) pressure: Pressure,
-    /// As a publisher: whether it is read.
-    pub(super) intake: Intake,
     /// Whether it counts toward the connection limit.
     pub(super) admission: Admission,
     life: Life,
@@ -88,7 +86,6 @@ impl Connection {
             input: Vec::new(),
             output: Output::new(),
             pressure: Pressure::Clear,
-            intake: Intake::Reading,
             admission,
             life: Life::Handshake,
             dirty: false,

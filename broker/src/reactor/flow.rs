@@ -10,9 +10,9 @@
 //! is stuck: publishers stop waiting for it until it catches up, and it is
 //! dropped if its output reaches the limit first.
 //!
-//! A connection's state here is two enums, because the two sides are
-//! independent: as a subscriber it has a [`Pressure`], as a publisher an
-//! [`Intake`] (a client may publish to itself and not read).
+//! A connection's own flow state is its [`Pressure`], as a subscriber. Whether
+//! it is stalled, as a publisher, is kept here, in [`FlowControl`]'s list:
+//! the two are independent (a client may publish to itself and not read).
 
 use std::time::{Duration, Instant};
 
@@ -46,16 +46,6 @@ pub(super) enum Pressure {
     },
     /// Congested for too long: nobody waits for it until it catches up.
     Stuck,
-}
-
-/// Whether a connection is read, as a publisher.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Intake {
-    /// Read as its socket allows.
-    Reading,
-    /// Not read until the connections it congested drain (readiness events
-    /// are ignored; the reactor reads it again when it resumes it).
-    Stalled,
 }
 
 /// The congested and stalled connections; see the module docs.
@@ -107,10 +97,24 @@ impl FlowControl {
         }
     }
 
-    /// Stops reading `id` until the connections it congested drain.
-    pub(super) fn stall(&mut self, id: ConnId, conn: &mut Connection) {
-        conn.intake = Intake::Stalled;
-        self.stalled.push(id);
+    /// Stops reading `id` until the connections it congested drain: its
+    /// readiness events are ignored meanwhile, and [`FlowControl::resume`]
+    /// puts it on the backlog to be read again.
+    pub(super) fn stall(&mut self, id: ConnId) {
+        if !self.is_stalled(id) {
+            self.stalled.push(id);
+        }
+    }
+
+    /// Whether `id` is stalled (a short list: the publishers paused now).
+    pub(super) fn is_stalled(&self, id: ConnId) -> bool {
+        self.stalled.contains(&id)
+    }
+
+    /// Forgets a connection that is gone, so a later one in its slot starts
+    /// unstalled.
+    pub(super) fn forget(&mut self, id: ConnId) {
+        self.stalled.retain(|&s| s != id);
     }
 
     /// Whether some connection is congested (the loop then wakes up every
@@ -158,11 +162,6 @@ impl FlowControl {
         if !self.congested.is_empty() {
             return;
         }
-        for id in self.stalled.drain(..) {
-            if let Some(conn) = conns.get_mut(id.0) {
-                conn.intake = Intake::Reading;
-                backlog.push(id);
-            }
-        }
+        backlog.extend(self.stalled.drain(..).filter(|id| conns.contains(id.0)));
     }
 }

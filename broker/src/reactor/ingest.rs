@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use log::{debug, info, warn};
 
-use super::flow::Intake;
 use super::{Broker, BUFFER_SWEEP};
 use crate::core::{Command, ConnId};
 use crate::doors::{Action, Decoded, DoorError, Farewell};
@@ -37,10 +36,11 @@ impl Broker {
     /// Reads from `id` until `WouldBlock`, EOF, the read budget or a stall.
     pub(super) fn read(&mut self, id: ConnId) {
         // Input kept back by a stall comes before anything new on the socket.
+        let stalled = self.flow.is_stalled(id);
         let held = self
             .conns
             .get(id.0)
-            .is_some_and(|c| c.is_open() && c.intake == Intake::Reading && !c.input.is_empty());
+            .is_some_and(|c| c.is_open() && !stalled && !c.input.is_empty());
         if held && self.ingest(id, &[]) {
             self.stall(id);
             return;
@@ -48,7 +48,7 @@ impl Broker {
         let mut buf = std::mem::take(&mut self.read_buf);
         let mut budget = self.config.read_budget;
         while let Some(conn) = self.conns.get_mut(id.0) {
-            if conn.is_dead() || conn.intake == Intake::Stalled {
+            if conn.is_dead() || self.flow.is_stalled(id) {
                 break;
             }
             if budget == 0 {
@@ -84,9 +84,7 @@ impl Broker {
     }
 
     fn stall(&mut self, id: ConnId) {
-        if let Some(conn) = self.conns.get_mut(id.0) {
-            self.flow.stall(id, conn);
-        }
+        self.flow.stall(id);
     }
 
     /// Acts on the whole units in `data`, after completing the unit held in

@@ -323,6 +323,7 @@ impl Broker {
                 continue;
             };
             let _ = self.poll.registry().deregister(&mut conn.stream);
+            self.flow.forget(id);
             if conn.admission == Admission::Refused {
                 self.refusals -= 1;
             }
