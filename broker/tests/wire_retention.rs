@@ -354,12 +354,8 @@ fn s7_announcement_of_a_long_list_is_its_first_page() {
 #[test]
 fn s7_oversized_publish_is_refused_delivered_to_none_retained_nowhere() {
     let b = start_broker();
-    let mut j = Raw::json(b.addr);
-    let mut x = Raw::xml(b.addr);
-    j.subscribe("/");
-    x.subscribe("/");
-    barrier(&mut j);
-    barrier(&mut x);
+    let mut j = subscriber(b.addr, Format::Json, "/");
+    let mut x = subscriber(b.addr, Format::Xml, "/");
     let mut p = Raw::json(b.addr);
     p.publish("/big/old", "small");
     barrier(&mut p);

@@ -194,12 +194,8 @@ fn s4_hand_written_xml_reaches_json_exactly() {
 #[test]
 fn s4_xml_topic_attribute_is_unescaped_and_reescaped() {
     let b = start_broker();
-    let mut j = Raw::json(b.addr);
-    let mut x = Raw::xml(b.addr);
-    j.subscribe("/");
-    x.subscribe("/");
-    barrier(&mut j);
-    barrier(&mut x);
+    let mut j = subscriber(b.addr, Format::Json, "/");
+    let mut x = subscriber(b.addr, Format::Xml, "/");
     let mut p = Raw::xml(b.addr);
     send_str(
         &mut p,
