@@ -3,7 +3,8 @@
 //! A delivery is encoded once per form, by the codec of its first
 //! recipient, into a scratch buffer; each recipient then gets those bytes
 //! (or its door's per-subscription header around them) appended to its
-//! output. Queueing is where the slow-consumer limit applies (as NATS does
+//! output. A delivery with one recipient is encoded straight into its
+//! output, as replays are: no shared copy is needed. Queueing is where the slow-consumer limit applies (as NATS does
 //! in `queueOutbound`): a connection whose pending output passes the limit
 //! is dropped there and then. Below that, flow control may ask to stall the
 //! sender (see [`super::flow`]).
