@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use log::{debug, info, warn};
 
-use super::{Broker, BUFFER_SWEEP};
+use super::Broker;
 use crate::core::{Command, ConnId};
 use crate::doors::{Action, Decoded, DoorError, Farewell};
 
@@ -42,7 +42,7 @@ impl Broker {
             .get(id.0)
             .is_some_and(|c| c.is_open() && !stalled && !c.input.is_empty());
         if held && self.ingest(id, &[]) {
-            self.stall(id);
+            self.flow.stall(id);
             return;
         }
         let mut buf = std::mem::take(&mut self.read_buf);
@@ -67,7 +67,7 @@ impl Broker {
                         continue;
                     }
                     if self.ingest(id, &buf[..n]) {
-                        self.stall(id);
+                        self.flow.stall(id);
                         break;
                     }
                 }
@@ -81,10 +81,6 @@ impl Broker {
             }
         }
         self.read_buf = buf;
-    }
-
-    fn stall(&mut self, id: ConnId) {
-        self.flow.stall(id);
     }
 
     /// Acts on the whole units in `data`, after completing the unit held in
@@ -127,9 +123,7 @@ impl Broker {
     fn keep_input(&mut self, id: ConnId, input: Vec<u8>) {
         if let Some(conn) = self.conns.get_mut(id.0).filter(|c| c.is_open()) {
             conn.input = input;
-            if self.buffer_sweep.is_none() && conn.holds_big_buffers() {
-                self.buffer_sweep = Some(Instant::now() + BUFFER_SWEEP);
-            }
+            self.watch_buffers(id);
         }
     }
 
