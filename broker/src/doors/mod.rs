@@ -97,6 +97,12 @@ pub enum Farewell {
 /// Every `out` is the connection's own output buffer: what a codec appends
 /// there is sent to that client, after everything queued before it.
 pub trait Codec: fmt::Debug + Send {
+    /// Appends what the door says as soon as a connection is accepted
+    /// (NATS's `INFO`); the lab protocol says nothing first.
+    fn greet(&mut self, out: &mut Vec<u8>) {
+        let _ = out;
+    }
+
     /// Decodes the unit at the front of `input`. Refusals the door decides on
     /// its own (a request it cannot decode) are appended to `out`.
     ///

@@ -141,6 +141,10 @@ impl Broker {
             self.start_closing(id);
             return;
         }
+        conn.codec.greet(conn.output.buffer());
+        if conn.output.pending() > 0 {
+            self.schedule.mark_dirty(id, conn);
+        }
         self.handshakes.push(
             Instant::now() + self.config.handshake_timeout,
             id,
