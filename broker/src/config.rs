@@ -37,6 +37,12 @@ pub struct Config {
     /// Bytes read from one connection per readiness turn before the others get
     /// a turn (fairness under a flood from one client).
     pub read_budget: usize,
+    /// Messages kept per topic for `HISTORY` and resume (v2 §12); 1 is v1's
+    /// retention.
+    pub history: usize,
+    /// Kept messages older than this leave history, but for each topic's
+    /// newest; `None` keeps them regardless of age.
+    pub history_ttl: Option<Duration>,
 }
 
 impl Default for Config {
@@ -50,6 +56,8 @@ impl Default for Config {
             max_topics: 1_000_000,
             max_retained_bytes: 1 << 30,
             read_budget: 1024 * 1024,
+            history: 100,
+            history_ttl: None,
         }
     }
 }

@@ -28,9 +28,17 @@ struct Args {
     /// Topics held at most; requests that would create more get an ERROR.
     #[arg(long, default_value = "1000000", value_parser = limit, allow_hyphen_values = true)]
     max_topics: usize,
-    /// Bytes of retained last messages kept at most; publishes past it get an ERROR.
+    /// Bytes of kept messages (history) at most: the oldest history goes
+    /// first; a publish whose topics' newest messages would not fit gets an ERROR.
     #[arg(long, default_value = "1073741824", value_parser = limit, allow_hyphen_values = true)]
     max_retained_bytes: usize,
+    /// Messages kept per topic for HISTORY and resume (1: only the last, as v1).
+    #[arg(long, default_value = "100", value_parser = limit, allow_hyphen_values = true)]
+    history: usize,
+    /// Seconds after which kept messages leave history (never a topic's newest);
+    /// off by default.
+    #[arg(long, value_parser = positive_seconds, allow_hyphen_values = true)]
+    history_ttl: Option<Duration>,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
@@ -83,6 +91,8 @@ fn main() -> ExitCode {
         max_topics: args.max_topics,
         max_retained_bytes: args.max_retained_bytes,
         handshake_timeout: args.handshake_timeout,
+        history: args.history,
+        history_ttl: args.history_ttl,
         ..Config::default()
     };
     let broker = match Broker::bind(config.clone()) {

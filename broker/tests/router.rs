@@ -240,7 +240,7 @@ fn list_pages_cover_all_topics_within_frame_limit() {
                 .collect();
             cursor = page.last().cloned();
             all.extend(page);
-            if !m.more {
+            if !m.attrs.more {
                 break;
             }
             assert!(pages < 50);

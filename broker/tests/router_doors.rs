@@ -38,6 +38,7 @@ fn tagged_subscribe(h: &mut Harness, from: ConnId, topic: &str, tag: u64) {
         filter: subtree(topic),
         topic: TopicArg::new(Topic::parse(topic).unwrap()),
         tag: SubTag(tag),
+        resume: None,
     });
     h.router.handle(from, command, &mut h.out);
 }

@@ -273,7 +273,7 @@ fn s7_list_nack_only_when_no_topics() {
         let m = c.recv();
         assert_eq!(m.method, Method::ListAck, "{cursor}");
         assert_eq!(m.msg, Value::List(vec![]), "{cursor}");
-        assert!(!m.more);
+        assert!(!m.attrs.more);
     }
     c.send(&Message::list(Some("/a")));
     assert_eq!(c.recv().msg, strs(&["/only"]));
@@ -311,7 +311,7 @@ fn s7_list_pages_fit_frames_and_cover_every_topic_once() {
         let first = c.recv_frame().expect("first page");
         assert_header(&first);
         let m = format.decode(&first[5..]).unwrap();
-        assert!(m.more, "{format:?}: first page lacks more=true");
+        assert!(m.attrs.more, "{format:?}: first page lacks more=true");
         if format == Format::Xml {
             let text = String::from_utf8_lossy(&first[5..]);
             assert!(text.contains(r#"more="true""#), "{format:?}");
@@ -344,7 +344,7 @@ fn s7_announcement_of_a_long_list_is_its_first_page() {
         assert_header(&frame);
         let m = format.decode(&frame[5..]).unwrap();
         assert_eq!(m.method, Method::ListAck);
-        assert!(m.more, "{format:?}");
+        assert!(m.attrs.more, "{format:?}");
         let Value::List(items) = &m.msg else { panic!() };
         assert!(items.len() > 50, "{format:?}: {} items", items.len());
         assert_eq!(items[0], Value::from(format!("/000{}", "x".repeat(880))));

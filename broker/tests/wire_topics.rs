@@ -142,7 +142,7 @@ fn s6_list_is_every_topic_but_root_in_byte_order() {
     let m = c.recv();
     assert_eq!(m.method, Method::ListAck);
     assert_eq!(m.topic, "/");
-    assert!(!m.more);
+    assert!(!m.attrs.more);
     assert_eq!(
         m.msg,
         strs(&["/B", "/a", "/a-b", "/a/b", "/a/b/c", "/a0", "/z", "/é"])

@@ -67,7 +67,14 @@ impl Event {
                 topic: m.topic,
                 reason: reason_text(m.msg),
             },
-            Method::Subscribe | Method::CancelSub | Method::List => {
+            Method::Subscribe
+            | Method::CancelSub
+            | Method::List
+            | Method::Hello
+            | Method::Ping
+            | Method::Pong
+            | Method::History
+            | Method::Gap => {
                 return Err(Error::Protocol(format!(
                     "the broker sent a {} request",
                     m.method

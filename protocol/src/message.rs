@@ -25,11 +25,21 @@ pub enum Method {
     ListNack,
     /// Broker: a request was refused.
     Error,
+    /// Client: announce protocol v2 and set options; broker: the answer (v2 §10).
+    Hello,
+    /// Client: a round trip; answered `PONG` (v2 §16).
+    Ping,
+    /// Broker: the answer to `PING`.
+    Pong,
+    /// Client: ask for a topic's kept messages; broker: the answer (v2 §12).
+    History,
+    /// Broker: messages of a topic that were not and will not be delivered (v2 §13).
+    Gap,
 }
 
 impl Method {
     /// Every method, in spec order.
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 13] = [
         Method::Publish,
         Method::Subscribe,
         Method::CancelSub,
@@ -38,6 +48,11 @@ impl Method {
         Method::ListAck,
         Method::ListNack,
         Method::Error,
+        Method::Hello,
+        Method::Ping,
+        Method::Pong,
+        Method::History,
+        Method::Gap,
     ];
 
     /// The wire name, e.g. `"CANCEL_SUB"`.
@@ -52,6 +67,11 @@ impl Method {
             Method::ListAck => "LIST_ACK",
             Method::ListNack => "LIST_NACK",
             Method::Error => "ERROR",
+            Method::Hello => "HELLO",
+            Method::Ping => "PING",
+            Method::Pong => "PONG",
+            Method::History => "HISTORY",
+            Method::Gap => "GAP",
         }
     }
 
@@ -67,6 +87,11 @@ impl Method {
             "LIST_ACK" => Method::ListAck,
             "LIST_NACK" => Method::ListNack,
             "ERROR" => Method::Error,
+            "HELLO" => Method::Hello,
+            "PING" => Method::Ping,
+            "PONG" => Method::Pong,
+            "HISTORY" => Method::History,
+            "GAP" => Method::Gap,
             _ => return None,
         })
     }
@@ -75,6 +100,49 @@ impl Method {
 impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The scalar top-level keys besides `method`, `topic` and `msg` (v2): JSON
+/// writes them as keys after `msg`, XML as attributes of `message`. A key
+/// that does not apply is absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attrs {
+    /// A delivery's number on its topic (v2 §11).
+    pub seq: Option<u64>,
+    /// When the broker accepted the message, in milliseconds since the Unix
+    /// epoch (v2 §11).
+    pub ts: Option<u64>,
+    /// The answer did not fit one frame: ask again for the rest (`LIST_ACK`,
+    /// `HISTORY` paging).
+    pub more: bool,
+}
+
+impl Attrs {
+    /// No key at all: what v1 requests and answers carry.
+    pub const NONE: Attrs = Attrs {
+        seq: None,
+        ts: None,
+        more: false,
+    };
+
+    /// Only `more`, as given.
+    #[must_use]
+    pub fn more(more: bool) -> Attrs {
+        Attrs {
+            more,
+            ..Attrs::NONE
+        }
+    }
+
+    /// A delivery's number and time.
+    #[must_use]
+    pub fn stamped(seq: u64, ts: u64) -> Attrs {
+        Attrs {
+            seq: Some(seq),
+            ts: Some(ts),
+            more: false,
+        }
     }
 }
 
@@ -87,18 +155,18 @@ pub struct Message {
     pub topic: String,
     /// The value; `Null` when absent.
     pub msg: Value,
-    /// `LIST_ACK` paging: the list did not fit one frame (spec §7).
-    pub more: bool,
+    /// `more`, `seq` and `ts`, when present.
+    pub attrs: Attrs,
 }
 
 impl Message {
-    /// A message with `more` unset.
+    /// A message with no attributes.
     pub fn new(method: Method, topic: impl Into<String>, msg: impl Into<Value>) -> Self {
         Message {
             method,
             topic: topic.into(),
             msg: msg.into(),
-            more: false,
+            attrs: Attrs::NONE,
         }
     }
 
@@ -227,8 +295,8 @@ pub struct Envelope<'a> {
     pub topic: Option<Cow<'a, str>>,
     /// The value.
     pub msg: Body<'a>,
-    /// The `more` flag (spec §7).
-    pub more: bool,
+    /// `more`, `seq` and `ts`, when present.
+    pub attrs: Attrs,
 }
 
 impl Envelope<'_> {
@@ -239,7 +307,7 @@ impl Envelope<'_> {
             method: self.method,
             topic: self.topic.as_deref().unwrap_or_default().to_owned(),
             msg: self.msg.to_value(),
-            more: self.more,
+            attrs: self.attrs,
         }
     }
 }

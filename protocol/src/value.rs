@@ -279,9 +279,16 @@ impl Out for Counter {
 
 /// Writes the decimal form of `i` (itoa, no allocation).
 pub(crate) fn put_int(out: &mut impl Out, i: i64) {
+    if i < 0 {
+        out.put(b"-");
+    }
+    put_uint(out, i.unsigned_abs());
+}
+
+/// Writes the decimal form of `n` (itoa, no allocation).
+pub(crate) fn put_uint(out: &mut impl Out, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut pos = buf.len();
-    let mut n = i.unsigned_abs();
     loop {
         pos -= 1;
         buf[pos] = b'0' + (n % 10) as u8;
@@ -289,9 +296,6 @@ pub(crate) fn put_int(out: &mut impl Out, i: i64) {
         if n == 0 {
             break;
         }
-    }
-    if i < 0 {
-        out.put(b"-");
     }
     out.put(&buf[pos..]);
 }

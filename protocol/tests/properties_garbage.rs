@@ -39,7 +39,7 @@ fn check_decoder_contract(input: &[u8]) -> Result<(), TestCaseError> {
                 prop_assert!(m.msg.validate().is_ok(), "accepted {:?}", m.msg);
                 let topic = env.topic.as_deref().unwrap_or("");
                 for g in Format::ALL {
-                    let len = g.payload_len(env.method, topic, &env.msg, env.more);
+                    let len = g.payload_len(env.method, topic, &env.msg, env.attrs);
                     let Ok(len) = len else {
                         return Err(TestCaseError::fail(format!(
                             "{f:?} accepted {m:?}, {g:?} cannot carry it: {len:?}"
@@ -48,7 +48,7 @@ fn check_decoder_contract(input: &[u8]) -> Result<(), TestCaseError> {
                     if len > MAX_PAYLOAD {
                         continue;
                     }
-                    let bytes = encode_parts(g, env.method, topic, &env.msg, env.more);
+                    let bytes = encode_parts(g, env.method, topic, &env.msg, env.attrs);
                     prop_assert_eq!(bytes.len() - HEADER_LEN, len);
                     let back = g.decode(payload(&bytes)).map_err(|e| {
                         TestCaseError::fail(format!("{g:?} re-encoding of {m:?} fails: {e}"))

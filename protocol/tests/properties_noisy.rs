@@ -299,19 +299,19 @@ proptest! {
         let env = Format::Json.decode_envelope(doc.as_bytes()).unwrap();
         prop_assert_eq!(env.method, Method::Publish);
         prop_assert_eq!(env.topic.as_deref(), Some("/a/b"));
-        prop_assert_eq!(env.more, more);
+        prop_assert_eq!(env.attrs.more, more);
         let Body::Json { ref text, .. } = env.msg else {
             return Err(TestCaseError::fail("JSON body expected"));
         };
         prop_assert_eq!(text.as_ref(), value_text.as_str());
         prop_assert!(same(&env.msg.to_value(), &v), "{:?} -> {:?}", v, env.msg.to_value());
         for f in Format::ALL {
-            let bytes = encode_parts(f, env.method, "/a/b", &env.msg, env.more);
-            let len = f.payload_len(env.method, "/a/b", &env.msg, env.more).unwrap();
+            let bytes = encode_parts(f, env.method, "/a/b", &env.msg, env.attrs);
+            let len = f.payload_len(env.method, "/a/b", &env.msg, env.attrs).unwrap();
             prop_assert_eq!(len, bytes.len() - HEADER_LEN);
             let back = f.decode(payload(&bytes)).unwrap();
             prop_assert!(same(&back.msg, &v), "{:?}: {:?} -> {:?}", f, v, back.msg);
-            prop_assert_eq!(back.more, more);
+            prop_assert_eq!(back.attrs.more, more);
         }
     }
 
@@ -329,11 +329,15 @@ proptest! {
         noisy_xml_gap(&mut rng, &mut doc);
         doc.push_str("<message");
         let mut attrs = vec![("method", m.method.as_str()), ("topic", m.topic.as_str())];
-        if m.more {
+        if m.attrs.more {
             attrs.push(("more", "true"));
         }
+        let seq = m.attrs.seq.map(|n| n.to_string());
+        let ts = m.attrs.ts.map(|n| n.to_string());
+        attrs.extend(seq.as_deref().map(|n| ("seq", n)));
+        attrs.extend(ts.as_deref().map(|n| ("ts", n)));
         if rng.below(2) == 0 {
-            attrs.push(("seq", "42"));
+            attrs.push(("later", "42"));
         }
         let rotate = rng.below(attrs.len() as u64) as usize;
         attrs.rotate_left(rotate);

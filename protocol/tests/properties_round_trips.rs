@@ -7,7 +7,7 @@ mod common;
 use std::borrow::Cow;
 
 use proptest::prelude::*;
-use protocol::{Body, Format, Message, Method, Value, HEADER_LEN};
+use protocol::{Attrs, Body, Format, Message, Method, Value, HEADER_LEN};
 
 use common::strategies::{format, message, message_any_topic, value};
 use common::{encode, encode_parts, payload, same, same_message};
@@ -56,11 +56,11 @@ proptest! {
         let env = Format::Json.decode_envelope(payload(&json)).unwrap();
         prop_assert!(matches!(env.msg, Body::Json { .. }), "JSON keeps its text");
         let topic = env.topic.as_deref().unwrap();
-        let xml2 = encode_parts(Format::Xml, env.method, topic, &env.msg, env.more);
+        let xml2 = encode_parts(Format::Xml, env.method, topic, &env.msg, env.attrs);
         prop_assert_eq!(&xml2, &xml);
         let back = Format::Xml.decode(payload(&xml2)).unwrap();
         prop_assert_eq!(encode(Format::Json, &back), json.clone());
-        let json2 = encode_parts(Format::Json, env.method, topic, &env.msg, env.more);
+        let json2 = encode_parts(Format::Json, env.method, topic, &env.msg, env.attrs);
         prop_assert_eq!(json2, json);
     }
 
@@ -91,7 +91,7 @@ proptest! {
         );
         let env = Format::Xml.decode_envelope(doc.as_bytes()).unwrap();
         for f in Format::ALL {
-            let len = f.payload_len(Method::LastMsg, "/a", &env.msg, false).unwrap();
+            let len = f.payload_len(Method::LastMsg, "/a", &env.msg, Attrs::NONE).unwrap();
             prop_assert!(len <= 4 * doc.len() + 64, "{:?}: {} from {}", f, len, doc.len());
         }
     }
@@ -105,8 +105,8 @@ proptest! {
         let bodies = [Body::Value(Cow::Borrowed(&m.msg)), env.msg.clone()];
         for body in &bodies {
             for f in Format::ALL {
-                let len = f.payload_len(m.method, &m.topic, body, m.more).unwrap();
-                let bytes = encode_parts(f, m.method, &m.topic, body, m.more);
+                let len = f.payload_len(m.method, &m.topic, body, m.attrs).unwrap();
+                let bytes = encode_parts(f, m.method, &m.topic, body, m.attrs);
                 prop_assert_eq!(len, bytes.len() - HEADER_LEN, "{:?} {:?}", f, body);
             }
         }
@@ -150,9 +150,9 @@ proptest! {
             text: Cow::Borrowed(std::str::from_utf8(&payload(&json)[payload(&json).len() - 1 - text_len..payload(&json).len() - 1]).unwrap()),
             xml_len: None,
         };
-        let bound = Format::Xml.max_payload_len(Method::LastMsg, &topic, &unmeasured, false).unwrap();
-        let exact = Format::Xml.payload_len(Method::LastMsg, &topic, &unmeasured, false).unwrap();
-        let written = encode_parts(Format::Xml, Method::LastMsg, &topic, &unmeasured, false);
+        let bound = Format::Xml.max_payload_len(Method::LastMsg, &topic, &unmeasured, Attrs::NONE).unwrap();
+        let exact = Format::Xml.payload_len(Method::LastMsg, &topic, &unmeasured, Attrs::NONE).unwrap();
+        let written = encode_parts(Format::Xml, Method::LastMsg, &topic, &unmeasured, Attrs::NONE);
         prop_assert_eq!(exact, written.len() - HEADER_LEN);
         prop_assert!(exact <= bound, "exact {} > bound {} for {:?}", exact, bound, m.msg);
     }

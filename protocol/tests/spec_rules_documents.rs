@@ -6,7 +6,7 @@
 
 mod common;
 
-use protocol::{Body, DecodeError, Format, Message, Method, Value, ValueError, HEADER_LEN};
+use protocol::{Attrs, Body, DecodeError, Format, Message, Method, Value, ValueError, HEADER_LEN};
 
 use common::documents::{encoded, round_trip, xml, xml_msg};
 
@@ -183,7 +183,7 @@ fn xml_cdata_and_predefined_entities() {
 #[test]
 fn xml_unknown_attributes_and_elements_ignored() {
     let payload = concat!(
-        r#"<message seq="7" method="PUBLISH" xmlns:x="urn:x" x:y="z" topic="/a">"#,
+        r#"<message rev="7" method="PUBLISH" xmlns:x="urn:x" x:y="z" topic="/a">"#,
         r#"<meta><deep a="b">t<x/></deep></meta>"#,
         r#"<msg unit="ms" type="dict">"#,
         r#"<item type="int" key="a" note="n">5</item>"#,
@@ -265,7 +265,7 @@ fn json_unknown_keys_ignored() {
 #[test]
 fn more_flag_in_both_formats() {
     let mut m = Message::new(Method::ListAck, "/", Value::List(vec!["/a".into()]));
-    m.more = true;
+    m.attrs.more = true;
     let json = encoded(Format::Json, &m);
     assert_eq!(
         json,
@@ -280,9 +280,9 @@ fn more_flag_in_both_formats() {
         let text = encoded(f, &m);
         assert_eq!(f.decode(text.as_bytes()), Ok(m.clone()));
         let e = f.decode_envelope(text.as_bytes()).unwrap();
-        assert!(e.more);
+        assert!(e.attrs.more);
     }
-    m.more = false;
+    m.attrs.more = false;
     assert!(!encoded(Format::Json, &m).contains("more"));
     assert!(!encoded(Format::Xml, &m).contains("more"));
     for (f, payload) in [
@@ -292,7 +292,10 @@ fn more_flag_in_both_formats() {
         (Format::Xml, r#"<message method="LIST_ACK" more="false"/>"#),
         (Format::Xml, r#"<message method="LIST_ACK"/>"#),
     ] {
-        assert!(!f.decode(payload.as_bytes()).unwrap().more, "{payload}");
+        assert!(
+            !f.decode(payload.as_bytes()).unwrap().attrs.more,
+            "{payload}"
+        );
     }
 }
 
@@ -310,10 +313,10 @@ fn json_duplicate_msg_last_wins() {
     assert_eq!(e.to_message().msg, want);
     let mut out = Vec::new();
     Format::Xml
-        .encode_parts(e.method, "/a", &e.msg, false, &mut out)
+        .encode_parts(e.method, "/a", &e.msg, Attrs::NONE, &mut out)
         .unwrap();
     assert_eq!(
-        Format::Xml.payload_len(e.method, "/a", &e.msg, false),
+        Format::Xml.payload_len(e.method, "/a", &e.msg, Attrs::NONE),
         Ok(out.len() - HEADER_LEN)
     );
     assert_eq!(Format::Xml.decode(&out[HEADER_LEN..]).unwrap().msg, want);

@@ -23,6 +23,10 @@ pub enum Command<'a> {
     Cancel(Cancel<'a>),
     /// Ask for the topic list.
     List(List<'a>),
+    /// Set connection options (v2 `HELLO`) and learn the broker's.
+    Hello(Hello<'a>),
+    /// Ask for a topic's kept messages (v2 `HISTORY`).
+    History(HistoryQuery<'a>),
 }
 
 /// A topic as a request names it: valid and normalized, plus the text the
@@ -96,6 +100,48 @@ pub struct Subscribe<'a> {
     /// The door's own name for the subscription (a NATS `sid`); doors that
     /// name subscriptions by their filter alone send [`SubTag::NONE`].
     pub tag: SubTag,
+    /// What the client has seen already, in place of the `LAST_MSG` replay.
+    pub resume: Option<Resume>,
+}
+
+/// A subscriber's position after a lost connection: the numbers it has seen
+/// up to, per topic, in the broker's numbering named `epoch`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Resume {
+    /// The numbering the positions are in.
+    pub epoch: String,
+    /// Normalized topic to the last number seen on it.
+    pub seen: std::collections::HashMap<String, u64>,
+}
+
+/// What happens to a connection whose pending output passes its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlowPolicy {
+    /// It is closed (v1).
+    #[default]
+    Disconnect,
+    /// Deliveries to it are dropped, then told as gaps once it drains.
+    Drop,
+}
+
+/// Connection options; what is absent stays as it was.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hello<'a> {
+    /// The client's name (presence, deduplication).
+    pub name: Option<Cow<'a, str>>,
+    /// Its slow-consumer policy.
+    pub slow: Option<SlowPolicy>,
+}
+
+/// Ask for the messages kept on one topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryQuery<'a> {
+    /// The exact topic.
+    pub topic: TopicArg<'a>,
+    /// Only messages numbered above this.
+    pub since: u64,
+    /// Only the newest this many of those.
+    pub limit: Option<usize>,
 }
 
 /// Remove the sending connection's subscriptions whose filter text is the

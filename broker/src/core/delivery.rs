@@ -9,6 +9,7 @@
 use protocol::Body;
 
 use super::command::CoreError;
+use super::history::Entry;
 use super::subs::SubTag;
 use super::topics::TopicList;
 use super::ConnId;
@@ -69,6 +70,9 @@ pub enum DeliveryKind {
     Live,
     /// Retained earlier, replayed to a new subscription (`LAST_MSG`).
     Retained,
+    /// Kept earlier, replayed to a subscription that resumes: told as live
+    /// deliveries are, but never dropped.
+    Resumed,
 }
 
 /// A message on its way to one or more connections.
@@ -80,6 +84,78 @@ pub struct Delivery<'a> {
     pub topic: &'a str,
     /// The value.
     pub body: &'a Body<'a>,
+    /// Its number on its topic.
+    pub seq: u64,
+    /// When the broker accepted it, in milliseconds since the Unix epoch.
+    pub ts: u64,
+}
+
+/// The broker's answer to `HELLO`: what a client may rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Greeting<'a> {
+    /// Names the lifetime of the numbering.
+    pub epoch: &'a str,
+    /// The connection's id.
+    pub conn: ConnId,
+    /// Messages kept per topic.
+    pub history: usize,
+    /// The connection's pending-output limit, in bytes.
+    pub max_output: usize,
+}
+
+/// The answer to a `HISTORY` request.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryPage<'a> {
+    /// The topic asked about.
+    pub topic: &'a str,
+    /// The topic's current number (0 if it has none).
+    pub seq: u64,
+    /// The oldest kept number, if any.
+    pub first: Option<u64>,
+    /// The messages asked for, oldest first; a door sends as many as its
+    /// frame holds.
+    pub items: &'a [&'a Entry],
+}
+
+/// Why messages were not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapReason {
+    /// They are no longer kept.
+    History,
+    /// The numbering restarted: the numbers are the client's.
+    Epoch,
+    /// The connection did not read fast enough (slow policy "drop").
+    Slow,
+    /// They are too large for the client's protocol.
+    Size,
+}
+
+impl GapReason {
+    /// The reason as the protocol names it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapReason::History => "history",
+            GapReason::Epoch => "epoch",
+            GapReason::Slow => "slow",
+            GapReason::Size => "size",
+        }
+    }
+}
+
+/// Messages `from..=to` of `topic` were not and will not be delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap<'a> {
+    /// The topic.
+    pub topic: &'a str,
+    /// The first missing number.
+    pub from: u64,
+    /// The last missing number.
+    pub to: u64,
+    /// Why.
+    pub reason: GapReason,
+    /// The broker's current numbering.
+    pub epoch: &'a str,
 }
 
 /// Something the broker tells one client that is not a delivery.
@@ -96,6 +172,12 @@ pub enum Notice<'a> {
     },
     /// The answer to a topic-list request when there are no topics at all.
     NoTopics,
+    /// The answer to `HELLO`.
+    Hello(Greeting<'a>),
+    /// The answer to `HISTORY`.
+    History(HistoryPage<'a>),
+    /// Messages that were not delivered.
+    Gap(Gap<'a>),
     /// A refused request.
     Refused {
         /// The request's topic as the client sent it.

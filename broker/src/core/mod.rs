@@ -13,24 +13,35 @@
 //! - [`outbox`]: the [`Outbox`] trait the router writes to.
 //! - [`router`]: [`Router`], the rules.
 //! - [`session`]: the router's view of one connection.
-//! - [`topics`]: [`TopicTree`], every topic and its retained message.
+//! - [`topics`]: [`TopicTree`], every topic with its [`history`]: numbering
+//!   and kept messages.
+//! - `replay`: what a subscriber or a `HISTORY` request gets back of what
+//!   was kept (v1's `LAST_MSG`, resume, gaps).
 //! - [`subs`]: [`SubscriptionIndex`], subscriptions apart from topics, matched
 //!   through a filter trie ([`trie`]) and a per-topic match cache.
 
 pub mod command;
 pub mod delivery;
+pub mod history;
 pub mod outbox;
-mod retained;
+mod replay;
 pub mod router;
 mod session;
 pub mod subs;
 pub mod topics;
 pub mod trie;
 
-pub use command::{Cancel, Command, CoreError, Filter, List, Publish, Subscribe, TopicArg};
-pub use delivery::{Delivery, DeliveryKind, DeliveryRule, Form, Notice, Profile, Recipient};
+pub use command::{
+    Cancel, Command, CoreError, Filter, Hello, HistoryQuery, List, Publish, Resume, SlowPolicy,
+    Subscribe, TopicArg,
+};
+pub use delivery::{
+    Delivery, DeliveryKind, DeliveryRule, Form, Gap, GapReason, Greeting, HistoryPage, Notice,
+    Profile, Recipient,
+};
+pub use history::{Entry, History};
 pub use outbox::Outbox;
-pub use router::Router;
+pub use router::{Router, RouterConfig};
 pub use subs::{CacheHint, SubId, SubTag, SubscriptionIndex};
 pub use topics::{TopicId, TopicList, TopicTree};
 

@@ -4,6 +4,7 @@
 //! recipient's door) and queues it. The reactor implements it over its
 //! connections; tests implement it with a recorder.
 
+use super::command::SlowPolicy;
 use super::delivery::{Delivery, Form, Notice, Recipient};
 use super::ConnId;
 
@@ -18,6 +19,13 @@ pub trait Outbox {
     /// encoded once.
     fn notify(&mut self, form: Form, notice: &Notice<'_>, to: &[ConnId]);
 
+    /// Queues a notice nobody asked for (a topic announcement) as
+    /// [`Outbox::notify`] does; an outbox may skip connections that are not
+    /// reading.
+    fn announce(&mut self, form: Form, notice: &Notice<'_>, to: &[ConnId]) {
+        self.notify(form, notice, to);
+    }
+
     /// Whether a long answer, such as the replay of retained messages on a
     /// subscribe, may start for `to`: not when `to` already has more output
     /// pending than a client that reads would have.
@@ -31,4 +39,7 @@ pub trait Outbox {
     /// limit, unlike live deliveries, which the client has had the chance to
     /// read.
     fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>);
+
+    /// Sets what happens to `to` when its pending output passes its limit.
+    fn set_slow_policy(&mut self, to: ConnId, policy: SlowPolicy);
 }

@@ -14,13 +14,50 @@ use log::debug;
 use protocol::topic::is_under;
 use protocol::Body;
 
-use super::command::{Cancel, Command, CoreError, Filter, List, Publish, Subscribe, TopicArg};
-use super::delivery::{Delivery, DeliveryKind, DeliveryRule, Form, Notice, Profile, Recipient};
+use super::command::{
+    Cancel, Command, CoreError, Filter, Hello, HistoryQuery, List, Publish, Subscribe, TopicArg,
+};
+use super::delivery::{
+    Delivery, DeliveryKind, DeliveryRule, Form, Greeting, Notice, Profile, Recipient,
+};
 use super::outbox::Outbox;
+use super::replay::Recall;
 use super::session::Session;
 use super::subs::{CacheHint, SubscriptionIndex};
 use super::topics::{TopicId, TopicLimit, TopicTree};
 use super::ConnId;
+
+/// The router's limits and numbering, fixed at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterConfig {
+    /// Most topics; a request that would create more is refused.
+    pub max_topics: usize,
+    /// Most bytes of kept JSON text; the oldest history goes first, and a
+    /// publish whose topic's newest messages would not fit is refused.
+    pub max_retained: usize,
+    /// Messages kept per topic (1 is v1's retention).
+    pub history: usize,
+    /// Kept messages older than this (milliseconds) leave history, but for
+    /// each topic's newest; `None` keeps them regardless of age.
+    pub history_ttl: Option<u64>,
+    /// Names this lifetime of the numbering (v2 `epoch`).
+    pub epoch: String,
+    /// Each connection's pending-output limit, as `HELLO` reports it.
+    pub max_output: usize,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            max_topics: usize::MAX,
+            max_retained: usize::MAX,
+            history: 100,
+            history_ttl: None,
+            epoch: "0".to_owned(),
+            max_output: usize::MAX,
+        }
+    }
+}
 
 /// Routing state; see the module docs.
 #[derive(Debug)]
@@ -33,36 +70,65 @@ pub struct Router {
     by_form: Vec<Vec<Recipient>>,
     /// The connections a topic announcement goes to, by form index.
     announce_to: Vec<Vec<ConnId>>,
-    /// Most bytes of retained JSON text; a publish that would pass it is
-    /// refused.
-    max_retained: usize,
+    config: RouterConfig,
+    /// The wall clock as the reactor last read it, in milliseconds since the
+    /// Unix epoch: every message accepted meanwhile gets this `ts`.
+    now: u64,
 }
 
 impl Default for Router {
     fn default() -> Self {
-        Router::with_limits(usize::MAX, usize::MAX)
+        Router::new(RouterConfig::default())
     }
 }
 
 impl Router {
-    /// A router with no topics, no sessions and no limits.
+    /// A router with no topics and no sessions.
     #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A router that holds at most `max_topics` topics and `max_retained`
-    /// bytes of retained JSON text.
-    #[must_use]
-    pub fn with_limits(max_topics: usize, max_retained: usize) -> Self {
+    pub fn new(config: RouterConfig) -> Self {
         Router {
-            topics: TopicTree::with_max_topics(max_topics),
+            topics: TopicTree::new(config.max_topics, config.history),
             subs: SubscriptionIndex::default(),
             sessions: Vec::new(),
             epoch: 0,
             by_form: Vec::new(),
             announce_to: Vec::new(),
-            max_retained,
+            config,
+            now: 0,
+        }
+    }
+
+    /// Sets the time messages are accepted at from now on (milliseconds
+    /// since the Unix epoch). The reactor reads the clock once per turn.
+    pub fn set_clock(&mut self, now: u64) {
+        self.now = now;
+    }
+
+    /// Removes kept messages past the age bound, if there is one; returns
+    /// how many left.
+    pub fn expire(&mut self) -> usize {
+        match self.config.history_ttl {
+            Some(ttl) => self.topics.expire(self.now.saturating_sub(ttl)),
+            None => 0,
+        }
+    }
+
+    /// The name of this lifetime of the numbering.
+    #[must_use]
+    pub fn epoch(&self) -> &str {
+        &self.config.epoch
+    }
+
+    /// How kept messages are read for `to` now.
+    fn recall(&self, to: ConnId, form: Form) -> Recall<'_> {
+        Recall {
+            to,
+            form,
+            epoch: &self.config.epoch,
+            cutoff: self
+                .config
+                .history_ttl
+                .map_or(0, |ttl| self.now.saturating_sub(ttl)),
         }
     }
 
@@ -114,6 +180,34 @@ impl Router {
             Command::Subscribe(s) => self.subscribe(from, s, out),
             Command::Cancel(c) => self.cancel(from, &c),
             Command::List(l) => self.list(from, &l, out),
+            Command::Hello(h) => self.hello(from, h, out),
+            Command::History(q) => self.history(from, &q, out),
+        }
+    }
+
+    fn hello(&mut self, from: ConnId, h: Hello<'_>, out: &mut impl Outbox) {
+        let Some(session) = self.sessions.get_mut(from.0).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Some(name) = h.name {
+            session.name = Some(name.into_owned());
+        }
+        if let Some(policy) = h.slow {
+            out.set_slow_policy(from, policy);
+        }
+        let form = session.profile.form;
+        let greeting = Greeting {
+            epoch: &self.config.epoch,
+            conn: from,
+            history: self.config.history,
+            max_output: self.config.max_output,
+        };
+        out.notify(form, &Notice::Hello(greeting), &[from]);
+    }
+
+    fn history(&mut self, from: ConnId, q: &HistoryQuery<'_>, out: &mut impl Outbox) {
+        if let Some(form) = self.session(from).map(|s| s.profile.form) {
+            self.recall(from, form).history(&self.topics, q, out);
         }
     }
 
@@ -134,7 +228,11 @@ impl Router {
                 return;
             }
         };
-        self.topics.retain(id, &p.body);
+        let ts = self.now;
+        let seq = self.topics.record(id, &p.body, ts).unwrap_or_default();
+        // Always enough: the newest messages fit (checked above), and only
+        // they cannot leave.
+        self.topics.make_room(self.config.max_retained);
         if created {
             self.announce(out);
         }
@@ -142,6 +240,8 @@ impl Router {
             kind: DeliveryKind::Live,
             topic,
             body: &p.body,
+            seq,
+            ts,
         };
         self.fan_out(from, id, &delivery, out);
     }
@@ -193,29 +293,29 @@ impl Router {
         }
     }
 
-    /// Whether retaining `body` on `topic` keeps retained data within its
-    /// limit. One addition per publish; the exact check (which looks the
-    /// topic up) only runs near the limit.
+    /// Whether `body` as the newest message of `topic` keeps the topics'
+    /// newest messages, which cannot leave, within the kept-bytes bound
+    /// (older history makes room). One addition per publish; the exact check
+    /// (which looks the topic up) only runs near the bound.
     #[inline]
     fn check_retained(&self, topic: &str, body: &Body<'_>) -> Result<(), CoreError> {
+        let max = self.config.max_retained;
         let new = match body {
             Body::Json { text, .. } => text.len(),
             Body::Value(v) => v.to_string().len(),
         };
-        let total = self.topics.retained_bytes();
-        if total.saturating_add(new) <= self.max_retained {
+        let total = self.topics.newest_bytes();
+        if total.saturating_add(new) <= max {
             return Ok(());
         }
         let old = self
             .topics
             .get(topic)
-            .map_or(0, |id| self.topics.retained_len(id));
-        if (total - old).saturating_add(new) <= self.max_retained {
+            .map_or(0, |id| self.topics.newest_len(id));
+        if (total - old).saturating_add(new) <= max {
             return Ok(());
         }
-        Err(CoreError::RetainedLimit {
-            max: self.max_retained,
-        })
+        Err(CoreError::RetainedLimit { max })
     }
 
     /// The topic of a publish, created if need be, through the publisher's
@@ -264,6 +364,7 @@ impl Router {
                 .subs
                 .push(subs.insert(from, s.tag, s.filter.clone().into_owned()));
         }
+        let form = session.profile.form;
         debug!("conn {} subscribed to {}", from.0, s.filter.text());
         if created {
             self.announce(out);
@@ -271,15 +372,8 @@ impl Router {
         if !out.accepts_replay(from) {
             return;
         }
-        for (path, retained) in self.topics.retained_under(topic.as_str()) {
-            let body = retained.body();
-            let delivery = Delivery {
-                kind: DeliveryKind::Retained,
-                topic: path,
-                body: &body,
-            };
-            out.replay(from, &delivery);
-        }
+        self.recall(from, form)
+            .subscription(&self.topics, topic.as_str(), s.resume.as_ref(), out);
     }
 
     fn cancel(&mut self, from: ConnId, c: &Cancel<'_>) {
@@ -341,7 +435,7 @@ impl Router {
         };
         for (form, to) in (0..=u8::MAX).map(Form).zip(self.announce_to.iter()) {
             if !to.is_empty() {
-                out.notify(form, &notice, to);
+                out.announce(form, &notice, to);
             }
         }
     }

@@ -21,6 +21,8 @@ pub(super) struct Session {
     pub last_publish: Option<(String, TopicId)>,
     /// Where the matches of its last published topic sit in the cache.
     pub cache_hint: CacheHint,
+    /// The name it gave in `HELLO`, if any.
+    pub name: Option<String>,
 }
 
 impl Session {
@@ -32,6 +34,7 @@ impl Session {
             seen_epoch: 0,
             last_publish: None,
             cache_hint: CacheHint::default(),
+            name: None,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The topic tree: every topic that exists and its retained message.
+//! The topic tree: every topic that exists, its numbering and kept messages.
 //!
 //! Nodes live in an arena of slots and know their parent and children. A
 //! node can be removed once it has no children; its slot is then reused
@@ -9,17 +9,20 @@
 //! gives LIST and the `LAST_MSG` replay their order, which a depth-first walk
 //! would not give, since `-` sorts before `/` (`/a`, `/a-b`, `/a/b`).
 //! Subscriptions are not here: they live in the subscription index, keyed by
-//! filters, which need not be topics.
+//! filters, which need not be topics. What is kept of messages, and how it
+//! leaves (age, the bytes bound), is in the child module `retention`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt};
 use protocol::topic::segments;
-use protocol::Body;
 
-pub use super::retained::Retained;
+pub use super::history::{Entry, History};
+
+#[path = "topics_retention.rs"]
+mod retention;
 
 /// A topic's slot and the generation of the node in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,7 +46,10 @@ struct Node {
     children: Vec<TopicId>,
     /// Where this node sits in its parent's `children`, so removal is O(1).
     index_in_parent: usize,
-    retained: Option<Retained>,
+    history: History,
+    /// Its newest entry was taken out of the age queue while it could not
+    /// leave (see `retention`); it goes back in when a newer one arrives.
+    requeue: bool,
 }
 
 #[derive(Debug)]
@@ -66,8 +72,18 @@ pub struct TopicTree {
     /// Bounds the tree's memory against a client that publishes to ever new
     /// topics.
     max_topics: usize,
-    /// Sum of the retained texts' lengths, for the retained-data limit.
-    retained_bytes: usize,
+    /// Most messages kept per topic.
+    history_cap: usize,
+    /// Bytes of JSON text of every kept message.
+    kept_bytes: usize,
+    /// Messages kept on all topics.
+    kept_count: usize,
+    /// Bytes of JSON text of each topic's newest message: what can never
+    /// leave, so what the bound is checked against.
+    newest_bytes: usize,
+    /// Every kept message as (topic, number), oldest first; entries that left
+    /// otherwise stay until met or compacted.
+    aged: VecDeque<(TopicId, u64)>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_path: HashMap<Arc<str>, TopicId>,
@@ -78,20 +94,25 @@ pub struct TopicTree {
 
 impl Default for TopicTree {
     fn default() -> Self {
-        Self::with_max_topics(usize::MAX)
+        Self::new(usize::MAX, 1)
     }
 }
 
 impl TopicTree {
-    /// A tree that holds at most `max_topics` topics (the root not counted).
+    /// A tree that holds at most `max_topics` topics (the root not counted)
+    /// and keeps the last `history_cap` messages of each (at least one).
     #[must_use]
-    pub fn with_max_topics(max_topics: usize) -> Self {
+    pub fn new(max_topics: usize, history_cap: usize) -> Self {
         let root: Arc<str> = Arc::from("/");
         let mut by_path = HashMap::new();
         by_path.insert(root.clone(), TopicId::ROOT);
         TopicTree {
             max_topics,
-            retained_bytes: 0,
+            history_cap: history_cap.max(1),
+            kept_bytes: 0,
+            kept_count: 0,
+            newest_bytes: 0,
+            aged: VecDeque::new(),
             slots: vec![Slot {
                 generation: 0,
                 node: Some(Node {
@@ -99,7 +120,8 @@ impl TopicTree {
                     parent: None,
                     children: Vec::new(),
                     index_in_parent: 0,
-                    retained: None,
+                    history: History::default(),
+                    requeue: false,
                 }),
             }],
             free: Vec::new(),
@@ -150,7 +172,8 @@ impl TopicTree {
             parent: Some(parent),
             children: Vec::new(),
             index_in_parent,
-            retained: None,
+            history: History::default(),
+            requeue: false,
         };
         let id = match self.free.pop() {
             Some(slot) => {
@@ -182,7 +205,7 @@ impl TopicTree {
         id
     }
 
-    /// Removes a topic that has no children, with its retained message.
+    /// Removes a topic that has no children, with its kept messages.
     /// Returns whether it was removed: not the root, not a topic with
     /// children, not an id whose topic is already gone.
     pub fn remove(&mut self, id: TopicId) -> bool {
@@ -195,7 +218,9 @@ impl TopicTree {
         };
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(id.slot);
-        self.retained_bytes -= node.retained.as_ref().map_or(0, Retained::bytes);
+        self.kept_bytes -= node.history.after(0).map(Entry::bytes).sum::<usize>();
+        self.kept_count -= node.history.len();
+        self.newest_bytes -= node.history.newest().map_or(0, Entry::bytes);
         self.by_path.remove(&node.path);
         self.sorted.remove(&node.path);
         self.version += 1;
@@ -256,36 +281,38 @@ impl TopicTree {
         self.sorted.is_empty()
     }
 
-    /// Stores `body` as the last message of `id` (nothing if `id` is gone).
-    #[inline]
-    pub fn retain(&mut self, id: TopicId, body: &Body<'_>) {
-        let Some(node) = self.node_mut(id) else {
-            return;
-        };
-        let old = node.retained.as_ref().map_or(0, Retained::bytes);
-        let new = Retained::store(&mut node.retained, body);
-        self.retained_bytes = self.retained_bytes - old + new;
-    }
-
-    /// Bytes of JSON text retained on `id`.
+    /// The numbering and kept messages of `id`, if it still exists.
     #[must_use]
-    pub fn retained_len(&self, id: TopicId) -> usize {
-        self.node(id)
-            .and_then(|n| n.retained.as_ref())
-            .map_or(0, Retained::bytes)
+    pub fn history(&self, id: TopicId) -> Option<&History> {
+        self.node(id).map(|n| &n.history)
     }
 
-    /// Bytes of JSON text retained on all topics.
+    /// Bytes of JSON text of the newest message of `id`.
     #[must_use]
-    pub fn retained_bytes(&self) -> usize {
-        self.retained_bytes
+    pub fn newest_len(&self, id: TopicId) -> usize {
+        self.history(id)
+            .and_then(History::newest)
+            .map_or(0, Entry::bytes)
     }
 
-    /// Topics equal to or under `topic` that hold a retained message, in byte order.
-    pub fn retained_under<'a>(
+    /// Bytes of JSON text of every topic's newest message.
+    #[must_use]
+    pub fn newest_bytes(&self) -> usize {
+        self.newest_bytes
+    }
+
+    /// Bytes of JSON text of every kept message.
+    #[must_use]
+    pub fn kept_bytes(&self) -> usize {
+        self.kept_bytes
+    }
+
+    /// Topics equal to or under `topic` that have had messages, with their
+    /// history, in byte order.
+    pub fn kept_under<'a>(
         &'a self,
         topic: &'a str,
-    ) -> impl Iterator<Item = (&'a str, &'a Retained)> + 'a {
+    ) -> impl Iterator<Item = (&'a str, &'a History)> + 'a {
         let (itself, below) = subtree_bounds(topic);
         let itself = itself.and_then(|t| self.sorted.get_key_value(t));
         itself
@@ -295,8 +322,8 @@ impl TopicTree {
                 below.1.as_ref().map(String::as_str),
             )))
             .filter_map(|(path, &id)| {
-                let retained = self.node(id)?.retained.as_ref()?;
-                Some((&**path, retained))
+                let history = &self.node(id)?.history;
+                (!history.is_empty()).then_some((&**path, history))
             })
     }
 

@@ -1,5 +1,7 @@
 use std::borrow::Cow;
 
+use protocol::Body;
+
 use super::*;
 
 fn body(text: &str) -> Body<'_> {
@@ -39,11 +41,11 @@ fn retained_replay_is_byte_sorted_and_segment_bounded() {
     let mut t = TopicTree::default();
     for topic in ["/a/b", "/a-b", "/a", "/ab", "/a/c/d"] {
         let (id, _) = t.get_or_create(topic).unwrap();
-        t.retain(id, &body("1"));
+        t.record(id, &body("1"), 0);
     }
-    let under_a: Vec<_> = t.retained_under("/a").map(|(p, _)| p).collect();
+    let under_a: Vec<_> = t.kept_under("/a").map(|(p, _)| p).collect();
     assert_eq!(under_a, ["/a", "/a/b", "/a/c/d"]);
-    let all: Vec<_> = t.retained_under("/").map(|(p, _)| p).collect();
+    let all: Vec<_> = t.kept_under("/").map(|(p, _)| p).collect();
     assert_eq!(all, ["/a", "/a-b", "/a/b", "/a/c/d", "/ab"]);
     assert_eq!(
         t.topics_after(Some("/a/b")).collect::<Vec<_>>(),
@@ -53,7 +55,7 @@ fn retained_replay_is_byte_sorted_and_segment_bounded() {
 
 #[test]
 fn topic_limit_counts_ancestors_and_creates_nothing_past_it() {
-    let mut t = TopicTree::with_max_topics(3);
+    let mut t = TopicTree::new(3, 1);
     assert!(t.get_or_create("/a/b").is_ok());
     assert_eq!(t.get_or_create("/c/d"), Err(TopicLimit { max: 3 }));
     assert_eq!(t.len(), 2, "a refused topic creates no ancestor either");
@@ -66,28 +68,35 @@ fn topic_limit_counts_ancestors_and_creates_nothing_past_it() {
 }
 
 #[test]
-fn retained_bytes_follow_replacements_and_removals() {
-    let mut t = TopicTree::default();
+fn kept_bytes_follow_replacements_and_removals() {
+    let mut t = TopicTree::new(10, 2);
     let (a, _) = t.get_or_create("/a").unwrap();
     let (b, _) = t.get_or_create("/b").unwrap();
-    t.retain(a, &body("\"hello\""));
-    t.retain(b, &body("1"));
-    assert_eq!(t.retained_bytes(), 8);
-    t.retain(a, &body("22"));
-    assert_eq!(t.retained_bytes(), 3);
-    assert_eq!(t.retained_len(a), 2);
+    t.record(a, &body("\"hello\""), 0);
+    t.record(b, &body("1"), 0);
+    assert_eq!((t.kept_bytes(), t.newest_bytes()), (8, 8));
+    t.record(a, &body("22"), 0);
+    assert_eq!((t.kept_bytes(), t.newest_bytes()), (10, 3));
+    t.record(a, &body("333"), 0);
+    assert_eq!(
+        (t.kept_bytes(), t.newest_bytes()),
+        (6, 4),
+        "a full ring drops its oldest"
+    );
+    assert_eq!(t.newest_len(a), 3);
     assert!(t.remove(a));
-    assert_eq!(t.retained_bytes(), 1);
+    assert_eq!((t.kept_bytes(), t.newest_bytes()), (1, 1));
 }
 
 #[test]
-fn retained_buffer_is_reused() {
+fn with_one_entry_the_newest_replaces_the_last() {
     let mut t = TopicTree::default();
     let (id, _) = t.get_or_create("/x").unwrap();
-    t.retain(id, &body("\"a long first value\""));
-    t.retain(id, &body("2"));
-    let (_, r) = t.retained_under("/x").next().unwrap();
-    assert_eq!(r.body(), body("2"));
+    t.record(id, &body("\"a long first value\""), 0);
+    t.record(id, &body("2"), 0);
+    let (_, h) = t.kept_under("/x").next().unwrap();
+    assert_eq!(h.newest().map(Entry::body), Some(body("2")));
+    assert_eq!((h.len(), h.seq()), (1, 2));
 }
 
 #[test]
@@ -115,14 +124,14 @@ fn only_leaves_are_removed_and_indexes_follow() {
 fn a_stale_id_never_reaches_the_node_reusing_its_slot() {
     let mut t = TopicTree::default();
     let (old, _) = t.get_or_create("/old").unwrap();
-    t.retain(old, &body("1"));
+    t.record(old, &body("1"), 0);
     assert!(t.remove(old));
     let (new, _) = t.get_or_create("/new").unwrap();
     assert_ne!(old, new);
     assert!(!t.contains(old));
     assert_eq!(t.path(old), None);
-    t.retain(old, &body("\"stale\""));
-    assert_eq!(t.retained_len(new), 0, "a stale id wrote nothing");
+    assert_eq!(t.record(old, &body("\"stale\""), 0), None);
+    assert_eq!(t.newest_len(new), 0, "a stale id wrote nothing");
     assert!(!t.remove(old));
     assert_eq!(t.path(new), Some("/new"));
 }

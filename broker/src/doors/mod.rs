@@ -90,6 +90,12 @@ pub enum Farewell {
     },
     /// It did not complete its handshake in time.
     HandshakeTimeout,
+    /// It fell behind under slow policy "drop" until gaps were owed on more
+    /// topics than the broker keeps track of.
+    TooManyGaps {
+        /// The most topics with gaps.
+        limit: usize,
+    },
 }
 
 /// One connection's protocol: see the module docs.

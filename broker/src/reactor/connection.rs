@@ -16,6 +16,7 @@ use std::net::{Shutdown, SocketAddr};
 
 use mio::net::TcpStream;
 
+use super::drops::Slow;
 use super::flow::Pressure;
 use super::output::{Output, KEEP_CAPACITY};
 use crate::core::ConnId;
@@ -64,6 +65,8 @@ pub(super) struct Connection {
     pub(super) pressure: Pressure,
     /// Whether it counts toward the connection limit.
     pub(super) admission: Admission,
+    /// What happens when it falls too far behind.
+    pub(super) slow: Slow,
     life: Life,
     /// Queued in the reactor's flush list.
     dirty: bool,
@@ -87,6 +90,7 @@ impl Connection {
             output: Output::new(),
             pressure: Pressure::Clear,
             admission,
+            slow: Slow::Disconnect,
             life: Life::Handshake,
             dirty: false,
         }
@@ -150,6 +154,8 @@ pub(super) struct Schedule {
     /// To read again: a read budget ran out, or a stall ended, and an
     /// edge-triggered poll will not say so again.
     pub(super) backlog: Vec<ConnId>,
+    /// To close once their last words, already queued, are flushed.
+    pub(super) closing: Vec<ConnId>,
 }
 
 impl Schedule {
@@ -164,6 +170,16 @@ impl Schedule {
     /// Takes `conn` off the flush list it was popped from.
     pub(super) fn clean(conn: &mut Connection) {
         conn.dirty = false;
+    }
+
+    /// Schedules `conn` to close after its queued output (the reactor starts
+    /// its linger); its input is no longer acted on.
+    pub(super) fn close(&mut self, id: ConnId, conn: &mut Connection) {
+        if conn.is_open() {
+            conn.start_closing();
+            self.closing.push(id);
+            self.mark_dirty(id, conn);
+        }
     }
 
     /// Marks `conn` dead and schedules its removal, once.

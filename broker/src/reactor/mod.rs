@@ -15,9 +15,11 @@
 //! - [`ingest`]: reading, decoding and dispatching a connection's input.
 //! - [`outbox`]: the router's outbox over the connections.
 //! - [`flow`]: back-pressure and slow consumers.
+//! - [`drops`]: slow policy "drop": deliveries dropped, then told as gaps.
 //! - [`output`], [`timers`]: a connection's output buffer; deadlines.
 
 mod connection;
+mod drops;
 mod flow;
 mod ingest;
 mod listener;
@@ -29,7 +31,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use log::{debug, info, warn};
 use mio::{Events, Poll, Token, Waker};
@@ -40,7 +42,7 @@ use self::flow::FlowControl;
 use self::listener::Listener;
 use self::outbox::ConnOutbox;
 use self::timers::TimerQueue;
-use crate::core::{ConnId, Router};
+use crate::core::{ConnId, Router, RouterConfig};
 use crate::doors::Door;
 use crate::Config;
 
@@ -53,6 +55,8 @@ const MAX_LISTENERS: usize = 15;
 const FIRST_CONN: usize = FIRST_LISTENER + MAX_LISTENERS;
 /// How often buffers left big by a burst are freed once idle.
 const BUFFER_SWEEP: Duration = Duration::from_secs(1);
+/// How often history past its age bound is removed (reads skip it before).
+const HISTORY_SWEEP: Duration = Duration::from_secs(1);
 
 /// Stops a running broker from another thread.
 #[derive(Debug, Clone)]
@@ -96,6 +100,8 @@ pub struct Broker {
     accept_retry: Option<Instant>,
     /// When to free idle big buffers, while some connection holds one.
     buffer_sweep: Option<Instant>,
+    /// When to remove expired history, if history has an age bound.
+    history_sweep: Option<Instant>,
 }
 
 impl Broker {
@@ -129,7 +135,17 @@ impl Broker {
                 waker,
                 stop: Arc::new(AtomicBool::new(false)),
             },
-            router: Router::with_limits(config.max_topics, config.max_retained_bytes),
+            router: Router::new(RouterConfig {
+                max_topics: config.max_topics,
+                max_retained: config.max_retained_bytes,
+                history: config.history,
+                history_ttl: config
+                    .history_ttl
+                    .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+                epoch: fresh_epoch(),
+                max_output: config.max_pending_output,
+            }),
+            history_sweep: config.history_ttl.map(|_| Instant::now() + HISTORY_SWEEP),
             flow: FlowControl::new(config.max_pending_output),
             config,
             conns: Slab::new(),
@@ -182,6 +198,7 @@ impl Broker {
         for (door, addr) in self.addresses()? {
             info!("{} door listening on {addr}", door.name());
         }
+        info!("numbering epoch {}", self.router.epoch());
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.poll_timeout();
@@ -191,6 +208,7 @@ impl Broker {
                 }
                 return Err(e);
             }
+            self.router.set_clock(unix_millis());
             for event in &events {
                 match event.token() {
                     WAKER => {
@@ -229,6 +247,7 @@ impl Broker {
             self.lingering.next(),
             self.accept_retry,
             self.buffer_sweep,
+            self.history_sweep,
             self.flow.watching().then(|| now + flow::CHECK_EVERY),
         ];
         deadlines
@@ -282,7 +301,14 @@ impl Broker {
         let Some(conn) = self.conns.get_mut(id.0) else {
             return;
         };
-        match conn.output.flush(&mut conn.stream) {
+        let mut result = conn.output.flush(&mut conn.stream);
+        if result.is_ok() {
+            let limit = self.config.max_pending_output;
+            if drops::settle(id, conn, limit, self.router.epoch()) {
+                result = conn.output.flush(&mut conn.stream);
+            }
+        }
+        match result {
             Ok(done) => {
                 if done && conn.life() == Life::Closing {
                     conn.shutdown_write();
@@ -318,6 +344,15 @@ impl Broker {
     /// Removes the dead connections, telling the router; what that makes it
     /// send others is flushed in this turn.
     fn reap(&mut self) {
+        while let Some(id) = self.schedule.closing.pop() {
+            let Some(conn) = self.conns.get(id.0) else {
+                continue;
+            };
+            let deadline = Instant::now() + self.config.linger;
+            self.lingering.push(deadline, id, conn.serial);
+            let (router, mut outbox) = self.outbox();
+            router.disconnect(id, &mut outbox);
+        }
         while let Some(id) = self.schedule.dead.pop() {
             let Some(mut conn) = self.conns.try_remove(id.0) else {
                 continue;
@@ -362,8 +397,34 @@ impl Broker {
                 self.accept(i);
             }
         }
+        if self.history_sweep.is_some_and(|t| t <= now) {
+            let gone = self.router.expire();
+            if gone > 0 {
+                debug!("{gone} kept messages expired");
+            }
+            self.history_sweep = Some(now + HISTORY_SWEEP);
+        }
         self.flow.check(now, &mut self.conns);
         self.flow
             .resume(&mut self.conns, &mut self.schedule.backlog);
     }
+}
+
+/// The wall clock in milliseconds since the Unix epoch (0 if it is set
+/// before 1970).
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A new epoch name for this start: without a durable store, numbering
+/// restarts at each start, so the name must differ from every earlier
+/// start's. The start time in nanoseconds and the process id make it so on
+/// one machine.
+fn fresh_epoch() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{:x}", nanos, std::process::id())
 }

@@ -6,15 +6,18 @@
 //! output. A delivery with one recipient is encoded straight into its
 //! output, as replays are: no shared copy is needed. Queueing is where the slow-consumer limit applies (as NATS does
 //! in `queueOutbound`): a connection whose pending output passes the limit
-//! is dropped there and then. Below that, flow control may ask to stall the
+//! is dropped there and then, or, under slow policy "drop", the delivery is
+//! (see [`super::drops`]). Below that, flow control may ask to stall the
 //! sender (see [`super::flow`]).
 
 use log::{debug, warn};
 use slab::Slab;
 
 use super::connection::{Connection, Schedule};
+use super::drops::{self, Drops, Slow};
 use super::flow::FlowControl;
-use crate::core::{ConnId, Delivery, Form, Notice, Outbox, Recipient};
+use crate::core::{ConnId, Delivery, Form, Notice, Outbox, Recipient, SlowPolicy};
+use crate::doors::Farewell;
 
 /// Queues what the router says into connections' output buffers.
 #[derive(Debug)]
@@ -38,8 +41,9 @@ impl ConnOutbox<'_> {
         }
     }
 
-    /// Appends the shared bytes to each open connection of `to`.
-    fn fan_out(&mut self, to: impl Iterator<Item = ConnId>) {
+    /// Appends the shared bytes to each open connection of `to`; a
+    /// `delivery`'s are subject to each one's slow policy.
+    fn fan_out(&mut self, delivery: Option<&Delivery<'_>>, to: impl Iterator<Item = ConnId>) {
         let ConnOutbox {
             conns,
             flow,
@@ -52,8 +56,53 @@ impl ConnOutbox<'_> {
             let Some(conn) = conns.get_mut(id.0).filter(|c| c.is_open()) else {
                 continue;
             };
+            if let Some(d) = delivery {
+                if !admit(schedule, id, conn, d, scratch.len(), *max_pending) {
+                    continue;
+                }
+            }
             conn.output.buffer().extend_from_slice(scratch);
             *stall |= account(flow, schedule, id, conn, *max_pending);
+        }
+    }
+}
+
+/// Whether `delivery`, `len` bytes, may be queued to `conn` under its slow
+/// policy; a connection owed gaps on too many topics is closed.
+#[inline]
+fn admit(
+    schedule: &mut Schedule,
+    id: ConnId,
+    conn: &mut Connection,
+    delivery: &Delivery<'_>,
+    len: usize,
+    limit: usize,
+) -> bool {
+    if matches!(conn.slow, Slow::Disconnect) {
+        return true;
+    }
+    let limit = limit.saturating_add(conn.output.allowance());
+    match drops::admit(id, conn, delivery.topic, delivery.seq, len, limit) {
+        Ok(true) => true,
+        Ok(false) => {
+            // The flush after this turn sends the gaps once it drains.
+            schedule.mark_dirty(id, conn);
+            false
+        }
+        Err(drops::TooManyGaps) => {
+            warn!(
+                "conn {} ({}): gaps owed on over {} topics; closing",
+                id.0,
+                conn.peer,
+                drops::MAX_GAP_TOPICS
+            );
+            conn.output.discard();
+            let why = Farewell::TooManyGaps {
+                limit: drops::MAX_GAP_TOPICS,
+            };
+            conn.codec.farewell(why, conn.output.buffer());
+            schedule.close(id, conn);
+            false
         }
     }
 }
@@ -84,6 +133,12 @@ fn account(
     limit: usize,
 ) -> bool {
     let pending = conn.output.pending();
+    if let Slow::Drop(_) = conn.slow {
+        // Its deliveries were admitted under the limit and answers are never
+        // dropped; nor does it hold publishers back.
+        schedule.mark_dirty(id, conn);
+        return false;
+    }
     if pending > limit.saturating_add(conn.output.allowance()) {
         drop_slow(schedule, id, conn, limit);
         return false;
@@ -112,7 +167,24 @@ impl Outbox for ConnOutbox<'_> {
                 return;
             };
             if !conn.codec.wraps_deliveries() {
-                if conn.is_open() && encode(conn, delivery).is_some() {
+                if !conn.is_open() {
+                    return;
+                }
+                let before = conn.output.buffer().len();
+                let Some(added) = encode(conn, delivery) else {
+                    return;
+                };
+                // Measured once encoded: taken back if the policy drops it.
+                conn.output.buffer().truncate(before);
+                if admit(
+                    self.schedule,
+                    only.conn,
+                    conn,
+                    delivery,
+                    added,
+                    self.max_pending,
+                ) {
+                    encode(conn, delivery);
                     self.stall |=
                         account(self.flow, self.schedule, only.conn, conn, self.max_pending);
                 }
@@ -129,13 +201,17 @@ impl Outbox for ConnOutbox<'_> {
             return;
         }
         if !wraps {
-            self.fan_out(to.iter().map(|r| r.conn));
+            self.fan_out(Some(delivery), to.iter().map(|r| r.conn));
             return;
         }
         for r in to {
             let Some(conn) = self.conns.get_mut(r.conn.0).filter(|c| c.is_open()) else {
                 continue;
             };
+            let len = self.scratch.len();
+            if !admit(self.schedule, r.conn, conn, delivery, len, self.max_pending) {
+                continue;
+            }
             conn.codec
                 .wrap_delivery(delivery, r.tag, self.scratch, conn.output.buffer());
             self.stall |= account(self.flow, self.schedule, r.conn, conn, self.max_pending);
@@ -149,8 +225,26 @@ impl Outbox for ConnOutbox<'_> {
         self.scratch.clear();
         first.codec.encode_notice(notice, self.scratch);
         if !self.scratch.is_empty() {
-            self.fan_out(to.iter().copied());
+            self.fan_out(None, to.iter().copied());
         }
+    }
+
+    /// Connections that drop deliveries also skip announcements while they
+    /// are over their limit: those are not answers, and `LIST` gives the
+    /// same list when asked.
+    fn announce(&mut self, form: Form, notice: &Notice<'_>, to: &[ConnId]) {
+        let limit = self.max_pending;
+        let conns = &*self.conns;
+        let reading: Vec<ConnId> = to
+            .iter()
+            .copied()
+            .filter(|id| {
+                conns.get(id.0).is_some_and(|c| {
+                    matches!(c.slow, Slow::Disconnect) || c.output.pending() <= limit
+                })
+            })
+            .collect();
+        self.notify(form, notice, &reading);
     }
 
     /// A client whose output is already over the limit is not reading: it is
@@ -159,11 +253,22 @@ impl Outbox for ConnOutbox<'_> {
         let Some(conn) = self.conns.get_mut(to.0) else {
             return false;
         };
-        if conn.output.pending() > self.max_pending {
+        if conn.output.pending() > self.max_pending && matches!(conn.slow, Slow::Disconnect) {
             drop_slow(self.schedule, to, conn, self.max_pending);
             return false;
         }
         conn.is_open()
+    }
+
+    fn set_slow_policy(&mut self, to: ConnId, policy: SlowPolicy) {
+        let Some(conn) = self.conns.get_mut(to.0) else {
+            return;
+        };
+        match (policy, &conn.slow) {
+            (SlowPolicy::Disconnect, _) => conn.slow = Slow::Disconnect,
+            (SlowPolicy::Drop, Slow::Disconnect) => conn.slow = Slow::Drop(Drops::default()),
+            (SlowPolicy::Drop, Slow::Drop(_)) => {}
+        }
     }
 
     fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>) {

@@ -110,6 +110,8 @@ fn live<'a>(topic: &'a str, body: &'a Body<'a>) -> Delivery<'a> {
         kind: DeliveryKind::Live,
         topic,
         body,
+        seq: 1,
+        ts: 1_733_500_000_000,
     }
 }
 
@@ -165,7 +167,7 @@ fn lab_recipients_share_one_encoding_byte_for_byte() {
     };
     f.outbox(1 << 20)
         .deliver(Form(0), &live("/telephony/orange", &body), &to);
-    let want = r#"   57{"method":"PUBLISH","topic":"/telephony/orange","msg":27}"#;
+    let want = r#"   84{"method":"PUBLISH","topic":"/telephony/orange","msg":27,"seq":1,"ts":1733500000000}"#;
     assert_eq!(f.output(0), want);
     assert_eq!(f.output(1), want);
 }

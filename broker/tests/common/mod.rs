@@ -137,9 +137,10 @@ impl Raw {
             .map(|mut frame| frame.split_off(protocol::HEADER_LEN))
     }
 
-    /// Reads and decodes one message.
+    /// Reads and decodes one message, as it came: deliveries with their
+    /// `seq` and `ts`.
     #[track_caller]
-    pub fn recv(&mut self) -> Message {
+    pub fn recv_stamped(&mut self) -> Message {
         let payload = self
             .recv_payload()
             .expect("connection closed while waiting for a message");
@@ -149,6 +150,23 @@ impl Raw {
                 String::from_utf8_lossy(&payload)
             )
         })
+    }
+
+    /// Reads and decodes one message, checks that it carries `seq` and `ts`
+    /// if and only if it is a delivery (v2 §11: v1 clients see them too),
+    /// and returns it without them, for tests of everything else.
+    #[track_caller]
+    pub fn recv(&mut self) -> Message {
+        let mut m = self.recv_stamped();
+        let delivery = matches!(m.method, Method::Publish | Method::LastMsg);
+        assert_eq!(
+            (m.attrs.seq.is_some(), m.attrs.ts.is_some()),
+            (delivery, delivery),
+            "seq and ts on deliveries only: {m:?}"
+        );
+        m.attrs.seq = None;
+        m.attrs.ts = None;
+        m
     }
 
     /// Reads messages, skipping `LIST_ACK` announcements, until one with `method`.

@@ -27,7 +27,7 @@ pub fn barrier(c: &mut Raw) -> Vec<Message> {
         let m = c.recv();
         let reply = match m.method {
             Method::ListNack => true,
-            Method::ListAck => m.msg == Value::List(vec![]) && !m.more,
+            Method::ListAck => m.msg == Value::List(vec![]) && !m.attrs.more,
             _ => false,
         };
         if reply {
@@ -189,7 +189,7 @@ pub fn list_all_pages(c: &mut Raw) -> (Vec<String>, usize) {
                 other => panic!("topic list holds {other:?}"),
             })
             .collect();
-        if !m.more {
+        if !m.attrs.more {
             all.extend(page);
             return (all, pages);
         }

@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 
-use broker::core::{ConnId, Delivery, Form, Notice, Outbox, Profile, Recipient, Router};
+use broker::core::{
+    ConnId, Delivery, Form, Notice, Outbox, Profile, Recipient, Router, RouterConfig, SlowPolicy,
+};
 use broker::doors::lab::LabCodec;
 use broker::doors::{Action, Codec, Decoded};
 use protocol::{frame, Format, Message, Method, Value, MAX_PAYLOAD};
@@ -27,6 +29,8 @@ pub struct Recorder {
     pub codecs: HashMap<ConnId, LabCodec>,
     pub frames: HashMap<ConnId, Vec<Vec<u8>>>,
     pub delivered: Vec<Delivered>,
+    /// The slow policy each connection asked for.
+    pub policies: HashMap<ConnId, SlowPolicy>,
 }
 
 impl Recorder {
@@ -75,6 +79,10 @@ impl Outbox for Recorder {
             codec.encode_delivery(delivery, out).expect("encodable");
         });
     }
+
+    fn set_slow_policy(&mut self, to: ConnId, policy: SlowPolicy) {
+        self.policies.insert(to, policy);
+    }
 }
 
 /// A router, its recorder and the format of each connection.
@@ -102,7 +110,7 @@ pub fn handshaken(format: Format) -> (LabCodec, Profile) {
 impl Harness {
     pub fn new() -> Self {
         Harness {
-            router: Router::new(),
+            router: Router::new(RouterConfig::default()),
             out: Recorder::default(),
             formats: HashMap::new(),
         }

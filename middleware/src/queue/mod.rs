@@ -13,7 +13,9 @@ use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 use protocol::frame;
-use protocol::{Body, EncodeError, Format, FrameError, Message, Method, Topic, Value, MAX_PAYLOAD};
+use protocol::{
+    Attrs, Body, EncodeError, Format, FrameError, Message, Method, Topic, Value, MAX_PAYLOAD,
+};
 
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -204,7 +206,7 @@ impl Queue {
         for format in Format::ALL {
             len = len.max(
                 format
-                    .payload_len(Method::LastMsg, self.topic.as_str(), &body, false)
+                    .payload_len(Method::LastMsg, self.topic.as_str(), &body, Attrs::NONE)
                     .map_err(encode_error)?,
             );
         }

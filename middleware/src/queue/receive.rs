@@ -51,7 +51,7 @@ impl Queue {
                 };
                 match m.method {
                     Method::ListAck => {
-                        let more = m.more;
+                        let more = m.attrs.more;
                         let page = topic_list(m.msg)?;
                         let announcement = cursor
                             .as_deref()

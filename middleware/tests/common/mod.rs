@@ -120,7 +120,7 @@ pub fn list_ack(topics: &[&str], more: bool) -> Message {
         "/",
         Value::List(topics.iter().map(|t| Value::from(*t)).collect()),
     );
-    m.more = more;
+    m.attrs.more = more;
     m
 }
 

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use crate::error::{DecodeError, EncodeError, ValueError};
 use crate::frame;
-use crate::message::{Body, Envelope, Message, Method};
+use crate::message::{Attrs, Body, Envelope, Message, Method};
 use crate::value::{Counter, Out, Value};
 
 use self::json::JsonWriter;
@@ -73,7 +73,7 @@ impl Format {
 
     /// Best-effort `topic` of a payload that did not decode, for an `ERROR` reply.
     ///
-    /// Only a topic both formats can carry is returned, so an `ERROR` echoing
+    /// Only a topic this format can carry is returned, so an `ERROR` echoing
     /// it can always be encoded.
     #[must_use]
     pub fn recover_topic(self, payload: &[u8]) -> Option<String> {
@@ -89,7 +89,7 @@ impl Format {
     /// [`EncodeError::Value`] when `m.msg` or `m.topic` cannot be carried,
     /// [`EncodeError::Frame`] when it does not fit a frame; `out` is unchanged.
     pub fn encode(self, m: &Message, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        self.encode_value(m.method, &m.topic, &m.msg, m.more, out)
+        self.encode_value(m.method, &m.topic, &m.msg, m.attrs, out)
     }
 
     /// Appends one frame built from parts, the value given as a tree.
@@ -101,10 +101,10 @@ impl Format {
         method: Method,
         topic: &str,
         msg: &Value,
-        more: bool,
+        attrs: Attrs,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
-        self.encode_parts(method, topic, &Body::Value(Cow::Borrowed(msg)), more, out)
+        self.encode_parts(method, topic, &Body::Value(Cow::Borrowed(msg)), attrs, out)
     }
 
     /// Appends one frame whose value is a [`Body`]: JSON text is copied to JSON
@@ -117,11 +117,11 @@ impl Format {
         method: Method,
         topic: &str,
         body: &Body<'_>,
-        more: bool,
+        attrs: Attrs,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
         frame::encode_with(out, |o| {
-            self.put_envelope(o, method, topic, more, |o| self.put_msg(o, body))
+            self.put_envelope(o, method, topic, attrs, |o| self.put_msg(o, body))
                 .map_err(EncodeError::from)
         })
     }
@@ -137,7 +137,7 @@ impl Format {
         method: Method,
         topic: &str,
         body: &Body<'_>,
-        more: bool,
+        attrs: Attrs,
     ) -> Result<usize, EncodeError> {
         match (self, body) {
             (
@@ -145,10 +145,10 @@ impl Format {
                 Body::Json {
                     xml_len: Some(n), ..
                 },
-            ) => self.envelope_len(method, topic, more, *n),
+            ) => self.envelope_len(method, topic, attrs, *n),
             _ => {
                 let mut c = Counter::default();
-                self.put_envelope(&mut c, method, topic, more, |o| self.put_msg(o, body))?;
+                self.put_envelope(&mut c, method, topic, attrs, |o| self.put_msg(o, body))?;
                 Ok(c.0)
             }
         }
@@ -166,11 +166,11 @@ impl Format {
         method: Method,
         topic: &str,
         body: &Body<'_>,
-        more: bool,
+        attrs: Attrs,
     ) -> Result<usize, EncodeError> {
         match (self, body.xml_len_bound()) {
-            (Format::Xml, Some(bound)) => self.envelope_len(method, topic, more, bound),
-            _ => self.payload_len(method, topic, body, more),
+            (Format::Xml, Some(bound)) => self.envelope_len(method, topic, attrs, bound),
+            _ => self.payload_len(method, topic, body, attrs),
         }
     }
 
@@ -179,11 +179,11 @@ impl Format {
         self,
         method: Method,
         topic: &str,
-        more: bool,
+        attrs: Attrs,
         msg_len: usize,
     ) -> Result<usize, EncodeError> {
         let mut c = Counter(msg_len);
-        self.put_envelope(&mut c, method, topic, more, |_| Ok(()))?;
+        self.put_envelope(&mut c, method, topic, attrs, |_| Ok(()))?;
         Ok(c.0)
     }
 
@@ -213,13 +213,13 @@ impl Format {
         o: &mut O,
         method: Method,
         topic: &str,
-        more: bool,
+        attrs: Attrs,
         msg: impl FnOnce(&mut O) -> Result<(), ValueError>,
     ) -> Result<(), ValueError> {
-        // Both formats refuse a topic XML cannot carry, so that every frame this
-        // crate writes decodes again (a JSON decoder refuses such a topic too).
-        crate::value::check_text(topic)?;
         match self {
+            // JSON escapes any character, so a topic that no topic rule
+            // allows (a control character) can still be echoed in an `ERROR`;
+            // the JSON decoder reads it back.
             Format::Json => {
                 o.put(b"{\"method\":\"");
                 o.put(method.as_str().as_bytes());
@@ -227,10 +227,12 @@ impl Format {
                 json::put_str(o, topic);
                 o.put(b",\"msg\":");
                 msg(o)?;
-                o.put(if more { b",\"more\":true}" } else { b"}" });
+                json::put_attrs(o, attrs);
+                o.put(b"}");
             }
             Format::Xml => {
-                xml::put_open(o, method, topic, more);
+                crate::value::check_text(topic)?;
+                xml::put_open(o, method, topic, attrs);
                 msg(o)?;
                 o.put(b"</message>");
             }
@@ -307,11 +309,11 @@ mod tests {
         assert_eq!(text, r#"{"a":[1.5,"\u00e9"]}"#);
         let mut xml = Vec::new();
         Format::Xml
-            .encode_parts(Method::Publish, "/a", &e.msg, false, &mut xml)
+            .encode_parts(Method::Publish, "/a", &e.msg, Attrs::NONE, &mut xml)
             .unwrap();
         assert_eq!(
             Format::Xml
-                .payload_len(Method::Publish, "/a", &e.msg, false)
+                .payload_len(Method::Publish, "/a", &e.msg, Attrs::NONE)
                 .unwrap(),
             xml.len() - 5
         );

@@ -8,7 +8,7 @@
 pub mod documents;
 pub mod strategies;
 
-use protocol::{frame, Body, Format, Message, Method, Value};
+use protocol::{frame, Attrs, Body, Format, Message, Method, Value};
 
 /// Equality that also tells `0.0` from `-0.0` and `Float` from `Int`.
 pub fn same(a: &Value, b: &Value) -> bool {
@@ -29,7 +29,7 @@ pub fn same(a: &Value, b: &Value) -> bool {
 
 /// [`same`] for whole messages.
 pub fn same_message(a: &Message, b: &Message) -> bool {
-    a.method == b.method && a.topic == b.topic && a.more == b.more && same(&a.msg, &b.msg)
+    a.method == b.method && a.topic == b.topic && a.attrs == b.attrs && same(&a.msg, &b.msg)
 }
 
 /// `m` encoded as one frame, header included.
@@ -40,9 +40,9 @@ pub fn encode(f: Format, m: &Message) -> Vec<u8> {
 }
 
 /// A message given by its parts encoded as one frame, header included.
-pub fn encode_parts(f: Format, m: Method, topic: &str, body: &Body<'_>, more: bool) -> Vec<u8> {
+pub fn encode_parts(f: Format, m: Method, topic: &str, body: &Body<'_>, attrs: Attrs) -> Vec<u8> {
     let mut out = Vec::new();
-    f.encode_parts(m, topic, body, more, &mut out).unwrap();
+    f.encode_parts(m, topic, body, attrs, &mut out).unwrap();
     out
 }
 

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use protocol::value::xml_char;
-use protocol::{Format, Message, Method, Value};
+use protocol::{Attrs, Format, Message, Method, Value};
 
 /// Characters that stress escaping: XML/JSON metacharacters, whitespace that
 /// XML normalizes, non-ASCII, the 0xEF lead byte range (U+F000..U+FFFD), astral.
@@ -118,20 +118,30 @@ const TOPIC_RE: &str = "/[a-z]{1,5}(/[a-z0-9_-]{1,5}){0,3}";
 
 /// Messages with topics shaped like real ones.
 pub fn message() -> impl Strategy<Value = Message> {
-    (method(), TOPIC_RE, value(), any::<bool>()).prop_map(|(method, topic, msg, more)| Message {
+    (method(), TOPIC_RE, value(), attrs()).prop_map(|(method, topic, msg, attrs)| Message {
         method,
         topic,
         msg,
-        more,
+        attrs,
     })
+}
+
+/// Any combination of the top-level scalar keys.
+pub fn attrs() -> impl Strategy<Value = Attrs> {
+    (
+        proptest::option::of(any::<u64>()),
+        proptest::option::of(any::<u64>()),
+        any::<bool>(),
+    )
+        .prop_map(|(seq, ts, more)| Attrs { seq, ts, more })
 }
 
 /// Messages whose topic is any XML-legal string (the `ERROR` echo case).
 pub fn message_any_topic() -> impl Strategy<Value = Message> {
-    (method(), text(), value(), any::<bool>()).prop_map(|(method, topic, msg, more)| Message {
+    (method(), text(), value(), attrs()).prop_map(|(method, topic, msg, attrs)| Message {
         method,
         topic,
         msg,
-        more,
+        attrs,
     })
 }

@@ -1,13 +1,17 @@
 //! Lab frames for what the router hands out: deliveries (`PUBLISH`,
 //! `LAST_MSG`), topic lists (`LIST_ACK`, `LIST_NACK`, paged to the frame
-//! limit) and errors (`ERROR`).
+//! limit), v2 answers (`HELLO`, `HISTORY`, `GAP`) and errors (`ERROR`).
 
 use std::borrow::Cow;
 
 use log::debug;
-use protocol::{Body, EncodeError, Format, Method, Value, MAX_PAYLOAD};
+use protocol::{Attrs, Body, EncodeError, Format, Method, Value, MAX_PAYLOAD};
 
-use crate::core::{Delivery, DeliveryKind, Notice, TopicList};
+use super::history;
+use crate::core::{Delivery, DeliveryKind, Gap, Greeting, Notice, TopicList};
+
+/// What `HELLO` answers call the broker.
+const SERVER: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"));
 
 /// The LIST_NACK text the lab uses.
 pub const NO_TOPICS: &str = "No topics created yet.";
@@ -19,10 +23,10 @@ pub(super) fn delivery(
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     let method = match d.kind {
-        DeliveryKind::Live => Method::Publish,
+        DeliveryKind::Live | DeliveryKind::Resumed => Method::Publish,
         DeliveryKind::Retained => Method::LastMsg,
     };
-    format.encode_parts(method, d.topic, d.body, false, out)
+    format.encode_parts(method, d.topic, d.body, Attrs::stamped(d.seq, d.ts), out)
 }
 
 /// Appends the frame of a notice.
@@ -31,11 +35,53 @@ pub(super) fn notice(format: Format, notice: &Notice<'_>, out: &mut Vec<u8>) {
         Notice::Topics { list, after } => list_page(list, format, after, out),
         Notice::NoTopics => {
             let nack = Value::from(NO_TOPICS);
-            if let Err(e) = format.encode_value(Method::ListNack, "/", &nack, false, out) {
+            if let Err(e) = format.encode_value(Method::ListNack, "/", &nack, Attrs::NONE, out) {
                 debug!("LIST_NACK not encoded: {e}");
             }
         }
         Notice::Refused { topic, error: e } => error(format, topic, &e.to_string(), out),
+        Notice::Hello(g) => hello(format, &g, out),
+        Notice::History(page) => history::page(format, &page, out),
+        Notice::Gap(g) => gap(format, &g, out),
+    }
+}
+
+/// A count as a protocol integer (64-bit signed; larger counts are
+/// reported as the largest).
+fn int(n: u64) -> Value {
+    Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// Appends the answer to `HELLO` (v2 §10).
+fn hello(format: Format, g: &Greeting<'_>, out: &mut Vec<u8>) {
+    let size = |n: usize| int(u64::try_from(n).unwrap_or(u64::MAX));
+    let limits = Value::Dict(vec![
+        ("frame".into(), size(MAX_PAYLOAD)),
+        ("history".into(), size(g.history)),
+        ("max_output".into(), size(g.max_output)),
+    ]);
+    let msg = Value::Dict(vec![
+        ("version".into(), Value::Int(2)),
+        ("server".into(), Value::from(SERVER)),
+        ("epoch".into(), Value::from(g.epoch)),
+        ("id".into(), size(g.conn.0)),
+        ("limits".into(), limits),
+    ]);
+    if let Err(e) = format.encode_value(Method::Hello, "/", &msg, Attrs::NONE, out) {
+        debug!("HELLO not encoded: {e}");
+    }
+}
+
+/// Appends a `GAP` (v2 §13).
+fn gap(format: Format, g: &Gap<'_>, out: &mut Vec<u8>) {
+    let msg = Value::Dict(vec![
+        ("from".into(), int(g.from)),
+        ("to".into(), int(g.to)),
+        ("reason".into(), Value::from(g.reason.as_str())),
+        ("epoch".into(), Value::from(g.epoch)),
+    ]);
+    if let Err(e) = format.encode_value(Method::Gap, g.topic, &msg, Attrs::NONE, out) {
+        debug!("GAP on {} not encoded: {e}", g.topic);
     }
 }
 
@@ -44,10 +90,10 @@ pub(super) fn notice(format: Format, notice: &Notice<'_>, out: &mut Vec<u8>) {
 pub(super) fn error(format: Format, topic: &str, reason: &str, out: &mut Vec<u8>) {
     let reason = Value::from(reason);
     if format
-        .encode_value(Method::Error, topic, &reason, false, out)
+        .encode_value(Method::Error, topic, &reason, Attrs::NONE, out)
         .is_err()
     {
-        let _ = format.encode_value(Method::Error, "", &reason, false, out);
+        let _ = format.encode_value(Method::Error, "", &reason, Attrs::NONE, out);
     }
 }
 
@@ -75,7 +121,7 @@ fn list_page(list: TopicList<'_>, format: Format, cursor: Option<&str>, out: &mu
             Method::ListAck,
             "/",
             &Body::Value(Cow::Borrowed(&empty)),
-            true,
+            Attrs::more(true),
         )
         .unwrap_or(MAX_PAYLOAD);
     let mut size = base;
@@ -90,7 +136,7 @@ fn list_page(list: TopicList<'_>, format: Format, cursor: Option<&str>, out: &mu
         topics.push(Value::from(topic));
     }
     let msg = Value::List(topics);
-    if let Err(e) = format.encode_value(Method::ListAck, "/", &msg, more, out) {
+    if let Err(e) = format.encode_value(Method::ListAck, "/", &msg, Attrs::more(more), out) {
         debug!("LIST_ACK not encoded: {e}");
     }
 }

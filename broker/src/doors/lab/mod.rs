@@ -9,11 +9,18 @@
 //! ```
 //!
 //! - [`request`]: a frame's payload to a [`crate::core::Command`], with the
-//!   checks that belong to this protocol (topic syntax, frame sizes).
+//!   checks that belong to this protocol (topic syntax, frame sizes); `PING`
+//!   is answered there.
+//! - [`options`]: the `msg` objects of v2 requests as typed options.
 //! - [`encode`]: deliveries, notices and errors as frames.
+//! - [`history`]: `HISTORY` answers, paged to the frame limit.
 
 mod encode;
+mod history;
+mod options;
 mod request;
+
+pub use options::MAX_HISTORY_LIMIT;
 
 pub use encode::NO_TOPICS;
 
@@ -122,6 +129,9 @@ impl Codec for LabCodec {
                 format!("too many connections (limit {limit})")
             }
             Farewell::HandshakeTimeout => HANDSHAKE_LATE.to_owned(),
+            Farewell::TooManyGaps { limit } => {
+                format!("slow consumer: deliveries dropped on more than {limit} topics; closing")
+            }
         };
         encode::error(self.format(), "", &reason, out);
     }

@@ -7,10 +7,12 @@
 
 use std::borrow::Cow;
 
-use protocol::{Body, Envelope, Format, Method, Topic, MAX_PAYLOAD};
+use protocol::{Attrs, Body, Envelope, Format, Method, Topic, MAX_PAYLOAD};
 
-use super::encode;
-use crate::core::{Cancel, Command, Filter, List, Publish, SubTag, Subscribe, TopicArg};
+use super::{encode, history, options};
+use crate::core::{
+    Cancel, Command, Filter, HistoryQuery, List, Publish, SubTag, Subscribe, TopicArg,
+};
 use crate::doors::Action;
 
 /// Requests up to this size cannot yield a delivery over the frame limit in
@@ -33,15 +35,17 @@ pub(super) fn decode<'a>(format: Format, payload: &'a [u8], out: &mut Vec<u8>) -
     let raw = topic.unwrap_or(Cow::Borrowed(""));
     let command = match method {
         Method::Publish => publish(raw, msg, payload.len()),
-        Method::Subscribe => topic_arg(raw).map(|topic| {
-            Command::Subscribe(Subscribe {
-                filter: Filter::Subtree(topic.topic.clone()),
-                topic,
-                tag: SubTag::NONE,
-            })
-        }),
+        Method::Subscribe => subscribe(raw, &msg),
         Method::CancelSub => cancel(raw, &msg),
         Method::List => list(raw, &msg),
+        Method::Hello => options::hello(&msg)
+            .map(Command::Hello)
+            .map_err(|reason| Refusal { topic: raw, reason }),
+        Method::History => history_query(raw, &msg),
+        Method::Ping => {
+            pong(format, raw.as_ref(), &msg, out);
+            return Action::Answered;
+        }
         other => Err(Refusal {
             topic: raw,
             reason: format!("method {other} is sent by the broker, not accepted from clients"),
@@ -109,19 +113,28 @@ fn publish<'a>(
     Ok(Command::Publish(Publish { topic, body }))
 }
 
-/// Whether a message fits every frame it may travel in: its `LAST_MSG`
-/// frame (the longer method name bounds every delivery) in both formats,
-/// whoever is subscribed now. A short request needs no check: its value
-/// takes at most 16 bytes of XML per byte of JSON (`Body::xml_len_bound`)
-/// and its XML at most about 4 bytes per byte when rewritten (`<item/>`
-/// becomes `<item type="str"></item>`), and a topic at most 6 bytes per byte.
+/// Whether a message fits every frame it may travel in, in both formats,
+/// whoever is subscribed now: its deliveries (`LAST_MSG`, the longer method
+/// name, with the widest `seq` and `ts`) and a `HISTORY` answer holding it
+/// alone. A short request needs no check: its value takes at most 16 bytes
+/// of XML per byte of JSON (`Body::xml_len_bound`) and its XML at most about
+/// 4 bytes per byte when rewritten (`<item/>` becomes `<item
+/// type="str"></item>`), and a topic at most 6 bytes per byte; a `HISTORY`
+/// answer adds a few hundred bytes.
 fn check_size(topic: &str, body: &Body<'_>) -> Result<(), String> {
+    let widest = Attrs::stamped(u64::MAX, u64::MAX);
     for format in Format::ALL {
         let len = format
-            .max_payload_len(Method::LastMsg, topic, body, false)
+            .max_payload_len(Method::LastMsg, topic, body, widest)
             .and_then(|bound| match bound {
                 b if b <= MAX_PAYLOAD => Ok(b),
-                _ => format.payload_len(Method::LastMsg, topic, body, false),
+                _ => format.payload_len(Method::LastMsg, topic, body, widest),
+            })
+            .and_then(|delivery| match body {
+                Body::Json { text, .. } => {
+                    Ok(delivery.max(history::single_item_len(format, topic, text)?))
+                }
+                Body::Value(_) => Ok(delivery),
             });
         match len {
             Ok(len) if len <= MAX_PAYLOAD => {}
@@ -132,6 +145,45 @@ fn check_size(topic: &str, body: &Body<'_>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `SUBSCRIBE`: a topic, and options when `msg` is an object.
+fn subscribe<'a>(raw: Cow<'a, str>, msg: &Body<'_>) -> Result<Command<'a>, Refusal<'a>> {
+    let resume = match options::subscribe(msg) {
+        Ok(r) => r,
+        Err(reason) => return Err(Refusal { topic: raw, reason }),
+    };
+    let topic = topic_arg(raw)?;
+    Ok(Command::Subscribe(Subscribe {
+        filter: Filter::Subtree(topic.topic.clone()),
+        topic,
+        tag: SubTag::NONE,
+        resume,
+    }))
+}
+
+/// `HISTORY`: an exact topic, and `since`/`limit` in `msg`.
+fn history_query<'a>(raw: Cow<'a, str>, msg: &Body<'_>) -> Result<Command<'a>, Refusal<'a>> {
+    let (since, limit) = match options::history(msg) {
+        Ok(found) => found,
+        Err(reason) => return Err(Refusal { topic: raw, reason }),
+    };
+    let topic = topic_arg(raw)?;
+    Ok(Command::History(HistoryQuery {
+        topic,
+        since,
+        limit,
+    }))
+}
+
+/// Answers `PING` with `PONG`: the same topic (`/` when it had none) and the
+/// same msg. Nothing reaches the router, and the answer follows whatever the
+/// connection's earlier requests queued.
+fn pong(format: Format, topic: &str, msg: &Body<'_>, out: &mut Vec<u8>) {
+    let topic = if topic.is_empty() { "/" } else { topic };
+    if let Err(e) = format.encode_parts(Method::Pong, topic, msg, Attrs::NONE, out) {
+        encode::error(format, topic, &format!("PING not answered: {e}"), out);
+    }
 }
 
 /// `CANCEL_SUB`: the topic to cancel is `msg` when it is a non-empty string

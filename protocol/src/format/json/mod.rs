@@ -16,13 +16,13 @@ mod write;
 use std::borrow::Cow;
 
 use crate::error::DecodeError;
-use crate::message::{Body, Envelope, Method};
-use crate::value::{self, Builder, Counter, Discard, Value, Visitor};
+use crate::message::{Attrs, Body, Envelope, Method};
+use crate::value::{Builder, Counter, Discard, Value, Visitor};
 
 use self::parse::Parser;
 use super::xml::XmlWriter;
 
-pub(crate) use self::write::{put_str, JsonWriter};
+pub(crate) use self::write::{put_attrs, put_str, JsonWriter};
 
 /// Payloads up to this size are not measured as XML while decoding: 16 times
 /// this plus any envelope stays under the frame limit.
@@ -47,7 +47,7 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
     let mut method = None;
     let mut topic = None;
     let mut msg = None;
-    let mut more = false;
+    let mut attrs = Attrs::NONE;
     p.members(|p, key| {
         match &*key {
             "method" => {
@@ -58,9 +58,11 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
                 method = Some(p.string()?);
             }
             "topic" => match p.peek() {
+                // Any character, escaped: the topic rules refuse it later, in
+                // an `ERROR` that can echo it.
                 Some(b'"') => {
                     p.pos += 1;
-                    topic = Some(p.string()?);
+                    topic = Some(p.any_string()?);
                 }
                 Some(b'n') => {
                     p.literal(b"null")?;
@@ -88,14 +90,18 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
             "more" => match p.peek() {
                 Some(b't') => {
                     p.literal(b"true")?;
-                    more = true;
+                    attrs.more = true;
                 }
                 Some(b'f') => {
                     p.literal(b"false")?;
-                    more = false;
+                    attrs.more = false;
                 }
                 _ => p.skip_value()?,
             },
+            // Only the broker numbers messages: a key of another type is not
+            // one of these, and is ignored as unknown keys are.
+            "seq" => attrs.seq = p.uint_or_skip()?,
+            "ts" => attrs.ts = p.uint_or_skip()?,
             _ => p.skip_value()?,
         }
         Ok(())
@@ -108,7 +114,7 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
         method,
         topic,
         msg: msg.unwrap_or(Body::NULL),
-        more,
+        attrs,
     })
 }
 
@@ -134,8 +140,7 @@ pub(crate) fn stream_value<V: Visitor>(text: &str, v: &mut V) -> Result<(), Deco
 /// Best-effort read of the `topic` of a payload that failed to decode, for the
 /// `ERROR` reply (spec §5: "the topic string of the request as received").
 ///
-/// `None` as well when the topic holds characters XML cannot carry, so that
-/// what it returns can always be encoded.
+/// JSON can echo any topic, so it is returned whatever it holds.
 #[must_use]
 pub fn recover_topic(payload: &[u8]) -> Option<String> {
     // Syntax only: a frame refused for its value (`1e999`, a lone surrogate)
@@ -148,7 +153,7 @@ pub fn recover_topic(payload: &[u8]) -> Option<String> {
     p.members(|p, key| {
         if key == "topic" && p.peek() == Some(b'"') {
             p.pos += 1;
-            topic = Some(p.string()?.into_owned());
+            topic = Some(p.any_string()?.into_owned());
             Ok(())
         } else {
             p.skip_value()
@@ -156,5 +161,5 @@ pub fn recover_topic(payload: &[u8]) -> Option<String> {
     })
     .ok()?;
     p.end().ok()?;
-    topic.filter(|t| value::check_text(t).is_ok())
+    topic
 }

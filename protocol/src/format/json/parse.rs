@@ -29,6 +29,15 @@ static STRING_CLASS: [u8; 256] = {
     t
 };
 
+/// Which characters a string's escapes may stand for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chars {
+    /// Those XML 1.0 can carry: every value's strings.
+    XmlOnly,
+    /// Any character.
+    Any,
+}
+
 /// A cursor over one JSON text.
 pub(super) struct Parser<'a> {
     src: &'a str,
@@ -261,6 +270,30 @@ impl<'a> Parser<'a> {
 
     /// Reads a string whose opening quote was consumed; borrowed when it has no escapes.
     pub(super) fn string(&mut self) -> Result<Cow<'a, str>, DecodeError> {
+        self.string_of(Chars::XmlOnly)
+    }
+
+    /// As [`Parser::string`], but an escape may stand for any character
+    /// (`\u0001`): for text that rules other than XML's judge, a topic.
+    pub(super) fn any_string(&mut self) -> Result<Cow<'a, str>, DecodeError> {
+        self.string_of(Chars::Any)
+    }
+
+    /// An integer from 0 to `u64::MAX`, or `None` after skipping a value of
+    /// any other kind.
+    pub(super) fn uint_or_skip(&mut self) -> Result<Option<u64>, DecodeError> {
+        let start = self.pos;
+        if let Some(b'0'..=b'9') = self.peek() {
+            if !self.scan_number()? {
+                return Ok(self.src[start..self.pos].parse().ok());
+            }
+            return Ok(None);
+        }
+        self.skip_value()?;
+        Ok(None)
+    }
+
+    fn string_of(&mut self, chars: Chars) -> Result<Cow<'a, str>, DecodeError> {
         let start = self.pos;
         loop {
             self.skip_plain();
@@ -274,7 +307,7 @@ impl<'a> Parser<'a> {
                 Some(BACKSLASH) => {
                     let mut owned = String::with_capacity(self.pos - start + 16);
                     owned.push_str(&self.src[start..self.pos]);
-                    return self.escaped_string(owned).map(Cow::Owned);
+                    return self.escaped_string(owned, chars).map(Cow::Owned);
                 }
                 Some(CONTROL) => return Err(self.err("control character in string")),
                 _ => self.check_ef()?,
@@ -296,7 +329,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn escaped_string(&mut self, mut out: String) -> Result<String, DecodeError> {
+    fn escaped_string(&mut self, mut out: String, chars: Chars) -> Result<String, DecodeError> {
         loop {
             let run = self.pos;
             self.skip_plain();
@@ -309,7 +342,7 @@ impl<'a> Parser<'a> {
                 }
                 Some(BACKSLASH) => {
                     self.pos += 1;
-                    let c = self.escape()?;
+                    let c = self.escape(chars)?;
                     out.push(c);
                 }
                 Some(CONTROL) => return Err(self.err("control character in string")),
@@ -322,7 +355,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn escape(&mut self) -> Result<char, DecodeError> {
+    fn escape(&mut self, chars: Chars) -> Result<char, DecodeError> {
         let b = self.peek().ok_or_else(|| self.err("unterminated escape"))?;
         self.pos += 1;
         let c = match b {
@@ -332,6 +365,8 @@ impl<'a> Parser<'a> {
             b'n' => '\n',
             b'r' => '\r',
             b't' => '\t',
+            b'b' if chars == Chars::Any => '\u{8}',
+            b'f' if chars == Chars::Any => '\u{c}',
             b'b' => return Err(ValueError::ForbiddenChar(0x08).into()),
             b'f' => return Err(ValueError::ForbiddenChar(0x0C).into()),
             b'u' => {
@@ -352,7 +387,7 @@ impl<'a> Parser<'a> {
                     _ => u32::from(hi),
                 };
                 match char::from_u32(code) {
-                    Some(c) if value::xml_char(c) => c,
+                    Some(c) if chars == Chars::Any || value::xml_char(c) => c,
                     _ => return Err(ValueError::ForbiddenChar(code).into()),
                 }
             }

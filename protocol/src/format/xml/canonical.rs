@@ -6,12 +6,13 @@ use std::borrow::Cow;
 use super::read::finish_scalar;
 use super::write::text_special;
 use crate::format::json::JsonWriter;
-use crate::message::{Body, Envelope, Method};
+use crate::message::{Attrs, Body, Envelope, Method};
 use crate::scan;
 use crate::value::{check_text, Scalar, Visitor};
 
 /// The document this crate writes for a scalar value, and nothing else:
-/// `<message method="M" topic="T"><msg type="TY">TEXT</msg></message>` (or
+/// `<message method="M" topic="T"><msg type="TY">TEXT</msg></message>`, with
+/// `seq` and `ts` attributes after the topic when it has them (or
 /// `<msg type="null"/>`) with nothing to unescape, read without a general XML
 /// parser. Answers `None` for any other input, wrong input included, which
 /// [`decode_general`](super::read::decode_general) then reads; where this
@@ -25,6 +26,8 @@ pub(super) fn decode_canonical(src: &str) -> Option<Envelope<'static>> {
         return None;
     }
     check_text(topic).ok()?;
+    let (seq, rest) = number_attr(rest, " seq=\"")?;
+    let (ts, rest) = number_attr(rest, " ts=\"")?;
     let (ty, rest) = rest.strip_prefix("><msg type=\"")?.split_once('"')?;
     let mut json = Vec::new();
     let mut xml_len = None;
@@ -66,8 +69,26 @@ pub(super) fn decode_canonical(src: &str) -> Option<Envelope<'static>> {
             text: Cow::Owned(String::from_utf8(json).ok()?),
             xml_len,
         },
-        more: false,
+        attrs: Attrs {
+            seq,
+            ts,
+            more: false,
+        },
     })
+}
+
+/// The number of the attribute that `rest` starts with when it is `name`
+/// (`None` when it is another), and what follows it; `None` overall for a
+/// value that is not a plain decimal number.
+fn number_attr<'s>(rest: &'s str, name: &str) -> Option<(Option<u64>, &'s str)> {
+    let Some(value) = rest.strip_prefix(name) else {
+        return Some((None, rest));
+    };
+    let (digits, rest) = value.split_once('"')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((Some(digits.parse().ok()?), rest))
 }
 
 #[cfg(test)]
@@ -130,7 +151,7 @@ mod tests {
                 method: crate::Method::from_name(&method).unwrap_or(crate::Method::Publish),
                 topic,
                 msg,
-                more: false,
+                attrs: Attrs::NONE,
             };
             let mut doc = canonical(&m).into_bytes();
             if let Some((at, kind, byte)) = edit {
@@ -149,7 +170,7 @@ mod tests {
                     // The fast path may have measured the XML length, which is
                     // optional: it must be exact, and the rest must agree.
                     let exact = |e: &Envelope<'_>| {
-                        Format::Xml.payload_len(e.method, "/t", &e.msg, false)
+                        Format::Xml.payload_len(e.method, "/t", &e.msg, Attrs::NONE)
                     };
                     let general = decode_general(src);
                     prop_assert!(general.is_ok(), "{}", src);

@@ -8,7 +8,7 @@ use quick_xml::Reader;
 
 use crate::error::{DecodeError, ValueError};
 use crate::format::json::JsonWriter;
-use crate::message::{Body, Envelope, Method};
+use crate::message::{Attrs, Body, Envelope, Method};
 use crate::value::{check_text, xml_char, Container, Scalar, Visitor, MAX_DEPTH};
 
 /// An XML error whose message can itself be sent in an `ERROR` frame: quick-xml
@@ -260,7 +260,7 @@ pub(super) fn decode_general(src: &str) -> Result<Envelope<'static>, DecodeError
     }
     let mut method = None;
     let mut topic = None;
-    let mut more = false;
+    let mut attrs = Attrs::NONE;
     for attr in root.attributes() {
         let attr = attr.map_err(xml_err)?;
         let value = attr.unescape_value().map_err(xml_err)?;
@@ -275,7 +275,10 @@ pub(super) fn decode_general(src: &str) -> Result<Envelope<'static>, DecodeError
                 check_text(&value)?;
                 topic = Some(value.into_owned());
             }
-            b"more" => more = value == "true",
+            b"more" => attrs.more = value == "true",
+            // As in JSON, a value that is not a number is ignored.
+            b"seq" => attrs.seq = value.parse().ok(),
+            b"ts" => attrs.ts = value.parse().ok(),
             _ => {}
         }
     }
@@ -331,7 +334,7 @@ pub(super) fn decode_general(src: &str) -> Result<Envelope<'static>, DecodeError
         method,
         topic: topic.map(Into::into),
         msg,
-        more,
+        attrs,
     })
 }
 

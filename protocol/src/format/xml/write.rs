@@ -2,9 +2,9 @@
 //! [`XmlWriter`] visitor for typed values.
 
 use crate::error::ValueError;
-use crate::message::Method;
+use crate::message::{Attrs, Method};
 use crate::scan;
-use crate::value::{put_float, put_int, Container, Out, Scalar, Visitor};
+use crate::value::{put_float, put_int, put_uint, Container, Out, Scalar, Visitor};
 
 /// Writes `s` escaped for XML text, or for a double-quoted attribute.
 ///
@@ -46,12 +46,20 @@ pub(super) fn text_special(b: u8) -> bool {
 }
 
 /// Writes the opening `<message ...>` tag.
-pub(crate) fn put_open(out: &mut impl Out, method: Method, topic: &str, more: bool) {
+pub(crate) fn put_open(out: &mut impl Out, method: Method, topic: &str, attrs: Attrs) {
     out.put(b"<message method=\"");
     out.put(method.as_str().as_bytes());
     out.put(b"\" topic=\"");
     put_escaped(out, topic, true);
-    if more {
+    if let Some(seq) = attrs.seq {
+        out.put(b"\" seq=\"");
+        put_uint(out, seq);
+    }
+    if let Some(ts) = attrs.ts {
+        out.put(b"\" ts=\"");
+        put_uint(out, ts);
+    }
+    if attrs.more {
         out.put(b"\" more=\"true\">");
     } else {
         out.put(b"\">");

@@ -1,0 +1,227 @@
+//! [`History`]: a topic's sequence counter and its last messages.
+//!
+//! Entries only ever leave from the front (the oldest first) and join at the
+//! back with the next number, so the kept numbers are always one unbroken
+//! range `first..=seq`: finding an entry by number is an index, not a
+//! search. The newest entry is v1's retained message; nothing removes it
+//! but a newer one.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use protocol::Body;
+
+/// One kept message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Its number on its topic.
+    pub seq: u64,
+    /// When the broker accepted it, in milliseconds since the Unix epoch.
+    pub ts: u64,
+    /// The validated JSON text of its value; the buffer is reused when the
+    /// entry leaves a full ring.
+    text: String,
+    /// Bytes of the value's XML `msg` element, when measured.
+    xml_len: Option<usize>,
+}
+
+impl Entry {
+    /// The value as a [`Body`] to encode.
+    #[must_use]
+    pub fn body(&self) -> Body<'_> {
+        Body::Json {
+            text: Cow::Borrowed(&self.text),
+            xml_len: self.xml_len,
+        }
+    }
+
+    /// Bytes of JSON text kept: what the retained-bytes bound counts.
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Fills the entry from `body`, reusing its buffer.
+    fn fill(&mut self, seq: u64, ts: u64, body: &Body<'_>) {
+        self.seq = seq;
+        self.ts = ts;
+        self.text.clear();
+        match body {
+            Body::Json { text, xml_len } => {
+                self.text.push_str(text);
+                self.xml_len = *xml_len;
+            }
+            // Only clients build value trees; the router was handed one that
+            // passed the door's checks, so its JSON form is valid.
+            Body::Value(v) => {
+                self.text = v.to_string();
+                self.xml_len = None;
+            }
+        }
+    }
+}
+
+/// A topic's numbering and kept messages; see the module docs.
+#[derive(Debug, Default)]
+pub struct History {
+    /// The number of the last accepted message (0 before the first).
+    seq: u64,
+    entries: VecDeque<Entry>,
+}
+
+/// What [`History::push`] changed, in bytes of JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Pushed {
+    /// The new message's number.
+    pub seq: u64,
+    /// Bytes of the entry that left a full ring, if one did.
+    pub dropped: Option<usize>,
+    /// Bytes of the entry that was the newest before (0 if none).
+    pub superseded: usize,
+}
+
+impl History {
+    /// The number of the last accepted message; 0 before the first.
+    #[must_use]
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The oldest kept number, if any is kept.
+    #[must_use]
+    pub fn first(&self) -> Option<u64> {
+        self.entries.front().map(|e| e.seq)
+    }
+
+    /// The newest message: v1's retained message.
+    #[must_use]
+    pub fn newest(&self) -> Option<&Entry> {
+        self.entries.back()
+    }
+
+    /// How many messages are kept.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is kept.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The kept message numbered `seq`, if it is kept.
+    #[must_use]
+    pub fn get(&self, seq: u64) -> Option<&Entry> {
+        let first = self.first()?;
+        let at = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.entries.get(at)
+    }
+
+    /// Kept messages numbered above `after`, oldest first.
+    pub fn after(&self, after: u64) -> impl DoubleEndedIterator<Item = &Entry> + ExactSizeIterator {
+        let skip = self.first().map_or(0, |first| {
+            usize::try_from(after.saturating_add(1).saturating_sub(first)).unwrap_or(usize::MAX)
+        });
+        self.entries.range(skip.min(self.entries.len())..)
+    }
+
+    /// Numbers the next message `seq + 1` and keeps it as the newest, the
+    /// oldest leaving first when `cap` are kept already.
+    pub(super) fn push(&mut self, body: &Body<'_>, ts: u64, cap: usize) -> Pushed {
+        self.seq += 1;
+        let superseded = self.newest().map_or(0, Entry::bytes);
+        let mut dropped = None;
+        let entry = if self.entries.len() >= cap.max(1) {
+            let mut reused = self.entries.pop_front().unwrap_or_else(empty_entry);
+            dropped = Some(reused.bytes());
+            reused.fill(self.seq, ts, body);
+            reused
+        } else {
+            let mut e = empty_entry();
+            e.fill(self.seq, ts, body);
+            e
+        };
+        self.entries.push_back(entry);
+        Pushed {
+            seq: self.seq,
+            dropped,
+            superseded,
+        }
+    }
+
+    /// Removes the oldest entry if it is numbered `seq` and is not the
+    /// newest; returns its bytes.
+    pub(super) fn remove_oldest(&mut self, seq: u64) -> Option<usize> {
+        if self.entries.len() < 2 || self.first() != Some(seq) {
+            return None;
+        }
+        self.entries.pop_front().map(|e| e.bytes())
+    }
+}
+
+fn empty_entry() -> Entry {
+    Entry {
+        seq: 0,
+        ts: 0,
+        text: String::new(),
+        xml_len: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(text: &str) -> Body<'_> {
+        Body::Json {
+            text: Cow::Borrowed(text),
+            xml_len: None,
+        }
+    }
+
+    fn seqs<'a>(it: impl Iterator<Item = &'a Entry>) -> Vec<u64> {
+        it.map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn numbers_run_without_holes_and_the_ring_keeps_the_newest() {
+        let mut h = History::default();
+        assert_eq!((h.seq(), h.first()), (0, None));
+        for i in 1..=5 {
+            let p = h.push(&body(&i.to_string()), 100 + i, 3);
+            assert_eq!(p.seq, i);
+        }
+        assert_eq!((h.seq(), h.first(), h.len()), (5, Some(3), 3));
+        assert_eq!(seqs(h.after(0)), [3, 4, 5]);
+        assert_eq!(seqs(h.after(3)), [4, 5]);
+        assert!(h.after(5).next().is_none());
+        assert!(h.after(u64::MAX).next().is_none());
+        assert_eq!(h.get(4).map(|e| e.ts), Some(104));
+        assert!(h.get(2).is_none() && h.get(6).is_none());
+        assert_eq!(h.newest().map(Entry::body), Some(body("5")));
+    }
+
+    #[test]
+    fn push_reports_bytes_that_left() {
+        let mut h = History::default();
+        assert_eq!(h.push(&body("aa"), 1, 2).superseded, 0);
+        let p = h.push(&body("bbb"), 2, 2);
+        assert_eq!((p.dropped, p.superseded), (None, 2));
+        let p = h.push(&body("c"), 3, 2);
+        assert_eq!((p.dropped, p.superseded), (Some(2), 3));
+    }
+
+    #[test]
+    fn the_newest_entry_is_never_removed_as_oldest() {
+        let mut h = History::default();
+        h.push(&body("1"), 1, 10);
+        assert_eq!(h.remove_oldest(1), None);
+        h.push(&body("22"), 2, 10);
+        assert_eq!(h.remove_oldest(2), None, "not the oldest");
+        assert_eq!(h.remove_oldest(1), Some(1));
+        assert_eq!(h.remove_oldest(2), None, "now the only one");
+        assert_eq!((h.first(), h.seq()), (Some(2), 2));
+    }
+}

@@ -1,0 +1,135 @@
+//! What a client gets back of kept messages: the snapshot a subscription
+//! starts with (v1's `LAST_MSG`, or a resume with its gaps) and the answer
+//! to `HISTORY`.
+//!
+//! Both read the tree as it is when the request is handled; the reactor
+//! handles nothing else meanwhile, so the next live delivery follows the
+//! snapshot with no gap and no duplicate.
+
+use super::command::{HistoryQuery, Resume};
+use super::delivery::{Delivery, DeliveryKind, Form, Gap, GapReason, HistoryPage, Notice};
+use super::history::{Entry, History};
+use super::outbox::Outbox;
+use super::topics::TopicTree;
+use super::ConnId;
+
+/// One client's request for kept messages, with what is remembered of
+/// time and numbering.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Recall<'a> {
+    /// The client.
+    pub to: ConnId,
+    /// The encoding of its notices.
+    pub form: Form,
+    /// The broker's numbering.
+    pub epoch: &'a str,
+    /// Messages accepted before this (milliseconds since the Unix epoch)
+    /// are expired, though still stored until the next sweep; a topic's
+    /// newest never is.
+    pub cutoff: u64,
+}
+
+impl Recall<'_> {
+    /// The live (unexpired) kept messages of `history` numbered above `after`.
+    fn kept<'h>(&self, history: &'h History, after: u64) -> impl Iterator<Item = &'h Entry> {
+        let (cutoff, newest) = (self.cutoff, history.seq());
+        history
+            .after(after)
+            .filter(move |e| e.ts >= cutoff || e.seq == newest)
+    }
+
+    /// Replays to `to`, for a new subscription to `under`, the newest
+    /// message of every topic under it (v1), or, for the topics `resume`
+    /// lists, what the client missed (v2 §13); topics in sorted order.
+    pub fn subscription(
+        &self,
+        tree: &TopicTree,
+        under: &str,
+        resume: Option<&Resume>,
+        out: &mut impl Outbox,
+    ) {
+        for (topic, history) in tree.kept_under(under) {
+            match resume.and_then(|r| Some((r, *r.seen.get(topic)?))) {
+                None => {
+                    if let Some(newest) = history.newest() {
+                        send(topic, newest, DeliveryKind::Retained, self.to, out);
+                    }
+                }
+                Some((r, seen)) => self.resume(topic, history, r.epoch == self.epoch, seen, out),
+            }
+        }
+    }
+
+    /// Replays one listed topic of a resume: a gap for what is no longer
+    /// kept (or for a numbering that ended), then what is.
+    fn resume(
+        &self,
+        topic: &str,
+        history: &History,
+        same_epoch: bool,
+        seen: u64,
+        out: &mut impl Outbox,
+    ) {
+        let next = seen.saturating_add(1);
+        let (after, gap) = if !same_epoch {
+            (0, Some((next, next, GapReason::Epoch)))
+        } else if seen >= history.seq() {
+            return;
+        } else {
+            let oldest = self.kept(history, seen).next().map_or(next, |e| e.seq);
+            (
+                seen,
+                (oldest > next).then_some((next, oldest - 1, GapReason::History)),
+            )
+        };
+        if let Some((from, last, reason)) = gap {
+            let gap = Gap {
+                topic,
+                from,
+                to: last,
+                reason,
+                epoch: self.epoch,
+            };
+            out.notify(self.form, &Notice::Gap(gap), &[self.to]);
+        }
+        for entry in self.kept(history, after) {
+            send(topic, entry, DeliveryKind::Resumed, self.to, out);
+        }
+    }
+
+    /// Answers a `HISTORY` request.
+    pub fn history(&self, tree: &TopicTree, q: &HistoryQuery<'_>, out: &mut impl Outbox) {
+        let topic = q.topic.topic.as_str();
+        let history = tree.get(topic).and_then(|id| tree.history(id));
+        let mut items: Vec<&Entry> = Vec::new();
+        let (mut seq, mut first) = (0, None);
+        if let Some(h) = history {
+            items.extend(self.kept(h, q.since));
+            if let Some(limit) = q.limit {
+                items.drain(..items.len().saturating_sub(limit));
+            }
+            seq = h.seq();
+            first = self.kept(h, 0).next().map(|e| e.seq);
+        }
+        let page = HistoryPage {
+            topic,
+            seq,
+            first,
+            items: &items,
+        };
+        out.notify(self.form, &Notice::History(page), &[self.to]);
+    }
+}
+
+/// Replays one kept message to `to`.
+fn send(topic: &str, entry: &Entry, kind: DeliveryKind, to: ConnId, out: &mut impl Outbox) {
+    let body = entry.body();
+    let delivery = Delivery {
+        kind,
+        topic,
+        body: &body,
+        seq: entry.seq,
+        ts: entry.ts,
+    };
+    out.replay(to, &delivery);
+}

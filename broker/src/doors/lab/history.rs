@@ -1,0 +1,193 @@
+//! `HISTORY` answers as lab frames, paged to the frame limit (v2 §12).
+//!
+//! The answer's `msg` is written as JSON text around the kept messages'
+//! own JSON text, so a page is never built as a value tree; the protocol
+//! crate streams it into XML for XML clients as it does any JSON value.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+use log::debug;
+use protocol::{Attrs, Body, EncodeError, Format, Method, MAX_PAYLOAD};
+
+use crate::core::{Entry, HistoryPage};
+
+/// One item of a page: what the answer says of a kept message.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Item<'a> {
+    pub seq: u64,
+    pub ts: u64,
+    /// The message's validated JSON text.
+    pub text: &'a str,
+}
+
+impl<'a> From<&'a Entry> for Item<'a> {
+    fn from(e: &'a Entry) -> Self {
+        let text = match e.body() {
+            Body::Json {
+                text: Cow::Borrowed(t),
+                ..
+            } => t,
+            // Entries always hold borrowed JSON text.
+            _ => "null",
+        };
+        Item {
+            seq: e.seq,
+            ts: e.ts,
+            text,
+        }
+    }
+}
+
+/// The JSON text of a page's `msg`: `{"seq":..,"first":..,"items":[..]}`.
+fn page_text<'a>(seq: u64, first: Option<u64>, items: impl Iterator<Item = Item<'a>>) -> String {
+    let mut s = String::with_capacity(64);
+    let _ = write!(s, "{{\"seq\":{seq},\"first\":");
+    match first {
+        Some(f) => {
+            let _ = write!(s, "{f}");
+        }
+        None => s.push_str("null"),
+    }
+    s.push_str(",\"items\":[");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{{\"seq\":{},\"ts\":{},\"msg\":", item.seq, item.ts);
+        s.push_str(item.text);
+        s.push('}');
+    }
+    s.push_str("]}");
+    s
+}
+
+/// Payload bytes of a `HISTORY` frame on `topic` whose `msg` is `text`.
+fn frame_len(format: Format, topic: &str, text: &str, more: bool) -> Result<usize, EncodeError> {
+    let body = Body::Json {
+        text: Cow::Borrowed(text),
+        xml_len: None,
+    };
+    format.payload_len(Method::History, topic, &body, Attrs::more(more))
+}
+
+/// Payload bytes of the largest `HISTORY` frame that holds only `item`
+/// (every number at its widest), in `format`: a published message must fit
+/// it, so that any kept message can be sent back.
+pub(super) fn single_item_len(
+    format: Format,
+    topic: &str,
+    text: &str,
+) -> Result<usize, EncodeError> {
+    let item = Item {
+        seq: u64::MAX,
+        ts: u64::MAX,
+        text,
+    };
+    let page = page_text(u64::MAX, Some(u64::MAX), std::iter::once(item));
+    frame_len(format, topic, &page, true)
+}
+
+/// Appends the `HISTORY` answer: the oldest items that fit one frame, with
+/// `more` when some did not.
+pub(super) fn page(format: Format, page: &HistoryPage<'_>, out: &mut Vec<u8>) {
+    let items: Vec<Item<'_>> = page.items.iter().map(|e| Item::from(*e)).collect();
+    let fit = fitting(format, page, &items);
+    let more = fit < items.len();
+    let text = page_text(page.seq, page.first, items[..fit].iter().copied());
+    let body = Body::Json {
+        text: Cow::Owned(text),
+        xml_len: None,
+    };
+    if let Err(e) = format.encode_parts(Method::History, page.topic, &body, Attrs::more(more), out)
+    {
+        debug!("HISTORY on {} not encoded: {e}", page.topic);
+    }
+}
+
+/// How many of `items`, from the oldest, fit one frame. Each item is
+/// measured alone, then twice over, so the cost is linear: the difference is
+/// what one more item adds (with its separator), whatever the format.
+fn fitting(format: Format, page: &HistoryPage<'_>, items: &[Item<'_>]) -> usize {
+    let len = |items: &[Item<'_>]| {
+        let text = page_text(page.seq, page.first, items.iter().copied());
+        frame_len(format, page.topic, &text, true).unwrap_or(usize::MAX)
+    };
+    let mut total = len(&[]);
+    for (i, item) in items.iter().enumerate() {
+        let alone = len(std::slice::from_ref(item));
+        let added = if i == 0 {
+            alone.saturating_sub(total)
+        } else {
+            len(&[*item, *item]).saturating_sub(alone)
+        };
+        total = total.saturating_add(added);
+        if total > MAX_PAYLOAD {
+            return i;
+        }
+    }
+    items.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_text_is_the_spec_shape() {
+        let items = [
+            Item {
+                seq: 3,
+                ts: 10,
+                text: "\"a\"",
+            },
+            Item {
+                seq: 4,
+                ts: 11,
+                text: "[1]",
+            },
+        ];
+        assert_eq!(
+            page_text(4, Some(3), items.into_iter()),
+            r#"{"seq":4,"first":3,"items":[{"seq":3,"ts":10,"msg":"a"},{"seq":4,"ts":11,"msg":[1]}]}"#
+        );
+        assert_eq!(
+            page_text(0, None, std::iter::empty()),
+            r#"{"seq":0,"first":null,"items":[]}"#
+        );
+    }
+
+    #[test]
+    fn measured_pages_match_written_ones() {
+        let texts = ["1", "\"x<&y\"", "{\"k\":[1,2.5,null,true]}", "[]"];
+        let items: Vec<Item<'_>> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Item {
+                seq: i as u64 + 3,
+                ts: 1_733_500_000_000,
+                text: t,
+            })
+            .collect();
+        for format in Format::ALL {
+            let mut total =
+                frame_len(format, "/t", &page_text(9, Some(3), [].into_iter()), true).unwrap();
+            for (i, item) in items.iter().enumerate() {
+                let one = page_text(9, Some(3), std::iter::once(*item));
+                let alone = frame_len(format, "/t", &one, true).unwrap();
+                total += if i == 0 {
+                    alone - total
+                } else {
+                    let two = page_text(9, Some(3), [*item, *item].into_iter());
+                    frame_len(format, "/t", &two, true).unwrap() - alone
+                };
+                let upto = page_text(9, Some(3), items[..=i].iter().copied());
+                assert_eq!(
+                    total,
+                    frame_len(format, "/t", &upto, true).unwrap(),
+                    "{format:?} {i}"
+                );
+            }
+        }
+    }
+}
