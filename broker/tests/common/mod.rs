@@ -2,6 +2,7 @@
 //! `127.0.0.1:0` in a thread, and a raw-bytes client.
 #![allow(dead_code)]
 
+pub mod stamps;
 pub mod wire;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -157,16 +158,7 @@ impl Raw {
     /// and returns it without them, for tests of everything else.
     #[track_caller]
     pub fn recv(&mut self) -> Message {
-        let mut m = self.recv_stamped();
-        let delivery = matches!(m.method, Method::Publish | Method::LastMsg);
-        assert_eq!(
-            (m.attrs.seq.is_some(), m.attrs.ts.is_some()),
-            (delivery, delivery),
-            "seq and ts on deliveries only: {m:?}"
-        );
-        m.attrs.seq = None;
-        m.attrs.ts = None;
-        m
+        stamps::unstamped(self.recv_stamped())
     }
 
     /// Reads messages, skipping `LIST_ACK` announcements, until one with `method`.

@@ -115,7 +115,7 @@ pub fn recv_non_list(c: &mut Raw) -> (String, Message) {
         let frame = c.recv_frame().expect("frame");
         assert_header(&frame);
         let text = String::from_utf8(frame[5..].to_vec()).expect("UTF-8 payload");
-        let m = c.format.decode(text.as_bytes()).expect("decode");
+        let m = super::stamps::unstamped(c.format.decode(text.as_bytes()).expect("decode"));
         if m.method != Method::ListAck {
             return (text, m);
         }

@@ -7,6 +7,9 @@
 
 use std::collections::HashMap;
 
+#[path = "../common/stamps.rs"]
+pub mod stamps;
+
 use broker::core::{
     ConnId, Delivery, Form, Notice, Outbox, Profile, Recipient, Router, RouterConfig, SlowPolicy,
 };
@@ -198,9 +201,9 @@ impl Harness {
         self.frames(id)
             .iter()
             .map(|f| {
-                format.decode(&f[5..]).unwrap_or_else(|e| {
+                stamps::unstamped(format.decode(&f[5..]).unwrap_or_else(|e| {
                     panic!("{format:?} frame {:?}: {e}", String::from_utf8_lossy(f))
-                })
+                }))
             })
             .collect()
     }

@@ -79,12 +79,14 @@ pub(super) fn single_item_len(
     topic: &str,
     text: &str,
 ) -> Result<usize, EncodeError> {
+    // Numbers travel as 64-bit signed integers.
+    let widest = i64::MAX.unsigned_abs();
     let item = Item {
-        seq: u64::MAX,
-        ts: u64::MAX,
+        seq: widest,
+        ts: widest,
         text,
     };
-    let page = page_text(u64::MAX, Some(u64::MAX), std::iter::once(item));
+    let page = page_text(widest, Some(widest), std::iter::once(item));
     frame_len(format, topic, &page, true)
 }
 

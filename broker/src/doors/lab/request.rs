@@ -139,7 +139,7 @@ fn check_size(topic: &str, body: &Body<'_>) -> Result<(), String> {
         match len {
             Ok(len) if len <= MAX_PAYLOAD => {}
             Ok(len) => {
-                return Err(format!("message too large: its {format:?} delivery would be {len} bytes, over the frame limit of {MAX_PAYLOAD}"));
+                return Err(format!("message too large: its largest {format:?} frame (a delivery, or a HISTORY answer holding it) would be {len} bytes, over the frame limit of {MAX_PAYLOAD}"));
             }
             Err(e) => return Err(e.to_string()),
         }
