@@ -171,23 +171,25 @@ impl Outbox for ConnOutbox<'_> {
                     return;
                 }
                 let before = conn.output.buffer().len();
-                let Some(added) = encode(conn, delivery) else {
+                if encode(conn, delivery).is_none() {
                     return;
-                };
-                // Measured once encoded: taken back if the policy drops it.
-                conn.output.buffer().truncate(before);
-                if admit(
+                }
+                // Judged once encoded (its bytes are pending already), and
+                // taken back if the slow policy drops it.
+                if !admit(
                     self.schedule,
                     only.conn,
                     conn,
                     delivery,
-                    added,
+                    0,
                     self.max_pending,
                 ) {
-                    encode(conn, delivery);
-                    self.stall |=
-                        account(self.flow, self.schedule, only.conn, conn, self.max_pending);
+                    if conn.is_open() {
+                        conn.output.buffer().truncate(before);
+                    }
+                    return;
                 }
+                self.stall |= account(self.flow, self.schedule, only.conn, conn, self.max_pending);
                 return;
             }
         }
