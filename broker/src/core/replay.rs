@@ -70,31 +70,40 @@ impl Recall<'_> {
         seen: u64,
         out: &mut impl Outbox,
     ) {
-        let next = seen.saturating_add(1);
-        let (after, gap) = if !same_epoch {
-            (0, Some((next, next, GapReason::Epoch)))
-        } else if seen >= history.seq() {
-            return;
+        let after = if same_epoch {
+            if seen >= history.seq() {
+                return;
+            }
+            seen
         } else {
-            let oldest = self.kept(history, seen).next().map_or(next, |e| e.seq);
-            (
-                seen,
-                (oldest > next).then_some((next, oldest - 1, GapReason::History)),
-            )
+            // The old numbering ends at the client's next number; the new
+            // one is then accounted for from 1, as if nothing was seen.
+            let next = seen.saturating_add(1);
+            self.gap(topic, next, next, GapReason::Epoch, out);
+            0
         };
-        if let Some((from, last, reason)) = gap {
-            let gap = Gap {
-                topic,
-                from,
-                to: last,
-                reason,
-                epoch: self.epoch,
-            };
-            out.notify(self.form, &Notice::Gap(gap), &[self.to]);
+        let oldest = self
+            .kept(history, after)
+            .next()
+            .map_or(after + 1, |e| e.seq);
+        if oldest > after + 1 {
+            self.gap(topic, after + 1, oldest - 1, GapReason::History, out);
         }
         for entry in self.kept(history, after) {
             send(topic, entry, DeliveryKind::Resumed, self.to, out);
         }
+    }
+
+    /// Tells the client that `from..=to` of `topic` will not be delivered.
+    fn gap(&self, topic: &str, from: u64, to: u64, reason: GapReason, out: &mut impl Outbox) {
+        let gap = Gap {
+            topic,
+            from,
+            to,
+            reason,
+            epoch: self.epoch,
+        };
+        out.notify(self.form, &Notice::Gap(gap), &[self.to]);
     }
 
     /// Answers a `HISTORY` request.
