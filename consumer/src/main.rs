@@ -9,6 +9,7 @@
 //! topics: (none)                            no topics yet
 //! /telephony/orange 27                      a live message (value as JSON text)
 //! /telephony/orange 12 (retained)           a retained message replayed on subscribe
+//! gap: /telephony/orange [3..7] (history)    messages 3 to 7 will not come (v2)
 //! error: /telephony/x <reason>              the broker refused a request
 //! ```
 
@@ -145,8 +146,14 @@ fn topics_line(topics: &[String]) -> String {
 /// The line printed for an event.
 fn event_line(event: &Event) -> String {
     match event {
-        Event::Publish { topic, value } => format!("{topic} {}", value),
-        Event::LastMsg { topic, value } => format!("{topic} {} (retained)", value),
+        Event::Publish { topic, value, .. } => format!("{topic} {}", value),
+        Event::LastMsg { topic, value, .. } => format!("{topic} {} (retained)", value),
+        Event::Gap {
+            topic,
+            from,
+            to,
+            reason,
+        } => format!("gap: {topic} [{from}..{to}] ({reason})"),
         Event::Topics(topics) => topics_line(topics),
         Event::Error { topic, reason } => format!("error: {topic} {reason}"),
     }
@@ -257,11 +264,15 @@ mod tests {
         let live = Event::Publish {
             topic: "/msg".into(),
             value: Value::from("hi there"),
+            seq: None,
+            ts: None,
         };
         assert_eq!(event_line(&live), r#"/msg "hi there""#);
         let retained = Event::LastMsg {
             topic: "/c".into(),
             value: Value::Int(3),
+            seq: None,
+            ts: None,
         };
         assert_eq!(event_line(&retained), "/c 3 (retained)");
         let error = Event::Error {

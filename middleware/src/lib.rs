@@ -13,7 +13,7 @@
 //!   `pull_timeout`, `subscribe`, `cancel_sub`, `list_topics` with paging,
 //!   `close`), [`Role`] and [`DEFAULT_ADDR`].
 //! - [`event`]: [`Event`], what `pull` returns (values print as JSON text
-//!   through `Display`).
+//!   through `Display`), and [`GapReason`].
 //! - [`error`]: [`Error`], one variant per thing a caller may want to handle,
 //!   and the [`Result`] alias.
 //!
@@ -33,8 +33,9 @@
 //! let mut consumer = Queue::json("/telephony", Role::Consumer)?;
 //! println!("topics: {:?}", consumer.list_topics()?);
 //! match consumer.pull()? {
-//!     Event::Publish { topic, value } => println!("{topic} {value}"),
-//!     Event::LastMsg { topic, value } => println!("{topic} {value} (retained)"),
+//!     Event::Publish { topic, value, seq, .. } => println!("{topic} {value} {seq:?}"),
+//!     Event::LastMsg { topic, value, .. } => println!("{topic} {value} (retained)"),
+//!     Event::Gap { topic, from, to, reason } => println!("{topic}: lost {from}..={to} ({reason})"),
 //!     Event::Topics(topics) => println!("topics: {}", topics.join(" ")),
 //!     Event::Error { topic, reason } => eprintln!("error: {topic} {reason}"),
 //! }
@@ -48,6 +49,6 @@ pub mod event;
 pub mod queue;
 
 pub use error::{Error, Result};
-pub use event::Event;
+pub use event::{Event, GapReason};
 pub use protocol::{Format, Value};
 pub use queue::{Queue, Role, DEFAULT_ADDR};
