@@ -281,11 +281,15 @@ impl Queue {
     /// or [`Error::Closed`] when the write fails.
     pub fn subscribe(&mut self, topic: &str) -> Result<()> {
         let topic = normalize(topic)?.as_str().to_owned();
-        let m = self.session.subscription(&topic);
         if !self.session.subs.contains(&topic) {
-            self.session.subs.push(topic);
+            self.session.subs.push(topic.clone());
         }
-        self.send(&m)
+        // A reconnection made every subscription, this one included.
+        if self.revive(self.deadline())? {
+            return Ok(());
+        }
+        let m = self.session.subscription(&topic);
+        self.write_message(&m)
     }
 
     /// Cancels this client's subscriptions equal to or under `topic`

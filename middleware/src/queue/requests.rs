@@ -53,7 +53,9 @@ impl Queue {
         self.write_message(&Message::new(Method::Hello, "/", hello.to_value()))?;
         let welcome = self.wait(deadline, |m| match m.method {
             Method::Hello => Ok(Step::Done(Welcome::from_value(&m.msg)?)),
-            Method::Error if m.topic == "/" => Err(refused(m)),
+            // About no topic: the broker says why it closes the connection
+            // (at its connection limit, say), which fails this call.
+            Method::Error if m.topic == "/" || m.topic.is_empty() => Err(refused(m)),
             _ => Ok(Step::Other(m)),
         })?;
         self.session.epoch = Some(welcome.epoch.clone());
