@@ -196,3 +196,42 @@ fn a_subscription_resumed_past_the_kept_messages_gets_a_gap_first() {
     q.ping().expect("ping");
     assert!(q.pull_timeout(std::time::Duration::ZERO).unwrap().is_none());
 }
+
+#[test]
+fn a_slow_reader_with_the_drop_policy_can_account_for_every_number() {
+    let broker = LiveBroker::start_with(|c| c.max_pending_output = 64 * 1024);
+    let options = Options {
+        hello: Some(Hello {
+            name: None,
+            slow: Some(Slow::Drop),
+        }),
+        ..Options::default()
+    };
+    let mut q = open(&broker.addr(), "/slow", Role::Consumer, &options);
+    q.ping().expect("subscribed");
+    // About 8 MB while the consumer reads nothing: more than the socket
+    // buffers and the broker's 64 kB of pending output can hold.
+    let total = 4000;
+    let mut producer = broker.producer("/slow");
+    publish_all(&mut producer, (0..total).map(|_| "y".repeat(2000)));
+    let (mut next_seq, mut gaps) = (1, 0);
+    while next_seq <= total {
+        match next(&mut q) {
+            Event::Publish { seq: Some(s), .. } => {
+                assert_eq!(s, next_seq, "deliveries in order, none repeated");
+                next_seq += 1;
+            }
+            Event::Gap {
+                from, to, reason, ..
+            } => {
+                assert_eq!((from, reason), (next_seq, GapReason::Slow));
+                assert!(to >= from);
+                next_seq = to + 1;
+                gaps += 1;
+            }
+            other => panic!("{other:?} at {next_seq}"),
+        }
+    }
+    assert!(gaps > 0, "nothing was dropped");
+    assert_eq!(next_seq, total + 1);
+}
