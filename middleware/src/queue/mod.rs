@@ -139,7 +139,9 @@ impl Queue {
     }
 
     /// Like [`Queue::connect`], over a TCP stream the caller has already
-    /// connected (to set a connect timeout, for instance).
+    /// connected (to set a connect timeout, for instance). With
+    /// [`Queue::set_reconnect`], new connections go to the stream's peer
+    /// address.
     ///
     /// # Errors
     /// [`Error::Topic`] for an invalid topic, [`Error::Io`] when the first
