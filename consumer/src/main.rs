@@ -7,10 +7,20 @@
 //! ```text
 //! topics: /telephony /telephony/orange      the list, first; later, each change announced
 //! topics: (none)                            no topics yet
-//! /telephony/orange 27                      a live message (value as JSON text)
-//! /telephony/orange 12 (retained)           a retained message replayed on subscribe
+//! /telephony/orange 27 [5]                  a live message (value as JSON text) and its seq
+//! /telephony/orange 12 (retained) [4]       a retained message replayed on subscribe
+//! /telephony/orange 9 (history) [2]         a kept message, with --history
+//! gap: /telephony/orange [3..7] (history)   messages 3 to 7 will not come (the reason last)
 //! error: /telephony/x <reason>              the broker refused a request
 //! ```
+//!
+//! The `[seq]` is the message's number on its topic (absent from a v1
+//! broker). `--history N` prints the topic's last N kept messages before
+//! the live ones, and subscribes resuming after them, so none is lost or
+//! printed twice in between. `--resume` reconnects whenever the connection
+//! is lost, for as long as the consumer runs, and carries on after the last
+//! message printed: a broker restart shows as a `gap: ... (epoch)` line per
+//! topic, then the new numbering.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -19,13 +29,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use middleware::{Error, Event, Format, Queue, Role};
+use middleware::{Error, Event, Format, Hello, Options, Queue, Reconnect, Role};
 
 /// Subscribes to a topic of the lab broker and prints what it delivers, like
 /// the lab's consumer.py.
 ///
-/// Prints `topics: ...` first, then `<topic> <value>` per live message,
-/// `<topic> <value> (retained)` per retained one, `topics: ...` per topic
+/// Prints `topics: ...` first, then `<topic> <value> [seq]` per live
+/// message, `<topic> <value> (retained) [seq]` per retained one,
+/// `gap: <topic> [from..to] (reason)` per gap, `topics: ...` per topic
 /// announcement and `error: <topic> <reason>` per broker refusal. Ctrl-C
 /// cancels the subscription and exits 0.
 #[derive(Debug, Parser)]
@@ -47,9 +58,17 @@ struct Args {
     #[arg(long, default_value_t = 8000)]
     port: u16,
     /// Exit (after cancelling the subscription) once this many messages,
-    /// live or retained, have been printed
+    /// live, retained or from history, have been printed
     #[arg(long)]
     count: Option<u64>,
+    /// First print the last N messages the broker keeps of the topic (protocol
+    /// v2), then go live without losing or repeating one
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    history: Option<u64>,
+    /// Reconnect whenever the connection is lost and resume after the last
+    /// message printed (protocol v2); a broker restart shows as a gap
+    #[arg(long)]
+    resume: bool,
 }
 
 /// The topics of the lab.
@@ -142,11 +161,26 @@ fn topics_line(topics: &[String]) -> String {
     }
 }
 
+/// ` [seq]`, or nothing for a message without one (from a v1 broker).
+fn seq_suffix(seq: Option<u64>) -> String {
+    seq.map(|s| format!(" [{s}]")).unwrap_or_default()
+}
+
 /// The line printed for an event.
 fn event_line(event: &Event) -> String {
     match event {
-        Event::Publish { topic, value } => format!("{topic} {}", value),
-        Event::LastMsg { topic, value } => format!("{topic} {} (retained)", value),
+        Event::Publish {
+            topic, value, seq, ..
+        } => format!("{topic} {value}{}", seq_suffix(*seq)),
+        Event::LastMsg {
+            topic, value, seq, ..
+        } => format!("{topic} {value} (retained){}", seq_suffix(*seq)),
+        Event::Gap {
+            topic,
+            from,
+            to,
+            reason,
+        } => format!("gap: {topic} [{from}..{to}] ({reason})"),
         Event::Topics(topics) => topics_line(topics),
         Event::Error { topic, reason } => format!("error: {topic} {reason}"),
     }
@@ -158,20 +192,48 @@ fn emit(out: &mut impl Write, line: &str) -> io::Result<()> {
     out.flush()
 }
 
-/// Prints the topic list, then events until `stop` is set or `count`
-/// messages were printed; then cancels the subscription.
+/// Prints the topic's last `n` kept messages, then subscribes resuming
+/// after them; returns how many were printed.
+fn history(
+    queue: &mut Queue,
+    n: u64,
+    count: Option<u64>,
+    out: &mut impl Write,
+) -> Result<u64, Failure> {
+    let topic = queue.topic().to_owned();
+    let kept = queue.history(&topic, 0, Some(n))?;
+    let mut printed = 0;
+    for item in kept.items {
+        if count.is_some_and(|c| printed >= c) {
+            break;
+        }
+        let line = format!("{topic} {} (history) [{}]", item.value, item.seq);
+        emit(out, &line)?;
+        printed += 1;
+    }
+    queue.subscribe(&topic)?;
+    Ok(printed)
+}
+
+/// Prints the topic list (and with `history`, the last kept messages),
+/// then events until `stop` is set or `count` messages were printed; then
+/// cancels the subscription.
 fn consume(
     queue: &mut Queue,
-    count: Option<u64>,
+    args: &Args,
     stop: &AtomicBool,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
+    let count = args.count;
     queue.set_timeout(Some(LIST_TIMEOUT));
     let topics = queue.list_topics()?;
-    queue.set_timeout(None);
     emit(out, &topics_line(&topics))?;
+    let mut seen = match args.history {
+        Some(n) => history(queue, n, count, out)?,
+        None => 0,
+    };
+    queue.set_timeout(None);
     let mut last_topics = topics;
-    let mut seen = 0u64;
     while !stop.load(Ordering::SeqCst) && count.is_none_or(|n| seen < n) {
         match queue.pull_timeout(POLL) {
             Ok(Some(Event::Topics(topics))) => {
@@ -193,16 +255,28 @@ fn consume(
             Err(e) => return Err(e.into()),
         }
     }
-    let topic = queue.topic().to_owned();
-    queue.cancel_sub(&topic)?;
+    // A lost connection has no subscription left to cancel (and reconnecting
+    // only to cancel would delay the exit).
+    if queue.is_connected() {
+        let topic = queue.topic().to_owned();
+        queue.cancel_sub(&topic)?;
+    }
     Ok(())
 }
 
 /// Connects, consumes, and says goodbye.
 fn run(args: &Args, stop: &AtomicBool, out: &mut impl Write) -> Result<(), Failure> {
     let addr = format!("{}:{}", args.host, args.port);
-    let mut queue = Queue::connect(&addr, &args.topic(), Role::Consumer, args.serializer.into())?;
-    consume(&mut queue, args.count, stop, out)?;
+    let v2 = args.history.is_some() || args.resume;
+    let options = Options {
+        format: args.serializer.into(),
+        hello: v2.then(Hello::default),
+        reconnect: args.resume.then(Reconnect::forever),
+        // With history, the subscription comes after it.
+        subscribe: args.history.is_none(),
+    };
+    let mut queue = Queue::connect_with(&addr, &args.topic(), Role::Consumer, &options)?;
+    consume(&mut queue, args, stop, out)?;
     // Events still in flight are not printed: the user asked to stop.
     queue.close(LINGER)?;
     Ok(())
@@ -245,6 +319,9 @@ mod tests {
         let args = Args::try_parse_from(["consumer", "--type", "msg", "--topic", "/a/b"]).unwrap();
         assert_eq!(args.topic(), "/a/b");
         assert!(Args::try_parse_from(["consumer", "--type", "weather"]).is_err());
+        let args = Args::try_parse_from(["consumer", "--history", "5", "--resume"]).unwrap();
+        assert_eq!((args.history, args.resume), (Some(5), true));
+        assert!(Args::try_parse_from(["consumer", "--history", "0"]).is_err());
     }
 
     #[test]
@@ -257,13 +334,31 @@ mod tests {
         let live = Event::Publish {
             topic: "/msg".into(),
             value: Value::from("hi there"),
+            seq: None,
+            ts: None,
         };
         assert_eq!(event_line(&live), r#"/msg "hi there""#);
+        let numbered = Event::Publish {
+            topic: "/msg".into(),
+            value: Value::Int(1),
+            seq: Some(12),
+            ts: Some(1),
+        };
+        assert_eq!(event_line(&numbered), "/msg 1 [12]");
         let retained = Event::LastMsg {
             topic: "/c".into(),
             value: Value::Int(3),
+            seq: None,
+            ts: None,
         };
         assert_eq!(event_line(&retained), "/c 3 (retained)");
+        let gap = Event::Gap {
+            topic: "/c".into(),
+            from: 4,
+            to: 4,
+            reason: middleware::GapReason::Epoch,
+        };
+        assert_eq!(event_line(&gap), "gap: /c [4..4] (epoch)");
         let error = Event::Error {
             topic: "/".into(),
             reason: "cannot publish to /".into(),

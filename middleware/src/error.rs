@@ -17,7 +17,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// | [`Connect`](Error::Connect) | there is none |
 /// | [`Topic`](Error::Topic), [`PublishToRoot`](Error::PublishToRoot), [`TooLarge`](Error::TooLarge), [`Value`](Error::Value) | usable: nothing was sent |
 /// | [`Decode`](Error::Decode), [`Protocol`](Error::Protocol), [`Broker`](Error::Broker), [`TimedOut`](Error::TimedOut) | usable: the frame was consumed whole, or none was started |
-/// | [`Frame`](Error::Frame), [`Closed`](Error::Closed), [`ClosedBecause`](Error::ClosedBecause), [`Io`](Error::Io), [`WriteTimedOut`](Error::WriteTimedOut) | gone: every later call answers [`Closed`](Error::Closed) |
+/// | [`Frame`](Error::Frame), [`Closed`](Error::Closed), [`ClosedBecause`](Error::ClosedBecause), [`Io`](Error::Io), [`WriteTimedOut`](Error::WriteTimedOut) | gone: every later call answers [`Closed`](Error::Closed), unless reconnection is on (then the next call reconnects) |
+/// | [`ReconnectFailed`](Error::ReconnectFailed) | gone, and reconnection is off |
+///
+/// With reconnection on ([`Queue::set_reconnect`](crate::Queue::set_reconnect)),
+/// `pull` does not return the errors that lose the connection: it reconnects.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -108,12 +112,23 @@ pub enum Error {
     /// connection was closed.
     #[error("timed out sending to the broker; connection closed")]
     WriteTimedOut,
+    /// The connection was lost and reconnecting gave up, as its
+    /// [`Reconnect`](crate::Reconnect) policy says.
+    #[error("gave up reconnecting after {attempts} failed attempts: {last}")]
+    ReconnectFailed {
+        /// Failed attempts.
+        attempts: u32,
+        /// Why the last attempt (or the connection, if none was made) failed.
+        #[source]
+        last: Box<Error>,
+    },
 }
 
 impl Error {
     /// Whether the connection is unusable after this error
     /// ([`Error::Connect`], [`Error::Io`], [`Error::Frame`], [`Error::Closed`],
-    /// [`Error::ClosedBecause`], [`Error::WriteTimedOut`]).
+    /// [`Error::ClosedBecause`], [`Error::WriteTimedOut`],
+    /// [`Error::ReconnectFailed`]).
     #[must_use]
     pub fn is_fatal(&self) -> bool {
         matches!(
@@ -124,6 +139,7 @@ impl Error {
                 | Error::Closed
                 | Error::ClosedBecause { .. }
                 | Error::WriteTimedOut
+                | Error::ReconnectFailed { .. }
         )
     }
 }

@@ -2,20 +2,31 @@
 //! the broker's messages. Values print as compact JSON through their
 //! `Display`, the way the lab prints them.
 
+use std::fmt;
+
 use protocol::{Message, Method, Value};
 
 use crate::error::{Error, Result};
 
 /// One thing the broker told this client.
+///
+/// The enum is exhaustive on purpose: a `match` must say what it does with a
+/// [`Event::Gap`], so a v2 client cannot miss one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// A live message (`PUBLISH`), published after this client subscribed.
+    /// A live message (`PUBLISH`), published after this client subscribed,
+    /// or one replayed by a resumed subscription (v2 §13).
     Publish {
         /// The exact topic it was published on (normalized), which may be a
         /// descendant of the subscribed topic.
         topic: String,
         /// The published value.
         value: Value,
+        /// Its number on its topic (v2 §11); `None` from a v1 broker.
+        seq: Option<u64>,
+        /// When the broker accepted it, in milliseconds since the Unix
+        /// epoch (v2 §11); `None` from a v1 broker.
+        ts: Option<u64>,
     },
     /// A retained message (`LAST_MSG`), replayed when this client subscribed:
     /// the last value published on `topic` before the subscription.
@@ -24,6 +35,24 @@ pub enum Event {
         topic: String,
         /// The retained value.
         value: Value,
+        /// Its number on its topic (v2 §11); `None` from a v1 broker.
+        seq: Option<u64>,
+        /// When the broker accepted it (ms since the Unix epoch); `None`
+        /// from a v1 broker.
+        ts: Option<u64>,
+    },
+    /// Messages `from..=to` of `topic` were not and will not be delivered on
+    /// this connection (`GAP`, v2 §13).
+    Gap {
+        /// The topic the messages were published on.
+        topic: String,
+        /// The first missing number.
+        from: u64,
+        /// The last missing number (inclusive).
+        to: u64,
+        /// Why they are missing; with [`GapReason::Epoch`] the numbers are
+        /// the old numbering's.
+        reason: GapReason,
     },
     /// A topic list: an unsolicited `LIST_ACK` announcing new topics (spec §7),
     /// or a `LIST_ACK`/`LIST_NACK` that [`Queue::list_topics`](crate::Queue::list_topics)
@@ -39,6 +68,52 @@ pub enum Event {
     },
 }
 
+/// Why a [`Event::Gap`] left messages out (v2 §13).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GapReason {
+    /// No longer kept in the broker's history.
+    History,
+    /// The broker's numbering restarted (a new epoch, e.g. after a restart):
+    /// messages from the old numbering's next number on are lost.
+    Epoch,
+    /// Dropped because this connection read too slowly (HELLO `slow: drop`).
+    Slow,
+    /// Too large for this client's protocol.
+    Size,
+    /// A reason this library does not know, as the broker spelled it.
+    Other(String),
+}
+
+impl GapReason {
+    /// The reason as spelled on the wire.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            GapReason::History => "history",
+            GapReason::Epoch => "epoch",
+            GapReason::Slow => "slow",
+            GapReason::Size => "size",
+            GapReason::Other(s) => s,
+        }
+    }
+
+    fn from_wire(s: String) -> GapReason {
+        match s.as_str() {
+            "history" => GapReason::History,
+            "epoch" => GapReason::Epoch,
+            "slow" => GapReason::Slow,
+            "size" => GapReason::Size,
+            _ => GapReason::Other(s),
+        }
+    }
+}
+
+impl fmt::Display for GapReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Event {
     /// Whether this is a delivery ([`Event::Publish`] or [`Event::LastMsg`]).
     #[must_use]
@@ -49,38 +124,78 @@ impl Event {
     /// Turns a message received from the broker into an event.
     ///
     /// # Errors
-    /// [`Error::Protocol`] for a method only clients send, or a `LIST_ACK`
-    /// whose `msg` is not a list of strings.
+    /// [`Error::Protocol`] for a method only clients send, for an answer
+    /// that is no event (`HELLO`, `PONG` and `HISTORY` answers are taken by
+    /// the [`Queue`](crate::Queue) call that asked), for a `LIST_ACK` whose
+    /// `msg` is not a list of strings and for a malformed `GAP`.
     pub fn from_message(m: Message) -> Result<Event> {
         Ok(match m.method {
             Method::Publish => Event::Publish {
                 topic: m.topic,
                 value: m.msg,
+                seq: m.attrs.seq,
+                ts: m.attrs.ts,
             },
             Method::LastMsg => Event::LastMsg {
                 topic: m.topic,
                 value: m.msg,
+                seq: m.attrs.seq,
+                ts: m.attrs.ts,
             },
+            Method::Gap => gap(m.topic, m.msg)?,
             Method::ListAck => Event::Topics(topic_list(m.msg)?),
             Method::ListNack => Event::Topics(Vec::new()),
             Method::Error => Event::Error {
                 topic: m.topic,
                 reason: reason_text(m.msg),
             },
-            Method::Subscribe
-            | Method::CancelSub
-            | Method::List
-            | Method::Hello
-            | Method::Ping
-            | Method::Pong
-            | Method::History
-            | Method::Gap => {
+            Method::Hello | Method::Pong | Method::History => {
+                return Err(Error::Protocol(format!(
+                    "a {} answer outside the call that asks for it",
+                    m.method
+                )));
+            }
+            Method::Subscribe | Method::CancelSub | Method::List | Method::Ping => {
                 return Err(Error::Protocol(format!(
                     "the broker sent a {} request",
                     m.method
                 )));
             }
         })
+    }
+}
+
+/// The event of a `GAP` `msg`: `{"from", "to", "reason", "epoch"}`.
+fn gap(topic: String, msg: Value) -> Result<Event> {
+    let bad = |msg: &Value| Error::Protocol(format!("GAP msg {msg} is not from, to and reason"));
+    let (Some(from), Some(to), Some(Value::Str(reason))) = (
+        number(&msg, "from"),
+        number(&msg, "to"),
+        field(&msg, "reason"),
+    ) else {
+        return Err(bad(&msg));
+    };
+    Ok(Event::Gap {
+        topic,
+        from,
+        to,
+        reason: GapReason::from_wire(reason.clone()),
+    })
+}
+
+/// The value of `key` in a dict `v` (the first, if repeated).
+pub(crate) fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    match v {
+        Value::Dict(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+/// The non-negative integer at `key` in a dict `v`.
+pub(crate) fn number(v: &Value, key: &str) -> Option<u64> {
+    match field(v, key)? {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        _ => None,
     }
 }
 
@@ -113,6 +228,7 @@ pub(crate) fn reason_text(msg: Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use protocol::Attrs;
 
     #[test]
     fn values_print_as_compact_json() {
@@ -133,12 +249,16 @@ mod tests {
 
     #[test]
     fn events_from_messages() {
-        let e = Event::from_message(Message::new(Method::LastMsg, "/a", 1i64)).unwrap();
+        let mut m = Message::new(Method::LastMsg, "/a", 1i64);
+        m.attrs = Attrs::stamped(4, 1_733_500_000_000);
+        let e = Event::from_message(m).unwrap();
         assert_eq!(
             e,
             Event::LastMsg {
                 topic: "/a".into(),
-                value: Value::Int(1)
+                value: Value::Int(1),
+                seq: Some(4),
+                ts: Some(1_733_500_000_000),
             }
         );
         assert!(e.is_delivery());
@@ -171,5 +291,52 @@ mod tests {
             .unwrap(),
             Event::Topics(vec![])
         );
+    }
+
+    #[test]
+    fn gaps_from_messages() {
+        let msg = |reason: &str| {
+            Value::Dict(vec![
+                ("from".into(), Value::Int(3)),
+                ("to".into(), Value::Int(7)),
+                ("reason".into(), Value::from(reason)),
+                ("epoch".into(), Value::from("e1")),
+            ])
+        };
+        for (wire, reason) in [
+            ("history", GapReason::History),
+            ("epoch", GapReason::Epoch),
+            ("slow", GapReason::Slow),
+            ("size", GapReason::Size),
+            ("later", GapReason::Other("later".into())),
+        ] {
+            let e = Event::from_message(Message::new(Method::Gap, "/a", msg(wire))).unwrap();
+            assert_eq!(
+                e,
+                Event::Gap {
+                    topic: "/a".into(),
+                    from: 3,
+                    to: 7,
+                    reason: reason.clone(),
+                }
+            );
+            assert_eq!(reason.to_string(), wire);
+            assert!(!e.is_delivery());
+        }
+        let negative = Value::Dict(vec![
+            ("from".into(), Value::Int(-1)),
+            ("to".into(), Value::Int(7)),
+            ("reason".into(), Value::from("slow")),
+        ]);
+        for bad in [Value::Null, negative] {
+            assert!(matches!(
+                Event::from_message(Message::new(Method::Gap, "/a", bad)),
+                Err(Error::Protocol(_))
+            ));
+        }
+        assert!(matches!(
+            Event::from_message(Message::new(Method::Pong, "/", 1i64)),
+            Err(Error::Protocol(_))
+        ));
     }
 }

@@ -8,12 +8,29 @@
 //! [`pull`](Queue::pull)s [`Event`]s: live messages, retained messages
 //! replayed on subscribe, topic lists and the broker's refusals.
 //!
+//! # Protocol v2
+//! A queue speaks v1 unless asked otherwise, and then behaves as the lab's
+//! middleware. Deliveries carry the broker's `seq` and `ts` when it sends
+//! them. Asked for v2 ([`Queue::connect_with`] and [`Options`], or
+//! [`Queue::hello`]), a queue learns the broker's epoch and can:
+//! - [`ping`](Queue::ping): a round trip, after which the broker has
+//!   handled everything sent before;
+//! - [`history`](Queue::history): a topic's kept messages, paging followed;
+//! - resume: with a [`Reconnect`] policy, a lost connection is re-established
+//!   with backoff and every subscription made again with `resume`, so each
+//!   topic goes on after the last number seen, or with an [`Event::Gap`]
+//!   (reason [`GapReason::Epoch`] after a broker restart). Repeats are
+//!   dropped: the application sees every message once, in order, or a gap.
+//!
 //! # Layout
 //! - [`queue`]: [`Queue`] (connect and handshake, `push`, `pull`,
 //!   `pull_timeout`, `subscribe`, `cancel_sub`, `list_topics` with paging,
-//!   `close`), [`Role`] and [`DEFAULT_ADDR`].
+//!   `close`; v2's `hello`, `ping`, `history`, `set_reconnect`), [`Role`]
+//!   and [`DEFAULT_ADDR`].
 //! - [`event`]: [`Event`], what `pull` returns (values print as JSON text
-//!   through `Display`).
+//!   through `Display`), and [`GapReason`].
+//! - [`options`]: [`Options`] for [`Queue::connect_with`], [`Reconnect`].
+//! - [`v2`]: [`Hello`] options, the broker's [`Welcome`], [`History`].
 //! - [`error`]: [`Error`], one variant per thing a caller may want to handle,
 //!   and the [`Result`] alias.
 //!
@@ -22,19 +39,26 @@
 //!
 //! # Example
 //! ```no_run
-//! use middleware::{Event, Queue, Role};
+//! use middleware::{Event, Options, Queue, Reconnect, Role};
 //!
 //! # fn main() -> middleware::Result<()> {
 //! // Like the lab's `JSONQueue("/telephony/orange", MiddlewareType.PRODUCER)`.
 //! let mut producer = Queue::json("/telephony/orange", Role::Producer)?;
 //! producer.push(27i64)?;
 //!
-//! // A consumer subscribes to its topic (and everything under it) on connect.
-//! let mut consumer = Queue::json("/telephony", Role::Consumer)?;
+//! // A consumer subscribes to its topic (and everything under it) on
+//! // connect; this one survives broker restarts.
+//! let options = Options {
+//!     reconnect: Some(Reconnect::default()),
+//!     ..Options::default()
+//! };
+//! let mut consumer =
+//!     Queue::connect_with(middleware::DEFAULT_ADDR, "/telephony", Role::Consumer, &options)?;
 //! println!("topics: {:?}", consumer.list_topics()?);
 //! match consumer.pull()? {
-//!     Event::Publish { topic, value } => println!("{topic} {value}"),
-//!     Event::LastMsg { topic, value } => println!("{topic} {value} (retained)"),
+//!     Event::Publish { topic, value, seq, .. } => println!("{topic} {value} {seq:?}"),
+//!     Event::LastMsg { topic, value, .. } => println!("{topic} {value} (retained)"),
+//!     Event::Gap { topic, from, to, reason } => println!("{topic}: lost {from}..={to} ({reason})"),
 //!     Event::Topics(topics) => println!("topics: {}", topics.join(" ")),
 //!     Event::Error { topic, reason } => eprintln!("error: {topic} {reason}"),
 //! }
@@ -45,9 +69,13 @@
 
 pub mod error;
 pub mod event;
+pub mod options;
 pub mod queue;
+pub mod v2;
 
 pub use error::{Error, Result};
-pub use event::Event;
+pub use event::{Event, GapReason};
+pub use options::{Options, Reconnect};
 pub use protocol::{Format, Value};
 pub use queue::{Queue, Role, DEFAULT_ADDR};
+pub use v2::{Hello, History, HistoryItem, Limits, Slow, Welcome};

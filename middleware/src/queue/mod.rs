@@ -2,9 +2,12 @@
 //!
 //! Connecting, the accessors and sending are here; receiving (`pull`,
 //! `pull_timeout`, `list_topics`, `close` and the frame reader under them)
-//! is in `receive`.
+//! is in `receive`; v2's requests (`hello`, `ping`, `history`) in
+//! `requests`; sequence tracking, reconnection and resume in `resume`.
 
 mod receive;
+mod requests;
+mod resume;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -19,6 +22,8 @@ use protocol::{
 
 use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::options::Options;
+use resume::Session;
 
 /// Where [`Queue::json`] and [`Queue::xml`] connect: the lab's broker address.
 pub const DEFAULT_ADDR: &str = "localhost:8000";
@@ -64,6 +69,9 @@ pub struct Queue {
     /// no topic: a broker closing a connection on its own says why in such a
     /// frame first, and the error for the close carries it.
     parting: Option<String>,
+    /// What outlives one connection: subscriptions, numbers seen, the epoch,
+    /// the reconnection policy.
+    session: Session,
 }
 
 impl Queue {
@@ -93,16 +101,47 @@ impl Queue {
     /// [`Error::Topic`] for an invalid topic, [`Error::Connect`] when the
     /// broker cannot be reached, [`Error::Io`] when the first writes fail.
     pub fn connect(addr: &str, topic: &str, role: Role, format: Format) -> Result<Queue> {
+        Queue::connect_with(
+            addr,
+            topic,
+            role,
+            &Options {
+                format,
+                ..Options::default()
+            },
+        )
+    }
+
+    /// Like [`Queue::connect`], with the v2 choices of [`Options`]: `HELLO`
+    /// (waited for, so [`Queue::epoch`] is known on return), reconnection
+    /// with resume, and whether a consumer subscribes on connect.
+    ///
+    /// # Errors
+    /// As [`Queue::connect`]; with `HELLO`, also as [`Queue::hello`] (within
+    /// [`Reconnect::ATTEMPT_TIMEOUT`](crate::Reconnect::ATTEMPT_TIMEOUT)).
+    pub fn connect_with(addr: &str, topic: &str, role: Role, options: &Options) -> Result<Queue> {
         let topic = normalize(topic)?;
         let stream = TcpStream::connect(addr).map_err(|source| Error::Connect {
             addr: addr.to_owned(),
             source,
         })?;
-        Queue::start(stream, topic, role, format)
+        let mut queue = Queue::start(stream, topic, role, options.format, addr.to_owned())?;
+        queue.session.hello = options.hello.clone();
+        queue.set_reconnect(options.reconnect)?;
+        if queue.session.hello.is_some() && queue.session.epoch.is_none() {
+            queue.greet()?;
+        }
+        if role == Role::Consumer && options.subscribe {
+            let topic = queue.topic.to_string();
+            queue.subscribe(&topic)?;
+        }
+        Ok(queue)
     }
 
     /// Like [`Queue::connect`], over a TCP stream the caller has already
-    /// connected (to set a connect timeout, for instance).
+    /// connected (to set a connect timeout, for instance). With
+    /// [`Queue::set_reconnect`], new connections go to the stream's peer
+    /// address.
     ///
     /// # Errors
     /// [`Error::Topic`] for an invalid topic, [`Error::Io`] when the first
@@ -113,14 +152,24 @@ impl Queue {
         role: Role,
         format: Format,
     ) -> Result<Queue> {
-        Queue::start(stream, normalize(topic)?, role, format)
+        let topic = normalize(topic)?;
+        // Reconnecting (when asked for) goes where this stream went.
+        let addr = stream.peer_addr()?.to_string();
+        let mut queue = Queue::start(stream, topic, role, format, addr)?;
+        if role == Role::Consumer {
+            let topic = queue.topic.to_string();
+            queue.subscribe(&topic)?;
+        }
+        Ok(queue)
     }
 
+    /// Sends the handshake on a new connection.
     fn start(
         stream: TcpStream,
         topic: Topic<'static>,
         role: Role,
         format: Format,
+        addr: String,
     ) -> Result<Queue> {
         stream.set_nodelay(true)?;
         let mut queue = Queue {
@@ -135,15 +184,17 @@ impl Queue {
             socket_timeout: None,
             dead: false,
             parting: None,
+            session: Session::new(addr),
         };
-        queue.out.clear();
-        frame::encode(format.handshake().as_bytes(), &mut queue.out)?;
-        queue.send_out()?;
-        if role == Role::Consumer {
-            let topic = queue.topic.to_string();
-            queue.send(&Message::subscribe(topic))?;
-        }
+        queue.send_handshake()?;
         Ok(queue)
+    }
+
+    /// Writes the handshake frame naming the queue's format.
+    fn send_handshake(&mut self) -> Result<()> {
+        self.out.clear();
+        frame::encode(self.format.handshake().as_bytes(), &mut self.out)?;
+        self.send_out()
     }
 
     /// The queue's topic, normalized.
@@ -220,12 +271,27 @@ impl Queue {
     /// Subscribes to `topic` and all its descendants (`SUBSCRIBE`). The broker
     /// then replays their retained messages as [`Event::LastMsg`].
     ///
+    /// Once the queue knows the broker's [`epoch`](Queue::epoch) (v2), the
+    /// subscription resumes instead (v2 §13): for each topic under `topic`
+    /// that the queue has seen messages of (delivered, or returned by
+    /// [`Queue::history`]), the broker sends the messages after the last one
+    /// seen, or an [`Event::Gap`] for those it no longer keeps; the others
+    /// get their retained message as in v1.
+    ///
     /// # Errors
     /// [`Error::Topic`] for an invalid topic (nothing is sent); [`Error::Io`]
     /// or [`Error::Closed`] when the write fails.
     pub fn subscribe(&mut self, topic: &str) -> Result<()> {
-        let topic = normalize(topic)?;
-        self.send(&Message::subscribe(topic.to_string()))
+        let topic = normalize(topic)?.as_str().to_owned();
+        if !self.session.subs.contains(&topic) {
+            self.session.subs.push(topic.clone());
+        }
+        // A reconnection made every subscription, this one included.
+        if self.revive(self.deadline())? {
+            return Ok(());
+        }
+        let m = self.session.subscription(&topic);
+        self.write_message(&m)
     }
 
     /// Cancels this client's subscriptions equal to or under `topic`
@@ -236,11 +302,14 @@ impl Queue {
     /// As [`Queue::subscribe`].
     pub fn cancel_sub(&mut self, topic: &str) -> Result<()> {
         let topic = normalize(topic)?;
+        self.session
+            .subs
+            .retain(|s| !protocol::topic::is_under(s, topic.as_str()));
         self.send(&Message::cancel_sub(topic.to_string()))
     }
 
-    /// Encodes `m` and writes it as one frame.
-    fn send(&mut self, m: &Message) -> Result<()> {
+    /// Encodes `m` and writes it as one frame on the current connection.
+    fn write_message(&mut self, m: &Message) -> Result<()> {
         if self.dead {
             return Err(Error::Closed);
         }

@@ -32,7 +32,11 @@ impl Queue {
     /// `pull` as [`Event::Topics`]); [`Error::Io`], [`Error::Frame`] or
     /// [`Error::Closed`] when the connection fails.
     pub fn list_topics(&mut self) -> Result<Vec<String>> {
-        let deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
+        self.list_until(self.deadline())
+    }
+
+    /// [`Queue::list_topics`] bounded by `deadline`.
+    pub(super) fn list_until(&mut self, deadline: Option<Instant>) -> Result<Vec<String>> {
         let mut topics = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -69,7 +73,11 @@ impl Queue {
                             reason: reason_text(m.msg),
                         })
                     }
-                    _ => self.pending.push_back(Event::from_message(m)),
+                    _ => {
+                        if let Some(event) = self.absorb(m) {
+                            self.pending.push_back(event);
+                        }
+                    }
                 }
             };
             let last = page.last().cloned();
@@ -91,7 +99,7 @@ impl Queue {
     /// connection stays usable); [`Error::Closed`], [`Error::Frame`] or
     /// [`Error::Io`] when the connection is gone.
     pub fn pull(&mut self) -> Result<Event> {
-        let deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
+        let deadline = self.deadline();
         self.next_event(deadline)?.ok_or(Error::TimedOut)
     }
 
@@ -120,6 +128,8 @@ impl Queue {
     /// [`Error::Io`] or [`Error::Frame`] when the connection fails otherwise
     /// than by being closed.
     pub fn close(mut self, linger: Duration) -> Result<Vec<Event>> {
+        // The end of the stream is wanted now, not a reason to reconnect.
+        self.session.reconnect = None;
         let mut events = Vec::new();
         if !self.dead {
             // Already gone if this fails; what is left to read still counts.
@@ -137,18 +147,33 @@ impl Queue {
         }
     }
 
+    /// The next event for `pull`: kept ones first, then messages from the
+    /// broker (skipping those that are no event); a lost connection is
+    /// re-established here when reconnection is on.
     fn next_event(&mut self, deadline: Option<Instant>) -> Result<Option<Event>> {
-        if let Some(event) = self.pending.pop_front() {
-            return event.map(Some);
-        }
-        match self.next_message(deadline)? {
-            Some(m) => Event::from_message(m).map(Some),
-            None => Ok(None),
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return event.map(Some);
+            }
+            match self.next_message(deadline) {
+                Ok(Some(m)) => {
+                    if let Some(event) = self.absorb(m) {
+                        return event.map(Some);
+                    }
+                }
+                Ok(None) => return Ok(None),
+                Err(e) if e.is_fatal() => {
+                    if !self.recover(e, deadline)? {
+                        return Ok(None);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 
     /// The next message from the socket; `None` when `deadline` passed.
-    fn next_message(&mut self, deadline: Option<Instant>) -> Result<Option<Message>> {
+    pub(super) fn next_message(&mut self, deadline: Option<Instant>) -> Result<Option<Message>> {
         let Some(payload) = self.read_frame(deadline)? else {
             return Ok(None);
         };

@@ -98,6 +98,8 @@ pub fn live(topic: &str, value: impl Into<Value>) -> Event {
     Event::Publish {
         topic: topic.into(),
         value: value.into(),
+        seq: None,
+        ts: None,
     }
 }
 
