@@ -307,8 +307,8 @@ impl TopicTree {
         self.kept_bytes
     }
 
-    /// Topics equal to or under `topic` that have had messages, with their
-    /// history, in byte order.
+    /// Topics equal to or under `topic` with their history (empty for a
+    /// topic that has had no message), in byte order.
     pub fn kept_under<'a>(
         &'a self,
         topic: &'a str,
@@ -321,10 +321,7 @@ impl TopicTree {
                 below.0.as_ref().map(String::as_str),
                 below.1.as_ref().map(String::as_str),
             )))
-            .filter_map(|(path, &id)| {
-                let history = &self.node(id)?.history;
-                (!history.is_empty()).then_some((&**path, history))
-            })
+            .filter_map(|(path, &id)| Some((&**path, &self.node(id)?.history)))
     }
 
     /// A read-only view of the topic list, for doors to page through.

@@ -96,7 +96,9 @@ fn admit(
                 conn.peer,
                 drops::MAX_GAP_TOPICS
             );
-            conn.output.discard();
+            // Its queued output goes first: cutting it could cut a frame
+            // already partly written. No gap is owed any more.
+            conn.slow = Slow::Disconnect;
             let why = Farewell::TooManyGaps {
                 limit: drops::MAX_GAP_TOPICS,
             };
