@@ -2,6 +2,7 @@
 //! `127.0.0.1:0` in a thread, and a raw-bytes client.
 #![allow(dead_code)]
 
+pub mod v2;
 pub mod wire;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
