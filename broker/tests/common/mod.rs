@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod stamps;
+pub mod v2;
 pub mod wire;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
