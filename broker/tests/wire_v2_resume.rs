@@ -122,7 +122,9 @@ fn s13_resume_past_history_gets_a_history_gap_then_the_kept_messages() {
 }
 
 /// Another epoch: a `GAP` from = to = the client's seq + 1 (reason `epoch`,
-/// carrying the broker's current epoch), then every kept message.
+/// carrying the broker's current epoch), then a `GAP` (reason `history`) for
+/// the new numbering's start that is no longer kept (docs/protocol-v2.md),
+/// then every kept message.
 #[test]
 fn s13_resume_from_another_epoch_gets_an_epoch_gap_then_every_kept_message() {
     let (b, _p) = published();
@@ -135,13 +137,18 @@ fn s13_resume_from_another_epoch_gets_an_epoch_gap_then_every_kept_message() {
                 Some("another-epoch"),
                 &[("/r/a", seen)],
             );
-            assert_eq!(got.len(), 4, "{format:?} {seen}: {got:?}");
+            assert_eq!(got.len(), 5, "{format:?} {seen}: {got:?}");
             assert_eq!(
                 parse_gap(&got[0]),
                 gap("/r/a", seen + 1, seen + 1, "epoch", &epoch),
                 "{format:?} {seen}"
             );
-            let seqs: Vec<_> = got[1..].iter().map(replayed).collect();
+            assert_eq!(
+                parse_gap(&got[1]),
+                gap("/r/a", 1, 3, "history", &epoch),
+                "{format:?} {seen}"
+            );
+            let seqs: Vec<_> = got[2..].iter().map(replayed).collect();
             assert_eq!(seqs, pairs(&[("/r/a", 4), ("/r/a", 5), ("/r/a", 6)]));
         }
     }
