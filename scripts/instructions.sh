@@ -51,6 +51,9 @@ measure() {
     tail -1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["delivered"])')
   kill -INT "$pid"
   wait "$pid" || true
+  # A broker that delivered nothing (it refused the publishes, say) has no
+  # figure; its log is kept beside the callgrind file.
+  ((delivered > 0)) || { echo "none delivered"; return; }
   local total
   total=$(awk '/^(summary|totals):/ {print $2; exit}' "$file")
   echo $((total / delivered))

@@ -11,9 +11,14 @@
 #     string values): once with no subscriber, once with a subscriber on `/`
 #     reading everything (a fresh broker each time);
 #   - idle memory per connection: 1,000 idle handshaken connections, reported
-#     as (RSS delta) / 1000.
+#     as (RSS delta) / 1000;
+#   - history: the same 1,000,000 publishes with no subscriber, once with
+#     `--history 100` (the broker's default: every topic ends holding 100
+#     messages, 1,000,000 kept) and once with `--history 1` (v1's retention:
+#     10,000 kept), reported as the bytes per kept message:
+#     (RSS with 100 - RSS with 1) / (990,000 extra kept messages).
 #
-# Usage: scripts/memory-check.sh            (env: PORT COUNT TOPICS SIZE CONNS)
+# Usage: scripts/memory-check.sh    (env: PORT COUNT TOPICS SIZE CONNS HISTORIES)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -22,6 +27,7 @@ COUNT=${COUNT:-1000000}
 TOPICS=${TOPICS:-10000}
 SIZE=${SIZE:-64}
 CONNS=${CONNS:-1000}
+HISTORIES=${HISTORIES:-"1 100"}
 
 echo "== building (release)" >&2
 cargo build --release -p broker >&2
@@ -47,8 +53,9 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 while listening "$PORT"; do PORT=$((PORT + 1)); done
 ADDR=127.0.0.1:$PORT
 
+# start_broker [BROKER ARGS...]
 start_broker() {
-    RUST_LOG=warn "$BROKER" --addr 127.0.0.1 --port "$PORT" >>"$TMP/broker.log" 2>&1 &
+    RUST_LOG=warn "$BROKER" --addr 127.0.0.1 --port "$PORT" "$@" >>"$TMP/broker.log" 2>&1 &
     PID=$!
     for _ in $(seq 100); do
         listening "$PORT" && return 0
@@ -103,6 +110,20 @@ for sub in none root; do
     stop_broker
 done
 
+declare -A HISTORY_RSS
+for history in $HISTORIES; do
+    label="--history $history"
+    echo "== $COUNT publishes over $TOPICS topics, $label" >&2
+    start_broker --history "$history"
+    record "$label: idle"
+    flood_publish --count "$TOPICS" --offset 0
+    record "$label: after $TOPICS publishes (all topics created)"
+    flood_publish --count $((COUNT - TOPICS)) --offset "$TOPICS"
+    record "$label: after $COUNT publishes"
+    HISTORY_RSS[$history]=$LAST_RSS
+    stop_broker
+done
+
 echo "== $CONNS idle connections" >&2
 start_broker
 record "idle broker"
@@ -131,13 +152,25 @@ echo
 printf '%-58s %10s %10s\n' "broker (127.0.0.1:$PORT, release)" "VmRSS kB" "VmHWM kB"
 printf '%s\n' "${ROWS[@]}"
 echo
-retained_kb=$(((TOPICS * SIZE + 1023) / 1024))
+# kept H: messages kept after the run with --history H (COUNT round-robin
+# publishes leave min(H, COUNT / TOPICS) on each topic).
+kept() { local per=$((COUNT / TOPICS)); echo $((TOPICS * ($1 < per ? $1 : per))); }
+# The first two runs use the broker's default, --history 100.
+retained_kb=$(((($(kept 100) - TOPICS) * SIZE + 1023) / 1024))
 for sub in none root; do
     growth=$((RSS_AT[$sub,all] - RSS_AT[$sub,topics]))
-    echo "growth from $TOPICS to $COUNT publishes ($sub): ${growth} kB (retained values alone: ~${retained_kb} kB)"
+    echo "growth from $TOPICS to $COUNT publishes ($sub): ${growth} kB (values kept meanwhile, default --history 100: ~${retained_kb} kB)"
 done
 awk -v a="$IDLE_RSS" -v b="$CONN_RSS" -v n="$CONNS" \
     'BEGIN { printf "idle memory per connection: (%d - %d) kB / %d = %.2f kB\n", b, a, n, (b - a) / n }'
+read -ra hs <<<"$HISTORIES"
+low=${hs[0]}
+for history in "${hs[@]:1}"; do
+    extra=$(($(kept "$history") - $(kept "$low")))
+    ((extra > 0)) || continue
+    awk -v a="${HISTORY_RSS[$low]}" -v b="${HISTORY_RSS[$history]}" -v n="$extra" -v h="$history" -v l="$low" \
+        'BEGIN { printf "bytes per kept message: (RSS with --history %s - with --history %s) / %d extra kept = (%d - %d) kB / %d = %.1f B\n", h, l, n, b, a, n, (b - a) * 1024 / n }'
+done
 if grep -q . "$TMP/broker.log"; then
     echo
     echo "broker warnings:"
