@@ -6,6 +6,7 @@
 //! and a [`Value`] tree is just one more producer of the same events.
 
 use crate::error::ValueError;
+use crate::message::Attrs;
 
 /// Most nested lists and dicts a value may have (spec §9: 64 accepted, 65 refused).
 pub const MAX_DEPTH: usize = 64;
@@ -285,19 +286,95 @@ pub(crate) fn put_int(out: &mut impl Out, i: i64) {
     put_uint(out, i.unsigned_abs());
 }
 
+/// Two ASCII digits for each number below 100: `DIGIT_PAIRS[2 * n..2 * n + 2]`.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
 /// Writes the decimal form of `n` (itoa, no allocation).
-pub(crate) fn put_uint(out: &mut impl Out, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut pos = buf.len();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+pub(crate) fn put_uint(out: &mut impl Out, n: u64) {
+    out.put(Digits::of(n).as_bytes());
+}
+
+/// Writes the `seq` and `ts` of `attrs` that are present, each as its key
+/// (`,"seq":` in JSON, `" seq="` in XML) then its digits, in one copy.
+pub(crate) fn put_stamps(out: &mut impl Out, attrs: Attrs, seq_key: &[u8], ts_key: &[u8]) {
+    let mut buf = [0u8; 64];
+    let mut len = 0;
+    let mut push = |bytes: &[u8]| {
+        buf[len..len + bytes.len()].copy_from_slice(bytes);
+        len += bytes.len();
+    };
+    if let Some(seq) = attrs.seq {
+        push(&seq_key[..seq_key.len().min(12)]);
+        push(Digits::of(seq).as_bytes());
+    }
+    if let Some(ts) = attrs.ts {
+        push(&ts_key[..ts_key.len().min(12)]);
+        push(Digits::of_ts(ts).as_bytes());
+    }
+    out.put(&buf[..len]);
+}
+
+/// The decimal text of a `u64`, on the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Digits {
+    buf: [u8; 20],
+    start: u8,
+}
+
+impl Digits {
+    /// The digits of `n`, two per division: every delivery carries a `seq`
+    /// and a 13-digit `ts`.
+    pub(crate) fn of(mut n: u64) -> Digits {
+        let mut buf = [0u8; 20];
+        let mut pos = buf.len();
+        while n >= 100 {
+            let pair = (n % 100) as usize * 2;
+            n /= 100;
+            pos -= 2;
+            buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        }
+        if n >= 10 {
+            let pair = n as usize * 2;
+            pos -= 2;
+            buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        } else {
+            pos -= 1;
+            buf[pos] = b'0' + n as u8;
+        }
+        Digits {
+            buf,
+            start: pos as u8,
         }
     }
-    out.put(&buf[pos..]);
+
+    /// The digits of a message time: the same for every message accepted in
+    /// one turn of the broker's loop, and on every delivery of each, so the
+    /// last one written is kept (per thread) rather than written again.
+    pub(crate) fn of_ts(ts: u64) -> Digits {
+        thread_local! {
+            static LAST: std::cell::Cell<(u64, Digits)> =
+                const { std::cell::Cell::new((0, Digits { buf: [b'0'; 20], start: 19 })) };
+        }
+        LAST.with(|last| {
+            let (n, digits) = last.get();
+            if n == ts {
+                return digits;
+            }
+            let digits = Digits::of(ts);
+            last.set((ts, digits));
+            digits
+        })
+    }
+
+    /// The text.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[usize::from(self.start)..]
+    }
 }
 
 /// Writes a finite float so that it reads back as a float (`2.0`, not `2`).
@@ -330,6 +407,23 @@ pub(crate) fn put_float(out: &mut impl Out, f: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uint_text_matches_display_at_every_digit_boundary() {
+        let mut cases = vec![0, 1, 9, 10, 11, 99, 100, 101, 999, u64::MAX, u64::MAX - 1];
+        for k in 1..20 {
+            let p = 10u64.pow(k);
+            cases.extend([p - 1, p, p + 1, p.saturating_mul(5) - 7]);
+        }
+        for n in cases {
+            let mut v = Vec::new();
+            put_uint(&mut v, n);
+            assert_eq!(String::from_utf8(v).unwrap(), n.to_string());
+        }
+        let mut v = Vec::new();
+        put_int(&mut v, i64::MIN);
+        assert_eq!(String::from_utf8(v).unwrap(), i64::MIN.to_string());
+    }
 
     #[test]
     fn int_and_float_text() {

@@ -5,9 +5,13 @@
 //! range `first..=seq`: finding an entry by number is an index, not a
 //! search. The newest entry is v1's retained message; nothing removes it
 //! but a newer one.
+//!
+//! The entries sit in a ring over a `Vec` sized to the history bound: once
+//! full, a new message overwrites the oldest entry in place, reusing its
+//! text buffer, so a steady stream of publishes moves no entry and
+//! allocates nothing.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 
 use protocol::Body;
 
@@ -66,7 +70,12 @@ impl Entry {
 pub struct History {
     /// The number of the last accepted message (0 before the first).
     seq: u64,
-    entries: VecDeque<Entry>,
+    /// The ring: the kept entries are `slots[head..]` then `slots[..head]`,
+    /// `len` of them from `head`, oldest first; other slots keep only a
+    /// spare buffer.
+    slots: Vec<Entry>,
+    head: usize,
+    len: usize,
 }
 
 /// What [`History::push`] changed, in bytes of JSON text.
@@ -87,63 +96,87 @@ impl History {
         self.seq
     }
 
+    /// The slot of the `k`th kept entry, oldest first.
+    #[inline]
+    fn slot(&self, k: usize) -> usize {
+        let at = self.head + k;
+        if at >= self.slots.len() {
+            at - self.slots.len()
+        } else {
+            at
+        }
+    }
+
     /// The oldest kept number, if any is kept.
     #[must_use]
     pub fn first(&self) -> Option<u64> {
-        self.entries.front().map(|e| e.seq)
+        (self.len > 0).then(|| self.slots[self.head].seq)
     }
 
     /// The newest message: v1's retained message.
     #[must_use]
     pub fn newest(&self) -> Option<&Entry> {
-        self.entries.back()
+        (self.len > 0).then(|| &self.slots[self.slot(self.len - 1)])
     }
 
     /// How many messages are kept.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     /// Whether nothing is kept.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     /// The kept message numbered `seq`, if it is kept.
     #[must_use]
     pub fn get(&self, seq: u64) -> Option<&Entry> {
         let first = self.first()?;
-        let at = usize::try_from(seq.checked_sub(first)?).ok()?;
-        self.entries.get(at)
+        let k = usize::try_from(seq.checked_sub(first)?).ok()?;
+        (k < self.len).then(|| &self.slots[self.slot(k)])
     }
 
     /// Kept messages numbered above `after`, oldest first.
-    pub fn after(&self, after: u64) -> impl DoubleEndedIterator<Item = &Entry> + ExactSizeIterator {
+    pub fn after(&self, after: u64) -> impl Iterator<Item = &Entry> {
         let skip = self.first().map_or(0, |first| {
             usize::try_from(after.saturating_add(1).saturating_sub(first)).unwrap_or(usize::MAX)
         });
-        self.entries.range(skip.min(self.entries.len())..)
+        (skip.min(self.len)..self.len).map(|k| &self.slots[self.slot(k)])
     }
 
     /// Numbers the next message `seq + 1` and keeps it as the newest, the
     /// oldest leaving first when `cap` are kept already.
+    #[inline]
     pub(super) fn push(&mut self, body: &Body<'_>, ts: u64, cap: usize) -> Pushed {
         self.seq += 1;
         let superseded = self.newest().map_or(0, Entry::bytes);
         let mut dropped = None;
-        let entry = if self.entries.len() >= cap.max(1) {
-            let mut reused = self.entries.pop_front().unwrap_or_else(empty_entry);
-            dropped = Some(reused.bytes());
-            reused.fill(self.seq, ts, body);
-            reused
+        if self.len >= cap.max(1) {
+            // Full: the oldest entry becomes the newest, in place.
+            let oldest = self.head;
+            dropped = Some(self.slots[oldest].bytes());
+            self.slots[oldest].fill(self.seq, ts, body);
+            self.head = self.slot(1);
+        } else if self.len < self.slots.len() {
+            let at = self.slot(self.len);
+            self.slots[at].fill(self.seq, ts, body);
+            self.len += 1;
         } else {
+            // Growing: the new entry goes after the newest, which is just
+            // before the oldest when the ring has wrapped.
             let mut e = empty_entry();
             e.fill(self.seq, ts, body);
-            e
-        };
-        self.entries.push_back(entry);
+            if self.head == 0 {
+                self.slots.push(e);
+            } else {
+                self.slots.insert(self.head, e);
+                self.head += 1;
+            }
+            self.len += 1;
+        }
         Pushed {
             seq: self.seq,
             dropped,
@@ -152,12 +185,18 @@ impl History {
     }
 
     /// Removes the oldest entry if it is numbered `seq` and is not the
-    /// newest; returns its bytes.
+    /// newest; returns its bytes. Its buffer is freed: it leaves to make
+    /// room.
     pub(super) fn remove_oldest(&mut self, seq: u64) -> Option<usize> {
-        if self.entries.len() < 2 || self.first() != Some(seq) {
+        if self.len < 2 || self.first() != Some(seq) {
             return None;
         }
-        self.entries.pop_front().map(|e| e.bytes())
+        let oldest = &mut self.slots[self.head];
+        let bytes = oldest.bytes();
+        oldest.text = String::new();
+        self.head = self.slot(1);
+        self.len -= 1;
+        Some(bytes)
     }
 }
 
@@ -211,6 +250,25 @@ mod tests {
         assert_eq!((p.dropped, p.superseded), (None, 2));
         let p = h.push(&body("c"), 3, 2);
         assert_eq!((p.dropped, p.superseded), (Some(2), 3));
+    }
+
+    #[test]
+    fn the_ring_grows_after_removals_in_order() {
+        let mut h = History::default();
+        for i in 1..=4 {
+            h.push(&body("1"), i, 6);
+        }
+        assert_eq!(h.remove_oldest(1), Some(1));
+        assert_eq!(h.remove_oldest(2), Some(1));
+        for i in 5..=10 {
+            h.push(&body("1"), i, 6);
+        }
+        assert_eq!(seqs(h.after(0)), [5, 6, 7, 8, 9, 10]);
+        assert_eq!(h.get(7).map(|e| e.ts), Some(7));
+        h.push(&body("1"), 11, 6);
+        assert_eq!(seqs(h.after(0)), [6, 7, 8, 9, 10, 11]);
+        assert_eq!(seqs(h.after(9)), [10, 11]);
+        assert_eq!(h.newest().map(|e| e.seq), Some(11));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! delivers once per connection is deduplicated with an epoch stamp on its
 //! session instead of a per-publish set.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use log::debug;
 use protocol::topic::is_under;
 use protocol::Body;
@@ -71,9 +73,11 @@ pub struct Router {
     /// The connections a topic announcement goes to, by form index.
     announce_to: Vec<Vec<ConnId>>,
     config: RouterConfig,
-    /// The wall clock as the reactor last read it, in milliseconds since the
-    /// Unix epoch: every message accepted meanwhile gets this `ts`.
-    now: u64,
+    /// The wall clock in milliseconds since the Unix epoch, as read at the
+    /// first need since the reactor's last [`Router::tick`]: every message
+    /// accepted in one loop turn gets one `ts`, and a turn that accepts none
+    /// reads no clock (a read costs about what routing a small message does).
+    now: Option<u64>,
 }
 
 impl Default for Router {
@@ -94,21 +98,42 @@ impl Router {
             by_form: Vec::new(),
             announce_to: Vec::new(),
             config,
-            now: 0,
+            now: None,
         }
     }
 
-    /// Sets the time messages are accepted at from now on (milliseconds
-    /// since the Unix epoch). The reactor reads the clock once per turn.
+    /// A new loop turn: the next message reads the clock again.
+    pub fn tick(&mut self) {
+        self.now = None;
+    }
+
+    /// Sets the time messages are accepted at (milliseconds since the Unix
+    /// epoch) until the next [`Router::tick`].
     pub fn set_clock(&mut self, now: u64) {
-        self.now = now;
+        self.now = Some(now);
+    }
+
+    /// The time of this turn; see the field's docs.
+    fn now(&mut self) -> u64 {
+        *self.now.get_or_insert_with(unix_millis)
+    }
+
+    /// Messages accepted before this are past the age bound (0 without one).
+    fn cutoff(&mut self) -> u64 {
+        match self.config.history_ttl {
+            Some(ttl) => self.now().saturating_sub(ttl),
+            None => 0,
+        }
     }
 
     /// Removes kept messages past the age bound, if there is one; returns
     /// how many left.
     pub fn expire(&mut self) -> usize {
         match self.config.history_ttl {
-            Some(ttl) => self.topics.expire(self.now.saturating_sub(ttl)),
+            Some(_) => {
+                let cutoff = self.cutoff();
+                self.topics.expire(cutoff)
+            }
             None => 0,
         }
     }
@@ -119,16 +144,14 @@ impl Router {
         &self.config.epoch
     }
 
-    /// How kept messages are read for `to` now.
-    fn recall(&self, to: ConnId, form: Form) -> Recall<'_> {
+    /// How kept messages are read for `to`, expired ones being those
+    /// accepted before `cutoff`.
+    fn recall(&self, to: ConnId, form: Form, cutoff: u64) -> Recall<'_> {
         Recall {
             to,
             form,
             epoch: &self.config.epoch,
-            cutoff: self
-                .config
-                .history_ttl
-                .map_or(0, |ttl| self.now.saturating_sub(ttl)),
+            cutoff,
         }
     }
 
@@ -207,7 +230,9 @@ impl Router {
 
     fn history(&mut self, from: ConnId, q: &HistoryQuery<'_>, out: &mut impl Outbox) {
         if let Some(form) = self.session(from).map(|s| s.profile.form) {
-            self.recall(from, form).history(&self.topics, q, out);
+            let cutoff = self.cutoff();
+            self.recall(from, form, cutoff)
+                .history(&self.topics, q, out);
         }
     }
 
@@ -228,7 +253,7 @@ impl Router {
                 return;
             }
         };
-        let ts = self.now;
+        let ts = self.now();
         let seq = self.topics.record(id, &p.body, ts).unwrap_or_default();
         // Always enough: the newest messages fit (checked above), and only
         // they cannot leave.
@@ -372,8 +397,13 @@ impl Router {
         if !out.accepts_replay(from) {
             return;
         }
-        self.recall(from, form)
-            .subscription(&self.topics, topic.as_str(), s.resume.as_ref(), out);
+        let cutoff = self.cutoff();
+        self.recall(from, form, cutoff).subscription(
+            &self.topics,
+            topic.as_str(),
+            s.resume.as_ref(),
+            out,
+        );
     }
 
     fn cancel(&mut self, from: ConnId, c: &Cancel<'_>) {
@@ -452,4 +482,12 @@ impl Router {
         };
         out.notify(form, &notice, &[to]);
     }
+}
+
+/// The wall clock in milliseconds since the Unix epoch (0 if it is set
+/// before 1970).
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -93,8 +93,14 @@ pub(super) fn admit(
 
 /// Once `conn`'s pending output is under half its `limit`, appends the
 /// `GAP`s it is owed (in topic order) and delivers again; returns whether
-/// it did.
+/// it did. Checked at every flush, so the common answer is inlined.
+#[inline(always)]
 pub(super) fn settle(id: ConnId, conn: &mut Connection, limit: usize, epoch: &str) -> bool {
+    matches!(&conn.slow, Slow::Drop(d) if d.dropping()) && send_gaps(id, conn, limit, epoch)
+}
+
+/// [`settle`] for a connection that is owed gaps.
+fn send_gaps(id: ConnId, conn: &mut Connection, limit: usize, epoch: &str) -> bool {
     let Slow::Drop(drops) = &mut conn.slow else {
         return false;
     };

@@ -208,7 +208,7 @@ impl Broker {
                 }
                 return Err(e);
             }
-            self.router.set_clock(unix_millis());
+            self.router.tick();
             for event in &events {
                 match event.token() {
                     WAKER => {
@@ -408,14 +408,6 @@ impl Broker {
         self.flow
             .resume(&mut self.conns, &mut self.schedule.backlog);
     }
-}
-
-/// The wall clock in milliseconds since the Unix epoch (0 if it is set
-/// before 1970).
-fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A new epoch name for this start: without a durable store, numbering

@@ -68,8 +68,9 @@ impl ConnOutbox<'_> {
 }
 
 /// Whether `delivery`, `len` bytes, may be queued to `conn` under its slow
-/// policy; a connection owed gaps on too many topics is closed.
-#[inline]
+/// policy; a connection owed gaps on too many topics is closed. The default
+/// policy's answer is inlined at every delivery; the other is not.
+#[inline(always)]
 fn admit(
     schedule: &mut Schedule,
     id: ConnId,
@@ -78,9 +79,20 @@ fn admit(
     len: usize,
     limit: usize,
 ) -> bool {
-    if matches!(conn.slow, Slow::Disconnect) {
-        return true;
-    }
+    matches!(conn.slow, Slow::Disconnect)
+        || admit_dropping(schedule, id, conn, delivery, len, limit)
+}
+
+/// [`admit`] under slow policy "drop".
+#[inline(never)]
+fn admit_dropping(
+    schedule: &mut Schedule,
+    id: ConnId,
+    conn: &mut Connection,
+    delivery: &Delivery<'_>,
+    len: usize,
+    limit: usize,
+) -> bool {
     let limit = limit.saturating_add(conn.output.allowance());
     match drops::admit(id, conn, delivery.topic, delivery.seq, len, limit) {
         Ok(true) => true,
@@ -126,7 +138,7 @@ fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
 /// Accounts for bytes just appended to `conn`'s output: drops it if its
 /// pending output passed `limit` (plus its allowance), else schedules the
 /// flush and applies flow control. Returns whether the sender must stall.
-#[inline]
+#[inline(always)]
 fn account(
     flow: &mut FlowControl,
     schedule: &mut Schedule,

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write;
+use std::sync::OnceLock;
 
 use log::debug;
 use protocol::{Attrs, Body, EncodeError, Format, Method, MAX_PAYLOAD};
@@ -90,6 +91,26 @@ pub(super) fn single_item_len(
     frame_len(format, topic, &page, true)
 }
 
+/// Bytes a one-item `HISTORY` answer may take beyond the value's `LAST_MSG`
+/// frame (widest `seq` and `ts`), in `format`, whatever the value and the
+/// topic: measured once on `null`, plus one. The topic is written once in
+/// each, escaped alike. The value is the same text in both frames in JSON;
+/// in XML it is an `<item key="msg" ...>` element instead of `<msg ...>`, 12
+/// bytes longer (11 when self-closing, as `null` is). So a large message is
+/// sized from its delivery, not measured again.
+pub(super) fn extra_over_delivery(format: Format) -> usize {
+    static EXTRA: OnceLock<[usize; 2]> = OnceLock::new();
+    EXTRA.get_or_init(|| Format::ALL.map(|f| measure_extra(f, "/").unwrap_or(MAX_PAYLOAD)))
+        [format.index()]
+}
+
+/// [`extra_over_delivery`] measured on `topic`.
+fn measure_extra(format: Format, topic: &str) -> Result<usize, EncodeError> {
+    let widest = Attrs::stamped(u64::MAX, u64::MAX);
+    let delivery = format.payload_len(Method::LastMsg, topic, &Body::NULL, widest)?;
+    Ok(single_item_len(format, topic, "null")?.saturating_sub(delivery) + 1)
+}
+
 /// Appends the `HISTORY` answer: the oldest items that fit one frame, with
 /// `more` when some did not.
 pub(super) fn page(format: Format, page: &HistoryPage<'_>, out: &mut Vec<u8>) {
@@ -157,6 +178,42 @@ mod tests {
             page_text(0, None, std::iter::empty()),
             r#"{"seq":0,"first":null,"items":[]}"#
         );
+    }
+
+    #[test]
+    fn a_one_item_answer_is_bounded_by_the_delivery_plus_the_extra() {
+        let widest = Attrs::stamped(u64::MAX, u64::MAX);
+        let values = [
+            "null",
+            "1",
+            "\"\"",
+            "\"x<&\"",
+            "[]",
+            "{}",
+            "[1,[2,{\"k\":null}]]",
+            "2.5",
+        ];
+        for format in Format::ALL {
+            for topic in ["/t", "/a&b/<c>", "/\"q\"/é"] {
+                let extra = extra_over_delivery(format);
+                assert_eq!(measure_extra(format, topic).unwrap(), extra, "{topic}");
+                for text in values {
+                    let body = Body::Json {
+                        text: Cow::Borrowed(text),
+                        xml_len: None,
+                    };
+                    let delivery = format
+                        .payload_len(Method::LastMsg, topic, &body, widest)
+                        .unwrap();
+                    let page = single_item_len(format, topic, text).unwrap();
+                    assert!(page <= delivery + extra, "{format:?} {topic} {text}");
+                    assert!(
+                        page + 1 >= delivery + extra,
+                        "{format:?} {topic} {text}: tight"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

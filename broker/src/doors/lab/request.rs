@@ -124,17 +124,12 @@ fn publish<'a>(
 fn check_size(topic: &str, body: &Body<'_>) -> Result<(), String> {
     let widest = Attrs::stamped(u64::MAX, u64::MAX);
     for format in Format::ALL {
+        let extra = history::extra_over_delivery(format);
         let len = format
             .max_payload_len(Method::LastMsg, topic, body, widest)
-            .and_then(|bound| match bound {
-                b if b <= MAX_PAYLOAD => Ok(b),
-                _ => format.payload_len(Method::LastMsg, topic, body, widest),
-            })
-            .and_then(|delivery| match body {
-                Body::Json { text, .. } => {
-                    Ok(delivery.max(history::single_item_len(format, topic, text)?))
-                }
-                Body::Value(_) => Ok(delivery),
+            .and_then(|bound| match bound + extra {
+                fits if fits <= MAX_PAYLOAD => Ok(fits),
+                _ => Ok(format.payload_len(Method::LastMsg, topic, body, widest)? + extra),
             });
         match len {
             Ok(len) if len <= MAX_PAYLOAD => {}

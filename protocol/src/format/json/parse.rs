@@ -293,6 +293,7 @@ impl<'a> Parser<'a> {
         Ok(None)
     }
 
+    #[inline]
     fn string_of(&mut self, chars: Chars) -> Result<Cow<'a, str>, DecodeError> {
         let start = self.pos;
         loop {

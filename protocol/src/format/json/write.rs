@@ -3,7 +3,7 @@
 use crate::error::ValueError;
 use crate::message::Attrs;
 use crate::scan;
-use crate::value::{put_float, put_int, put_uint, Container, Out, Scalar, Visitor};
+use crate::value::{put_float, put_int, put_stamps, Container, Out, Scalar, Visitor};
 
 /// Writes `s` as a JSON string literal.
 pub(crate) fn put_str(out: &mut impl Out, s: &str) {
@@ -39,14 +39,7 @@ pub(crate) fn put_str(out: &mut impl Out, s: &str) {
 
 /// Writes the keys of `attrs` that apply, each after a comma.
 pub(crate) fn put_attrs(out: &mut impl Out, attrs: Attrs) {
-    if let Some(seq) = attrs.seq {
-        out.put(b",\"seq\":");
-        put_uint(out, seq);
-    }
-    if let Some(ts) = attrs.ts {
-        out.put(b",\"ts\":");
-        put_uint(out, ts);
-    }
+    put_stamps(out, attrs, b",\"seq\":", b",\"ts\":");
     if attrs.more {
         out.put(b",\"more\":true");
     }

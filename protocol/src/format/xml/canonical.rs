@@ -26,8 +26,14 @@ pub(super) fn decode_canonical(src: &str) -> Option<Envelope<'static>> {
         return None;
     }
     check_text(topic).ok()?;
-    let (seq, rest) = number_attr(rest, " seq=\"")?;
-    let (ts, rest) = number_attr(rest, " ts=\"")?;
+    // A request has no attribute after the topic; only deliveries do.
+    let (seq, ts, rest) = if rest.starts_with('>') {
+        (None, None, rest)
+    } else {
+        let (seq, rest) = number_attr(rest, " seq=\"")?;
+        let (ts, rest) = number_attr(rest, " ts=\"")?;
+        (seq, ts, rest)
+    };
     let (ty, rest) = rest.strip_prefix("><msg type=\"")?.split_once('"')?;
     let mut json = Vec::new();
     let mut xml_len = None;

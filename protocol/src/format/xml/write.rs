@@ -4,7 +4,7 @@
 use crate::error::ValueError;
 use crate::message::{Attrs, Method};
 use crate::scan;
-use crate::value::{put_float, put_int, put_uint, Container, Out, Scalar, Visitor};
+use crate::value::{put_float, put_int, put_stamps, Container, Out, Scalar, Visitor};
 
 /// Writes `s` escaped for XML text, or for a double-quoted attribute.
 ///
@@ -51,14 +51,7 @@ pub(crate) fn put_open(out: &mut impl Out, method: Method, topic: &str, attrs: A
     out.put(method.as_str().as_bytes());
     out.put(b"\" topic=\"");
     put_escaped(out, topic, true);
-    if let Some(seq) = attrs.seq {
-        out.put(b"\" seq=\"");
-        put_uint(out, seq);
-    }
-    if let Some(ts) = attrs.ts {
-        out.put(b"\" ts=\"");
-        put_uint(out, ts);
-    }
+    put_stamps(out, attrs, b"\" seq=\"", b"\" ts=\"");
     if attrs.more {
         out.put(b"\" more=\"true\">");
     } else {
