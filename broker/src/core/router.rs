@@ -7,7 +7,7 @@
 //!
 //! A delivery goes to its recipients grouped by [`Form`], so the outbox
 //! encodes it once per form, never once per subscriber; a connection that
-//! delivers once per connection is deduplicated with an epoch stamp on its
+//! delivers once per connection is deduplicated with a fan-out stamp on its
 //! session instead of a per-publish set.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -67,7 +67,9 @@ pub struct Router {
     topics: TopicTree,
     subs: SubscriptionIndex,
     sessions: Vec<Option<Session>>,
-    epoch: u64,
+    /// Counts fan-outs: a session stamped with the current count was
+    /// collected already.
+    fan_outs: u64,
     /// The recipients of the delivery being fanned out, by form index.
     by_form: Vec<Vec<Recipient>>,
     /// The connections a topic announcement goes to, by form index.
@@ -94,7 +96,7 @@ impl Router {
             topics: TopicTree::new(config.max_topics, config.history),
             subs: SubscriptionIndex::default(),
             sessions: Vec::new(),
-            epoch: 0,
+            fan_outs: 0,
             by_form: Vec::new(),
             announce_to: Vec::new(),
             config,
@@ -281,8 +283,8 @@ impl Router {
         delivery: &Delivery<'_>,
         out: &mut impl Outbox,
     ) {
-        self.epoch += 1;
-        let epoch = self.epoch;
+        self.fan_outs += 1;
+        let stamp = self.fan_outs;
         let Router {
             subs,
             sessions,
@@ -300,10 +302,10 @@ impl Router {
                 continue;
             };
             if s.profile.rule == DeliveryRule::OncePerConnection {
-                if s.seen_epoch == epoch {
+                if s.seen_in == stamp {
                     continue;
                 }
-                s.seen_epoch = epoch;
+                s.seen_in = stamp;
             }
             let form = s.profile.form.index();
             if by_form.len() <= form {

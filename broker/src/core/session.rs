@@ -14,7 +14,7 @@ pub(super) struct Session {
     pub subs: Vec<SubId>,
     /// The last publish this session was collected for (deduplication
     /// without a per-publish set).
-    pub seen_epoch: u64,
+    pub seen_in: u64,
     /// The topic this client last published on and its id: a publisher
     /// usually repeats its topic, and a string compare is cheaper than a hash
     /// lookup. The id's generation guards against the topic's removal.
@@ -31,7 +31,7 @@ impl Session {
         Session {
             profile,
             subs: Vec::new(),
-            seen_epoch: 0,
+            seen_in: 0,
             last_publish: None,
             cache_hint: CacheHint::default(),
             name: None,
