@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,17 @@ use protocol::{Format, Message, Method};
 // Slow consumer (spec §8)
 // ---------------------------------------------------------------------------
 
+/// These tests push tens of megabytes through a debug broker and need their
+/// readers to be scheduled: run side by side on two cores, a reader starved
+/// for a quarter second is taken for a stuck one (as it should be), and the
+/// test fails for the machine's sake, not the broker's. One at a time.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static HEAVY: Mutex<()> = Mutex::new(());
+    HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The msg string of flood message `seq`: the sequence number first, then
 /// filler, about 1 KB in all.
 fn flood_msg(seq: u64) -> String {
@@ -31,6 +43,7 @@ fn flood_msg(seq: u64) -> String {
 
 #[test]
 fn a_slow_consumer_is_dropped_while_others_get_everything_in_order() {
+    let _heavy = one_at_a_time();
     const COUNT: u64 = 50_000; // ~50 MB of ~1 KB messages
     const TOPIC: &str = "/flood";
     let b = start_broker_with(Config {
@@ -144,6 +157,7 @@ fn a_slow_consumer_is_dropped_while_others_get_everything_in_order() {
 /// in one 64 KiB read and queue about 3.5 MB of announcements).
 #[test]
 fn a_subscriber_reading_at_full_speed_survives_a_burst_of_topic_creations() {
+    let _heavy = one_at_a_time();
     const TOPICS: usize = 800;
     let b = start_broker_with(Config {
         max_pending_output: 1 << 20,
@@ -200,6 +214,7 @@ fn a_subscriber_reading_at_full_speed_survives_a_burst_of_topic_creations() {
 /// where resuming at once takes well under 1 s even in a debug build.
 #[test]
 fn back_pressure_resumes_the_publisher_as_soon_as_the_subscriber_drains() {
+    let _heavy = one_at_a_time();
     const COUNT: u64 = 2_000;
     let b = start_broker_with(Config {
         max_pending_output: 64 * 1024,
