@@ -123,7 +123,7 @@ fn s13_resume_past_history_gets_a_history_gap_then_the_kept_messages() {
 
 /// Another epoch: a `GAP` from = to = the client's seq + 1 (reason `epoch`,
 /// carrying the broker's current epoch), then a `GAP` (reason `history`) for
-/// the new numbering's start that is no longer kept (docs/protocol-v2.md),
+/// the new numbering's start that is no longer kept (docs/protocol.md, section 10),
 /// then every kept message.
 #[test]
 fn s13_resume_from_another_epoch_gets_an_epoch_gap_then_every_kept_message() {
