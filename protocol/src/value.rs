@@ -361,11 +361,18 @@ impl Digits {
                 const { std::cell::Cell::new((0, Digits { buf: [b'0'; 20], start: 19 })) };
         }
         LAST.with(|last| {
-            let (n, digits) = last.get();
+            let (n, mut digits) = last.get();
             if n == ts {
                 return digits;
             }
-            let digits = Digits::of(ts);
+            if ts >= 100 && ts / 100 == n / 100 {
+                // Within the same hundred milliseconds only the last two
+                // digits differ.
+                let pair = (ts % 100) as usize * 2;
+                digits.buf[18..].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+            } else {
+                digits = Digits::of(ts);
+            }
             last.set((ts, digits));
             digits
         })
@@ -407,6 +414,18 @@ pub(crate) fn put_float(out: &mut impl Out, f: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_ts_digits_follow_every_change() {
+        let mut ts = 1_733_500_000_000u64;
+        for step in [0, 1, 1, 37, 61, 1, 100, 99, 1, 12_345, 0, 1_000_000] {
+            ts += step;
+            assert_eq!(Digits::of_ts(ts).as_bytes(), ts.to_string().as_bytes());
+        }
+        for ts in [5, 99, 100, 1_733_500_000_099, 1_733_500_000_100, 7] {
+            assert_eq!(Digits::of_ts(ts).as_bytes(), ts.to_string().as_bytes());
+        }
+    }
 
     #[test]
     fn uint_text_matches_display_at_every_digit_boundary() {

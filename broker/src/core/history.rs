@@ -25,8 +25,9 @@ pub struct Entry {
     /// The validated JSON text of its value; the buffer is reused when the
     /// entry leaves a full ring.
     text: String,
-    /// Bytes of the value's XML `msg` element, when measured.
-    xml_len: Option<usize>,
+    /// Bytes of the value's XML `msg` element, when measured (a frame's
+    /// worth at most, so 32 bits: an entry is 48 bytes, not 56).
+    xml_len: Option<u32>,
 }
 
 impl Entry {
@@ -35,7 +36,7 @@ impl Entry {
     pub fn body(&self) -> Body<'_> {
         Body::Json {
             text: Cow::Borrowed(&self.text),
-            xml_len: self.xml_len,
+            xml_len: self.xml_len.map(|n| n as usize),
         }
     }
 
@@ -53,7 +54,7 @@ impl Entry {
         match body {
             Body::Json { text, xml_len } => {
                 self.text.push_str(text);
-                self.xml_len = *xml_len;
+                self.xml_len = xml_len.and_then(|n| u32::try_from(n).ok());
             }
             // Only clients build value trees; the router was handed one that
             // passed the door's checks, so its JSON form is valid.
@@ -169,6 +170,12 @@ impl History {
             // before the oldest when the ring has wrapped.
             let mut e = empty_entry();
             e.fill(self.seq, ts, body);
+            if self.slots.len() == self.slots.capacity() {
+                // Doubling, but never past the bound: a full ring holds
+                // exactly `cap` slots.
+                let want = (self.slots.len() * 2).clamp(1, cap.max(1));
+                self.slots.reserve_exact(want - self.slots.len());
+            }
             if self.head == 0 {
                 self.slots.push(e);
             } else {
@@ -250,6 +257,16 @@ mod tests {
         assert_eq!((p.dropped, p.superseded), (None, 2));
         let p = h.push(&body("c"), 3, 2);
         assert_eq!((p.dropped, p.superseded), (Some(2), 3));
+    }
+
+    #[test]
+    fn a_full_ring_holds_exactly_its_bound() {
+        let mut h = History::default();
+        for i in 1..=100 {
+            h.push(&body("1"), i, 100);
+        }
+        assert_eq!(h.slots.capacity(), 100);
+        assert_eq!(std::mem::size_of::<Entry>(), 48);
     }
 
     #[test]

@@ -491,5 +491,5 @@ impl Router {
 fn unix_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |d| d.as_secs() * 1000 + u64::from(d.subsec_millis()))
 }
