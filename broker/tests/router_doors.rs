@@ -36,7 +36,7 @@ fn subtree(topic: &str) -> Filter<'_> {
 fn tagged_subscribe(h: &mut Harness, from: ConnId, topic: &str, tag: u64) {
     let command = Command::Subscribe(Subscribe {
         filter: subtree(topic),
-        topic: TopicArg::new(Topic::parse(topic).unwrap()),
+        sent: topic.into(),
         tag: SubTag(tag),
         resume: None,
     });
@@ -109,7 +109,7 @@ fn cancel_and_disconnect_leave_no_filters_behind() {
     h.router.handle(
         a,
         Command::Cancel(Cancel {
-            scope: Topic::root(),
+            scope: Topic::root().into(),
         }),
         &mut h.out,
     );

@@ -66,7 +66,7 @@ fn s6_bad_topics_are_refused_with_error() {
         "/a\rb",
         "/a\u{7f}",
         "/a*",
-        "/a/*/b",
+        "/*a/b",
         "/a>",
         "/>",
         "/#",
@@ -356,7 +356,8 @@ fn s6_cancel_removes_subscriptions_equal_or_under_only() {
 fn s6_cancel_invalid_topic_is_error_unknown_topic_is_silent() {
     let b = start_broker();
     let mut c = subscriber(b.addr, Format::Json, "/keep");
-    for t in ["nope", "/a b", "/a/*"] {
+    // (`/a/*` is a valid pattern to cancel since v2: wire_v2_patterns.rs.)
+    for t in ["nope", "/a b", "/a*"] {
         c.send(&Message::cancel_sub(t));
         next_error_on(&mut c, t);
     }

@@ -75,6 +75,12 @@ impl<'a> Topic<'a> {
         &self.0
     }
 
+    /// The wire form, as held.
+    #[must_use]
+    pub fn into_cow(self) -> Cow<'a, str> {
+        self.0
+    }
+
     /// Whether this is the root, `/`.
     #[must_use]
     pub fn is_root(&self) -> bool {
@@ -107,7 +113,7 @@ impl AsRef<str> for Topic<'_> {
 }
 
 /// The segments of a normalized topic string.
-pub fn segments(normalized: &str) -> impl Iterator<Item = &str> {
+pub fn segments(normalized: &str) -> impl Iterator<Item = &str> + Clone {
     normalized.split('/').filter(|s| !s.is_empty())
 }
 

@@ -7,7 +7,8 @@
 
 use std::borrow::Cow;
 
-use protocol::{Body, Topic};
+use protocol::topic::is_under;
+use protocol::{Body, Pattern, Topic};
 
 use super::subs::SubTag;
 use super::topics::TopicLimit;
@@ -70,6 +71,10 @@ pub enum Filter<'a> {
     /// The topic and every topic under it, by whole segments (the lab's
     /// subscription: `/msg` receives `/msg` and `/msg/x`, never `/msgs`).
     Subtree(Topic<'a>),
+    /// The lab's pattern (v2): `*` segments match any one segment, then the
+    /// subtree rule applies (`/time/*/east` receives `/time/us/east/atlanta`).
+    /// It names no topic, so subscribing creates none.
+    Pattern(Pattern<'a>),
 }
 
 impl Filter<'_> {
@@ -78,14 +83,39 @@ impl Filter<'_> {
     pub fn into_owned(self) -> Filter<'static> {
         match self {
             Filter::Subtree(t) => Filter::Subtree(t.into_owned()),
+            Filter::Pattern(p) => Filter::Pattern(p.into_owned()),
         }
     }
 
-    /// The filter's topic text.
+    /// The filter's text, as subscribed.
     #[must_use]
     pub fn text(&self) -> &str {
         match self {
             Filter::Subtree(t) => t.as_str(),
+            Filter::Pattern(p) => p.as_str(),
+        }
+    }
+
+    /// The filter's segments, `*` included, as the filter trie keys them.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        protocol::topic::segments(self.text())
+    }
+
+    /// The topic every match lies under.
+    #[must_use]
+    pub fn fixed_prefix(&self) -> &str {
+        match self {
+            Filter::Subtree(t) => t.as_str(),
+            Filter::Pattern(p) => p.fixed_prefix(),
+        }
+    }
+
+    /// Whether a message on the normalized topic `topic` matches.
+    #[must_use]
+    pub fn matches(&self, topic: &str) -> bool {
+        match self {
+            Filter::Subtree(t) => is_under(topic, t.as_str()),
+            Filter::Pattern(p) => p.matches(topic),
         }
     }
 }
@@ -95,8 +125,8 @@ impl Filter<'_> {
 pub struct Subscribe<'a> {
     /// What it matches; its topic, for a subtree, is created if missing.
     pub filter: Filter<'a>,
-    /// The topic as the request named it (for refusals).
-    pub topic: TopicArg<'a>,
+    /// The topic text as the request sent it (refusals quote it).
+    pub sent: Cow<'a, str>,
     /// The door's own name for the subscription (a NATS `sid`); doors that
     /// name subscriptions by their filter alone send [`SubTag::NONE`].
     pub tag: SubTag,
@@ -145,11 +175,11 @@ pub struct HistoryQuery<'a> {
 }
 
 /// Remove the sending connection's subscriptions whose filter text is the
-/// scope or lies under it, segment by segment.
+/// scope or lies under it, segment by segment (`*` compared as text).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cancel<'a> {
-    /// Where to cancel.
-    pub scope: Topic<'a>,
+    /// Where to cancel: a topic or a pattern.
+    pub scope: Pattern<'a>,
 }
 
 /// Ask for the topics sorting after a cursor (all of them without one).

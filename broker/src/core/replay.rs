@@ -6,7 +6,7 @@
 //! handles nothing else meanwhile, so the next live delivery follows the
 //! snapshot with no gap and no duplicate.
 
-use super::command::{HistoryQuery, Resume};
+use super::command::{Filter, HistoryQuery, Resume};
 use super::delivery::{Delivery, DeliveryKind, Form, Gap, GapReason, HistoryPage, Notice};
 use super::history::{Entry, History};
 use super::outbox::Outbox;
@@ -38,17 +38,21 @@ impl Recall<'_> {
             .filter(move |e| e.ts >= cutoff || e.seq == newest)
     }
 
-    /// Replays to `to`, for a new subscription to `under`, the newest
-    /// message of every topic under it (v1), or, for the topics `resume`
-    /// lists, what the client missed (v2 §13); topics in sorted order.
+    /// Replays, for a new subscription with `filter`, the newest message of
+    /// every topic it matches (v1), or, for the topics `resume` lists, what
+    /// the client missed (v2 §13); topics in sorted order. A pattern's
+    /// matches are found under its fixed prefix.
     pub fn subscription(
         &self,
         tree: &TopicTree,
-        under: &str,
+        filter: &Filter<'_>,
         resume: Option<&Resume>,
         out: &mut impl Outbox,
     ) {
-        for (topic, history) in tree.kept_under(under) {
+        let matching = tree
+            .kept_under(filter.fixed_prefix())
+            .filter(|(topic, _)| filter.matches(topic));
+        for (topic, history) in matching {
             match resume.and_then(|r| Some((r, *r.seen.get(topic)?))) {
                 None => {
                     if let Some(newest) = history.newest() {

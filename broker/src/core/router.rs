@@ -17,7 +17,7 @@ use protocol::topic::is_under;
 use protocol::Body;
 
 use super::command::{
-    Cancel, Command, CoreError, Filter, Hello, HistoryQuery, List, Publish, Subscribe, TopicArg,
+    Cancel, Command, CoreError, Filter, Hello, HistoryQuery, List, Publish, Subscribe,
 };
 use super::delivery::{
     Delivery, DeliveryKind, DeliveryRule, Form, Greeting, Notice, Profile, Recipient,
@@ -241,17 +241,17 @@ impl Router {
     fn publish(&mut self, from: ConnId, p: Publish<'_>, out: &mut impl Outbox) {
         let topic = p.topic.topic.as_str();
         if p.topic.topic.is_root() {
-            self.refuse(from, &p.topic, &CoreError::PublishToRoot, out);
+            self.refuse(from, p.topic.sent(), &CoreError::PublishToRoot, out);
             return;
         }
         if let Err(e) = self.check_retained(topic, &p.body) {
-            self.refuse(from, &p.topic, &e, out);
+            self.refuse(from, p.topic.sent(), &e, out);
             return;
         }
         let (id, created) = match self.publish_topic(from, topic) {
             Ok(found) => found,
             Err(e) => {
-                self.refuse(from, &p.topic, &e.into(), out);
+                self.refuse(from, p.topic.sent(), &e.into(), out);
                 return;
             }
         };
@@ -370,13 +370,15 @@ impl Router {
     }
 
     fn subscribe(&mut self, from: ConnId, s: Subscribe<'_>, out: &mut impl Outbox) {
-        let Filter::Subtree(topic) = &s.filter;
-        let created = match self.topics.get_or_create(topic.as_str()) {
-            Ok((_, created)) => created,
-            Err(e) => {
-                self.refuse(from, &s.topic, &e.into(), out);
-                return;
-            }
+        let created = match &s.filter {
+            Filter::Subtree(topic) => match self.topics.get_or_create(topic.as_str()) {
+                Ok((_, created)) => created,
+                Err(e) => {
+                    self.refuse(from, &s.sent, &e.into(), out);
+                    return;
+                }
+            },
+            Filter::Pattern(_) => false,
         };
         let Router { subs, sessions, .. } = self;
         let Some(Some(session)) = sessions.get_mut(from.0) else {
@@ -402,7 +404,7 @@ impl Router {
         let cutoff = self.cutoff();
         self.recall(from, form, cutoff).subscription(
             &self.topics,
-            topic.as_str(),
+            &s.filter,
             s.resume.as_ref(),
             out,
         );
@@ -473,15 +475,12 @@ impl Router {
     }
 
     /// Sends `to` one refusal of its request about `topic`.
-    fn refuse(&self, to: ConnId, topic: &TopicArg<'_>, error: &CoreError, out: &mut impl Outbox) {
+    fn refuse(&self, to: ConnId, topic: &str, error: &CoreError, out: &mut impl Outbox) {
         let Some(form) = self.session(to).map(|s| s.profile.form) else {
             return;
         };
         debug!("conn {}: refused: {error}", to.0);
-        let notice = Notice::Refused {
-            topic: topic.sent(),
-            error,
-        };
+        let notice = Notice::Refused { topic, error };
         out.notify(form, &notice, &[to]);
     }
 }

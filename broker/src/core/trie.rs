@@ -8,10 +8,14 @@
 //! them, so departed subscribers leave nothing behind.
 //!
 //! Filter kinds plug in as lists per node: a subtree subscription sits on the
-//! node of its topic and matches that node and everything below it.
-//! Wildcard children (NATS `*`, `>`) and exact-only lists go next to it.
+//! node of its filter and matches that node and everything below it. A `*`
+//! segment of a pattern is a node's wildcard child, kept apart from the
+//! keyed children, so matching takes the exact child and the wildcard child
+//! at each level: a topic with `k` segments visits at most `2^k` nodes, and
+//! only as many as patterns branch. Exact-only lists and NATS's `>` go next.
 
 use foldhash::HashMap;
+use protocol::pattern::ANY;
 use protocol::topic::segments;
 
 use super::command::Filter;
@@ -28,13 +32,24 @@ struct TrieNode {
     /// This node's key in its parent's `children`.
     segment: Box<str>,
     children: HashMap<Box<str>, NodeIdx>,
+    /// The child for a `*` segment (`ROOT` for none: the root is no child).
+    any: NodeIdx,
     /// Subscriptions matching this node's path and every path under it.
     subtree: Vec<SubId>,
 }
 
 impl TrieNode {
     fn is_empty(&self) -> bool {
-        self.subtree.is_empty() && self.children.is_empty()
+        self.subtree.is_empty() && self.children.is_empty() && self.any == ROOT
+    }
+
+    /// The child for `seg`, if there is one.
+    fn child(&self, seg: &str) -> Option<NodeIdx> {
+        if seg == ANY {
+            (self.any != ROOT).then_some(self.any)
+        } else {
+            self.children.get(seg).copied()
+        }
     }
 }
 
@@ -65,11 +80,10 @@ impl FilterTrie {
 
     /// Attaches `sub` under `filter`, creating the nodes on its path.
     pub fn insert(&mut self, filter: &Filter<'_>, sub: SubId) {
-        let Filter::Subtree(topic) = filter;
         let mut at = ROOT;
-        for seg in topic.segments() {
-            at = match self.node(at).and_then(|n| n.children.get(seg)) {
-                Some(&child) => child,
+        for seg in filter.segments() {
+            at = match self.node(at).and_then(|n| n.child(seg)) {
+                Some(child) => child,
                 None => self.add_child(at, seg),
             };
         }
@@ -95,7 +109,11 @@ impl FilterTrie {
             }
         };
         if let Some(p) = self.node_mut(parent) {
-            p.children.insert(seg.into(), idx);
+            if seg == ANY {
+                p.any = idx;
+            } else {
+                p.children.insert(seg.into(), idx);
+            }
         }
         idx
     }
@@ -103,11 +121,10 @@ impl FilterTrie {
     /// Detaches `sub` from `filter`'s node and prunes the nodes left empty.
     /// Returns whether it was attached there.
     pub fn remove(&mut self, filter: &Filter<'_>, sub: SubId) -> bool {
-        let Filter::Subtree(topic) = filter;
         let mut at = ROOT;
-        for seg in topic.segments() {
-            match self.node(at).and_then(|n| n.children.get(seg)) {
-                Some(&child) => at = child,
+        for seg in filter.segments() {
+            match self.node(at).and_then(|n| n.child(seg)) {
+                Some(child) => at = child,
                 None => return false,
             }
         }
@@ -130,7 +147,11 @@ impl FilterTrie {
             };
             self.free.push(at);
             if let Some(parent) = self.node_mut(node.parent) {
-                parent.children.remove(&node.segment);
+                if &*node.segment == ANY {
+                    parent.any = ROOT;
+                } else {
+                    parent.children.remove(&node.segment);
+                }
             }
             at = node.parent;
         }
@@ -139,14 +160,30 @@ impl FilterTrie {
     /// Calls `f` with every subscription whose filter matches `topic` (a
     /// normalized topic).
     pub fn for_each_match(&self, topic: &str, mut f: impl FnMut(SubId)) {
-        let mut at = self.node(ROOT);
-        let mut segs = segments(topic);
-        while let Some(node) = at {
-            node.subtree.iter().copied().for_each(&mut f);
-            at = segs
-                .next()
-                .and_then(|seg| node.children.get(seg))
-                .and_then(|&child| self.node(child));
+        self.walk(ROOT, segments(topic), &mut f);
+    }
+
+    /// Collects what `at` holds, then follows the next segment into the
+    /// exact child and the wildcard child; without wildcards this is a loop
+    /// down one path.
+    fn walk<'t>(
+        &self,
+        mut at: NodeIdx,
+        mut segs: impl Iterator<Item = &'t str> + Clone,
+        f: &mut impl FnMut(SubId),
+    ) {
+        while let Some(node) = self.node(at) {
+            node.subtree.iter().copied().for_each(&mut *f);
+            let Some(seg) = segs.next() else {
+                return;
+            };
+            if node.any != ROOT {
+                self.walk(node.any, segs.clone(), f);
+            }
+            match node.children.get(seg) {
+                Some(&child) => at = child,
+                None => return,
+            }
         }
     }
 
@@ -186,6 +223,33 @@ mod tests {
         assert_eq!(matches(&trie, "/ab"), [1, 4]);
         assert_eq!(matches(&trie, "/abc"), [1]);
         assert_eq!(matches(&trie, "/"), [1]);
+    }
+
+    fn pattern(p: &str) -> Filter<'_> {
+        Filter::Pattern(protocol::Pattern::parse(p).unwrap())
+    }
+
+    #[test]
+    fn star_segments_match_any_one_segment_then_the_subtree() {
+        let mut trie = FilterTrie::default();
+        trie.insert(&pattern("/time/*/east"), SubId(1));
+        trie.insert(&pattern("/a/*"), SubId(2));
+        trie.insert(&pattern("/*/b"), SubId(3));
+        trie.insert(&subtree("/a/b"), SubId(4));
+        trie.insert(&pattern("/*/*"), SubId(5));
+        assert_eq!(matches(&trie, "/time/us/east"), [1, 5]);
+        assert_eq!(matches(&trie, "/time/us/east/atlanta"), [1, 5]);
+        assert!(matches(&trie, "/time/east").contains(&5));
+        assert!(!matches(&trie, "/time/east").contains(&1));
+        assert_eq!(matches(&trie, "/a/b"), [2, 3, 4, 5]);
+        assert_eq!(matches(&trie, "/a"), Vec::<usize>::new());
+        assert!(trie.remove(&pattern("/a/*"), SubId(2)));
+        assert!(trie.remove(&pattern("/*/b"), SubId(3)));
+        assert!(trie.remove(&pattern("/*/*"), SubId(5)));
+        assert_eq!(matches(&trie, "/a/b"), [4]);
+        assert!(trie.remove(&pattern("/time/*/east"), SubId(1)));
+        assert!(trie.remove(&subtree("/a/b"), SubId(4)));
+        assert_eq!(trie.node_count(), 1, "wildcard children are pruned too");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use protocol::{Attrs, Body, Envelope, Format, Method, Topic, MAX_PAYLOAD};
+use protocol::{Attrs, Body, Envelope, Format, Method, Pattern, Topic, MAX_PAYLOAD};
 
 use super::{encode, history, options};
 use crate::core::{
@@ -148,10 +148,23 @@ fn subscribe<'a>(raw: Cow<'a, str>, msg: &Body<'_>) -> Result<Command<'a>, Refus
         Ok(r) => r,
         Err(reason) => return Err(Refusal { topic: raw, reason }),
     };
-    let topic = topic_arg(raw)?;
+    // A `*` segment makes it a pattern (v2 §14); anything else is a topic.
+    let filter = if raw.contains('*') {
+        match Pattern::parse_cow(raw.clone()) {
+            Ok(pattern) => Filter::Pattern(pattern),
+            Err((_, e)) => {
+                return Err(Refusal {
+                    topic: raw,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    } else {
+        Filter::Subtree(topic_arg(raw.clone())?.topic)
+    };
     Ok(Command::Subscribe(Subscribe {
-        filter: Filter::Subtree(topic.topic.clone()),
-        topic,
+        filter,
+        sent: raw,
         tag: SubTag::NONE,
         resume,
     }))
@@ -189,8 +202,8 @@ fn cancel<'a>(raw: Cow<'a, str>, msg: &Body<'_>) -> Result<Command<'a>, Refusal<
         Some(t) => Cow::Owned(t.into_owned()),
         None => raw.clone(),
     };
-    match Topic::parse_cow(target) {
-        Ok((scope, _)) => Ok(Command::Cancel(Cancel { scope })),
+    match Pattern::parse_cow(target) {
+        Ok(scope) => Ok(Command::Cancel(Cancel { scope })),
         Err((target, e)) => Err(Refusal {
             topic: raw,
             reason: format!("cannot cancel {target:?}: {e}"),
