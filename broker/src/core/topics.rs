@@ -48,8 +48,9 @@ struct Node {
     index_in_parent: usize,
     history: History,
     /// Its newest entry was taken out of the age queue while it could not
-    /// leave (see `retention`); it goes back in when a newer one arrives.
-    requeue: bool,
+    /// leave, this many-th (see `retention`); it goes back, in that order,
+    /// when a newer one arrives.
+    set_aside: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -84,6 +85,12 @@ pub struct TopicTree {
     /// Every kept message as (topic, number), oldest first; entries that left
     /// otherwise stay until met or compacted.
     aged: VecDeque<(TopicId, u64)>,
+    /// Topics' former newest messages that were set aside and have since
+    /// been superseded, by the order they were set aside: all older than
+    /// anything in `aged`, so they leave first.
+    returned: BTreeMap<u64, (TopicId, u64)>,
+    /// How many newest messages were ever set aside.
+    set_asides: u64,
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_path: HashMap<Arc<str>, TopicId>,
@@ -113,6 +120,8 @@ impl TopicTree {
             kept_count: 0,
             newest_bytes: 0,
             aged: VecDeque::new(),
+            returned: BTreeMap::new(),
+            set_asides: 0,
             slots: vec![Slot {
                 generation: 0,
                 node: Some(Node {
@@ -121,7 +130,7 @@ impl TopicTree {
                     children: Vec::new(),
                     index_in_parent: 0,
                     history: History::default(),
-                    requeue: false,
+                    set_aside: None,
                 }),
             }],
             free: Vec::new(),
@@ -173,7 +182,7 @@ impl TopicTree {
             children: Vec::new(),
             index_in_parent,
             history: History::default(),
-            requeue: false,
+            set_aside: None,
         };
         let id = match self.free.pop() {
             Some(slot) => {

@@ -8,10 +8,13 @@
 //!
 //! A topic's newest message never leaves but for a newer one (it is v1's
 //! retained message). When it is met at the queue's front it is taken out and
-//! its node marked `requeue`; when a newer message supersedes it, it goes back
-//! to the front, where it belongs by age. Entries that left through the ring
-//! stay in the queue until met there, or until the queue holds twice as many
-//! entries as are kept, when it is compacted: both cost O(1) per message.
+//! its node marked with the order it was set aside in; when a newer message
+//! supersedes it, it goes to `returned`, by that order. Everything there is
+//! older than everything left in the queue (it was at the front), and set
+//! aside in the order of acceptance, so `returned` is drained first, in its
+//! order. Entries that left through the ring stay in the queue until met
+//! there, or until the queue holds twice as many entries as are kept, when it
+//! is compacted: both cost O(1) per message.
 
 use protocol::Body;
 
@@ -31,7 +34,7 @@ impl TopicTree {
         let cap = self.history_cap;
         let node = self.node_mut(id)?;
         let pushed = node.history.push(body, ts, cap);
-        let requeue = std::mem::take(&mut node.requeue);
+        let set_aside = node.set_aside.take();
         let new = node.history.newest().map_or(0, Entry::bytes);
         let first = node.history.first().unwrap_or(pushed.seq);
         self.kept_bytes = self.kept_bytes - pushed.dropped.unwrap_or(0) + new;
@@ -51,8 +54,8 @@ impl TopicTree {
             None => self.kept_count += 1,
         }
         self.newest_bytes = self.newest_bytes - pushed.superseded + new;
-        if requeue && pushed.seq > 1 {
-            self.aged.push_front((id, pushed.seq - 1));
+        if let Some(order) = set_aside {
+            self.returned.insert(order, (id, pushed.seq - 1));
         }
         self.aged.push_back((id, pushed.seq));
         if self.aged.len() > 2 * self.kept_count + COMPACT_SLACK {
@@ -87,35 +90,57 @@ impl TopicTree {
         gone
     }
 
+    /// The oldest queued message: the first returned one, else the age
+    /// queue's front.
+    fn oldest_queued(&self) -> Option<(TopicId, u64)> {
+        match self.returned.first_key_value() {
+            Some((_, &found)) => Some(found),
+            None => self.aged.front().copied(),
+        }
+    }
+
+    /// Takes [`TopicTree::oldest_queued`] off its queue.
+    fn pop_oldest_queued(&mut self) {
+        if self.returned.pop_first().is_none() {
+            self.aged.pop_front();
+        }
+    }
+
     /// Removes the oldest kept message that is not its topic's newest, if
     /// `leaves` says it should; answers whether one left.
     fn drop_oldest(&mut self, leaves: impl Fn(&Entry) -> bool) -> bool {
-        while let Some(&(id, seq)) = self.aged.front() {
+        while let Some((id, seq)) = self.oldest_queued() {
             let node = self
                 .slots
                 .get_mut(id.slot as usize)
                 .filter(|s| s.generation == id.generation)
                 .and_then(|s| s.node.as_mut());
-            let Some(node) = node else {
-                self.aged.pop_front();
-                continue;
-            };
-            let Some(entry) = node.history.get(seq) else {
-                self.aged.pop_front();
+            let Some(entry) = node.as_ref().and_then(|n| n.history.get(seq)) else {
+                self.pop_oldest_queued();
                 continue;
             };
             if !leaves(entry) {
                 return false;
             }
-            self.aged.pop_front();
+            self.pop_oldest_queued();
+            let Some(node) = self
+                .slots
+                .get_mut(id.slot as usize)
+                .and_then(|s| s.node.as_mut())
+            else {
+                continue;
+            };
             match node.history.remove_oldest(seq) {
                 Some(bytes) => {
                     self.kept_bytes -= bytes;
                     self.kept_count -= 1;
                     return true;
                 }
-                // The newest: it waits outside the queue for a newer one.
-                None => node.requeue = true,
+                // The newest: it waits aside for a newer one.
+                None => {
+                    self.set_asides += 1;
+                    node.set_aside = Some(self.set_asides);
+                }
             }
         }
         false
@@ -123,10 +148,15 @@ impl TopicTree {
 
     /// Drops the queue's entries for messages no longer kept.
     fn compact(&mut self) {
+        let kept = |t: &TopicTree, (id, seq): (TopicId, u64)| {
+            t.history(id).and_then(|h| h.get(seq)).is_some()
+        };
         let aged = std::mem::take(&mut self.aged);
-        self.aged = aged
+        self.aged = aged.into_iter().filter(|&e| kept(self, e)).collect();
+        let returned = std::mem::take(&mut self.returned);
+        self.returned = returned
             .into_iter()
-            .filter(|&(id, seq)| self.history(id).and_then(|h| h.get(seq)).is_some())
+            .filter(|&(_, e)| kept(self, e))
             .collect();
     }
 }
@@ -180,6 +210,25 @@ mod tests {
         t.record(a, &body("4"), 4);
         assert!(t.make_room(2));
         assert_eq!((kept(&t, "/a"), kept(&t, "/b")), (vec![2], vec![2]));
+    }
+
+    #[test]
+    fn newest_messages_set_aside_leave_in_the_order_they_were_accepted() {
+        let max = 10;
+        let mut t = TopicTree::new(100, 100);
+        let publish = |t: &mut TopicTree, topic: &str, v: &str| {
+            let (id, _) = t.get_or_create(topic).unwrap();
+            t.record(id, &body(v), 1);
+            assert!(t.make_room(max));
+        };
+        publish(&mut t, "/a", "1");
+        publish(&mut t, "/b", "2");
+        publish(&mut t, "/c", "\"xxxxxx\"");
+        publish(&mut t, "/c", "3"); // /a #1 and /b #1 set aside; /c #1 leaves
+        publish(&mut t, "/a", "4"); // /a #1 returns
+        publish(&mut t, "/b", "5"); // /b #1 returns, after /a #1 by age
+        publish(&mut t, "/d", "\"xxxx\""); // one byte over: /a #1 leaves
+        assert_eq!((kept(&t, "/a"), kept(&t, "/b")), (vec![2], vec![1, 2]));
     }
 
     #[test]

@@ -176,34 +176,17 @@ fn drop_slow(schedule: &mut Schedule, id: ConnId, conn: &mut Connection, limit: 
 impl Outbox for ConnOutbox<'_> {
     fn deliver(&mut self, _form: Form, delivery: &Delivery<'_>, to: &[Recipient]) {
         if let [only] = to {
-            // One recipient needs no shared copy: encode into its output.
+            // One recipient needs no shared copy: encode into its output. A
+            // connection that may drop deliveries takes the shared path,
+            // where the policy judges the bytes before they are queued.
             let Some(conn) = self.conns.get_mut(only.conn.0) else {
                 return;
             };
-            if !conn.codec.wraps_deliveries() {
-                if !conn.is_open() {
-                    return;
+            if !conn.codec.wraps_deliveries() && matches!(conn.slow, Slow::Disconnect) {
+                if conn.is_open() && encode(conn, delivery).is_some() {
+                    self.stall |=
+                        account(self.flow, self.schedule, only.conn, conn, self.max_pending);
                 }
-                let before = conn.output.buffer().len();
-                if encode(conn, delivery).is_none() {
-                    return;
-                }
-                // Judged once encoded (its bytes are pending already), and
-                // taken back if the slow policy drops it.
-                if !admit(
-                    self.schedule,
-                    only.conn,
-                    conn,
-                    delivery,
-                    0,
-                    self.max_pending,
-                ) {
-                    if conn.is_open() {
-                        conn.output.buffer().truncate(before);
-                    }
-                    return;
-                }
-                self.stall |= account(self.flow, self.schedule, only.conn, conn, self.max_pending);
                 return;
             }
         }
