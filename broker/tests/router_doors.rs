@@ -39,6 +39,7 @@ fn tagged_subscribe(h: &mut Harness, from: ConnId, topic: &str, tag: u64) {
         sent: topic.into(),
         tag: SubTag(tag),
         resume: None,
+        group: None,
     });
     h.router.handle(from, command, &mut h.out);
 }

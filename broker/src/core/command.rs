@@ -132,6 +132,8 @@ pub struct Subscribe<'a> {
     pub tag: SubTag,
     /// What the client has seen already, in place of the `LAST_MSG` replay.
     pub resume: Option<Resume>,
+    /// The queue group it joins (v2 §15), if any.
+    pub group: Option<Cow<'a, str>>,
 }
 
 /// A subscriber's position after a lost connection: the numbers it has seen

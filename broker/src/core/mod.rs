@@ -20,8 +20,10 @@
 //! - [`subs`]: [`SubscriptionIndex`], subscriptions apart from topics, matched
 //!   through a filter trie ([`trie`]) and a per-topic match cache.
 
+mod clock;
 pub mod command;
 pub mod delivery;
+pub mod groups;
 pub mod history;
 pub mod outbox;
 mod replay;
@@ -39,6 +41,7 @@ pub use delivery::{
     Delivery, DeliveryKind, DeliveryRule, Form, Gap, GapReason, Greeting, HistoryPage, Notice,
     Profile, Recipient,
 };
+pub use groups::{GroupId, Groups};
 pub use history::{Entry, History};
 pub use outbox::Outbox;
 pub use router::{Router, RouterConfig};

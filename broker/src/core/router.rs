@@ -10,12 +10,11 @@
 //! delivers once per connection is deduplicated with a fan-out stamp on its
 //! session instead of a per-publish set.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use log::debug;
 use protocol::topic::is_under;
 use protocol::Body;
 
+use super::clock::Clock;
 use super::command::{
     Cancel, Command, CoreError, Filter, Hello, HistoryQuery, List, Publish, Subscribe,
 };
@@ -74,12 +73,11 @@ pub struct Router {
     by_form: Vec<Vec<Recipient>>,
     /// The connections a topic announcement goes to, by form index.
     announce_to: Vec<Vec<ConnId>>,
+    /// The queue-group members matching the delivery being fanned out.
+    grouped: Vec<Recipient>,
     config: RouterConfig,
-    /// The wall clock in milliseconds since the Unix epoch, as read at the
-    /// first need since the reactor's last [`Router::tick`]: every message
-    /// accepted in one loop turn gets one `ts`, and a turn that accepts none
-    /// reads no clock (a read costs about what routing a small message does).
-    now: Option<u64>,
+    /// When messages are accepted.
+    clock: Clock,
 }
 
 impl Default for Router {
@@ -99,31 +97,27 @@ impl Router {
             fan_outs: 0,
             by_form: Vec::new(),
             announce_to: Vec::new(),
+            grouped: Vec::new(),
             config,
-            now: None,
+            clock: Clock::default(),
         }
     }
 
     /// A new loop turn: the next message reads the clock again.
     pub fn tick(&mut self) {
-        self.now = None;
+        self.clock.tick();
     }
 
     /// Sets the time messages are accepted at (milliseconds since the Unix
     /// epoch) until the next [`Router::tick`].
     pub fn set_clock(&mut self, now: u64) {
-        self.now = Some(now);
-    }
-
-    /// The time of this turn; see the field's docs.
-    fn now(&mut self) -> u64 {
-        *self.now.get_or_insert_with(unix_millis)
+        self.clock.set(now);
     }
 
     /// Messages accepted before this are past the age bound (0 without one).
     fn cutoff(&mut self) -> u64 {
         match self.config.history_ttl {
-            Some(ttl) => self.now().saturating_sub(ttl),
+            Some(ttl) => self.clock.now().saturating_sub(ttl),
             None => 0,
         }
     }
@@ -255,7 +249,7 @@ impl Router {
                 return;
             }
         };
-        let ts = self.now();
+        let ts = self.clock.now();
         let seq = self.topics.record(id, &p.body, ts).unwrap_or_default();
         // Always enough: the newest messages fit (checked above), and only
         // they cannot leave.
@@ -289,21 +283,22 @@ impl Router {
             subs,
             sessions,
             by_form,
+            grouped,
             ..
         } = self;
         by_form.iter_mut().for_each(Vec::clear);
-        let mut spare = CacheHint::default();
-        let hint = match sessions.get_mut(from.0) {
-            Some(Some(s)) => &mut s.cache_hint,
-            _ => &mut spare,
+        grouped.clear();
+        let mut hint = match sessions.get(from.0) {
+            Some(Some(s)) => s.cache_hint,
+            _ => CacheHint::default(),
         };
-        for r in subs.matching(topic, delivery.topic, hint) {
+        let mut take = |r: Recipient| {
             let Some(Some(s)) = sessions.get_mut(r.conn.0) else {
-                continue;
+                return;
             };
             if s.profile.rule == DeliveryRule::OncePerConnection {
                 if s.seen_in == stamp {
-                    continue;
+                    return;
                 }
                 s.seen_in = stamp;
             }
@@ -311,7 +306,19 @@ impl Router {
             if by_form.len() <= form {
                 by_form.resize_with(form + 1, Vec::new);
             }
-            by_form[form].push(*r);
+            by_form[form].push(r);
+        };
+        for r in subs.matching(topic, delivery.topic, &mut hint) {
+            match r.group {
+                None => take(*r),
+                Some(_) => grouped.push(*r),
+            }
+        }
+        if !grouped.is_empty() {
+            subs.groups_mut().pick_members(grouped, &mut take);
+        }
+        if let Some(Some(s)) = sessions.get_mut(from.0) {
+            s.cache_hint = hint;
         }
         for (form, to) in (0..=u8::MAX).map(Form).zip(by_form.iter()) {
             if !to.is_empty() {
@@ -384,21 +391,25 @@ impl Router {
         let Some(Some(session)) = sessions.get_mut(from.0) else {
             return;
         };
-        let held = session.subs.iter().any(|&id| {
+        // Subscribing again to a filter held replaces its options.
+        let held = session.subs.iter().position(|&id| {
             subs.get(id)
                 .is_some_and(|x| x.tag == s.tag && x.filter == s.filter)
         });
-        if !held {
-            session
-                .subs
-                .push(subs.insert(from, s.tag, s.filter.clone().into_owned()));
+        if let Some(i) = held {
+            subs.remove(session.subs.swap_remove(i));
         }
+        let filter = s.filter.clone().into_owned();
+        let group = s.group.as_deref();
+        session.subs.push(subs.insert(from, s.tag, filter, group));
         let form = session.profile.form;
         debug!("conn {} subscribed to {}", from.0, s.filter.text());
         if created {
             self.announce(out);
         }
-        if !out.accepts_replay(from) {
+        // A queue-group member gets no replay: the group shares live
+        // messages, not the past.
+        if group.is_some() || !out.accepts_replay(from) {
             return;
         }
         let cutoff = self.cutoff();
@@ -483,12 +494,4 @@ impl Router {
         let notice = Notice::Refused { topic, error };
         out.notify(form, &notice, &[to]);
     }
-}
-
-/// The wall clock in milliseconds since the Unix epoch (0 if it is set
-/// before 1970).
-fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() * 1000 + u64::from(d.subsec_millis()))
 }

@@ -12,6 +12,7 @@ use slab::Slab;
 
 use super::command::Filter;
 use super::delivery::Recipient;
+use super::groups::{GroupId, Groups};
 use super::topics::TopicId;
 use super::trie::FilterTrie;
 use super::ConnId;
@@ -40,6 +41,8 @@ pub struct Subscription {
     pub tag: SubTag,
     /// What it matches.
     pub filter: Filter<'static>,
+    /// Its queue group, if it is in one.
+    pub group: Option<GroupId>,
 }
 
 /// Most topics whose matches are cached; past it the cache starts over, so
@@ -63,6 +66,8 @@ pub struct CacheHint(usize);
 /// All subscriptions; see the module docs.
 #[derive(Debug)]
 pub struct SubscriptionIndex {
+    /// Queue groups, by name and filter text.
+    groups: Groups,
     subs: Slab<Subscription>,
     trie: FilterTrie,
     /// Bumped by every change, so cached matches know they are stale.
@@ -75,6 +80,7 @@ pub struct SubscriptionIndex {
 impl Default for SubscriptionIndex {
     fn default() -> Self {
         SubscriptionIndex {
+            groups: Groups::default(),
             subs: Slab::new(),
             trie: FilterTrie::default(),
             generation: 0,
@@ -86,11 +92,23 @@ impl Default for SubscriptionIndex {
 
 impl SubscriptionIndex {
     /// Adds a subscription.
-    pub fn insert(&mut self, conn: ConnId, tag: SubTag, filter: Filter<'static>) -> SubId {
+    pub fn insert(
+        &mut self,
+        conn: ConnId,
+        tag: SubTag,
+        filter: Filter<'static>,
+        group: Option<&str>,
+    ) -> SubId {
+        let group = group.map(|name| self.groups.join(name, filter.text()));
         let entry = self.subs.vacant_entry();
         let id = SubId(entry.key());
         self.trie.insert(&filter, id);
-        entry.insert(Subscription { conn, tag, filter });
+        entry.insert(Subscription {
+            conn,
+            tag,
+            filter,
+            group,
+        });
         self.generation += 1;
         id
     }
@@ -99,6 +117,9 @@ impl SubscriptionIndex {
     pub fn remove(&mut self, id: SubId) -> Option<Subscription> {
         let sub = self.subs.try_remove(id.0)?;
         self.trie.remove(&sub.filter, id);
+        if let Some(g) = sub.group {
+            self.groups.leave(g);
+        }
         self.generation += 1;
         Some(sub)
     }
@@ -127,6 +148,11 @@ impl SubscriptionIndex {
         self.trie.node_count()
     }
 
+    /// The queue groups, to take turns in.
+    pub fn groups_mut(&mut self) -> &mut Groups {
+        &mut self.groups
+    }
+
     /// The subscriptions matching `path` (the normalized path of `topic`),
     /// one entry per subscription, from the cache when it is current.
     /// `hint` is where the caller last found this topic, updated.
@@ -148,6 +174,7 @@ impl SubscriptionIndex {
                     cached.recipients.push(Recipient {
                         conn: s.conn,
                         tag: s.tag,
+                        group: s.group,
                     });
                 }
             });
@@ -202,15 +229,15 @@ mod tests {
         let mut topics = TopicTree::default();
         let (ab, _) = topics.get_or_create("/a/b").unwrap();
         let mut index = SubscriptionIndex::default();
-        let root = index.insert(ConnId(1), SubTag::NONE, subtree("/"));
+        let root = index.insert(ConnId(1), SubTag::NONE, subtree("/"), None);
         assert_eq!(conns(&mut index, ab, "/a/b"), [1]);
-        let a = index.insert(ConnId(2), SubTag(7), subtree("/a"));
+        let a = index.insert(ConnId(2), SubTag(7), subtree("/a"), None);
         assert_eq!(
             conns(&mut index, ab, "/a/b"),
             [1, 2],
             "a subscribe invalidates"
         );
-        index.insert(ConnId(3), SubTag::NONE, subtree("/a/b/c"));
+        index.insert(ConnId(3), SubTag::NONE, subtree("/a/b/c"), None);
         assert_eq!(
             conns(&mut index, ab, "/a/b"),
             [1, 2],
@@ -230,8 +257,8 @@ mod tests {
         let (x, _) = topics.get_or_create("/x").unwrap();
         let (y, _) = topics.get_or_create("/y").unwrap();
         let mut index = SubscriptionIndex::default();
-        index.insert(ConnId(1), SubTag(1), subtree("/x"));
-        index.insert(ConnId(1), SubTag(2), subtree("/"));
+        index.insert(ConnId(1), SubTag(1), subtree("/x"), None);
+        index.insert(ConnId(1), SubTag(2), subtree("/"), None);
         let mut hint = CacheHint::default();
         let tags: Vec<_> = index
             .matching(x, "/x", &mut hint)
@@ -247,7 +274,7 @@ mod tests {
     fn the_cache_is_bounded_and_starts_over() {
         let mut topics = TopicTree::default();
         let mut index = SubscriptionIndex::default();
-        index.insert(ConnId(1), SubTag::NONE, subtree("/"));
+        index.insert(ConnId(1), SubTag::NONE, subtree("/"), None);
         for i in 0..CACHE_MAX + 10 {
             let path = format!("/t{i}");
             let (id, _) = topics.get_or_create(&path).unwrap();
@@ -262,8 +289,8 @@ mod tests {
         let (x, _) = topics.get_or_create("/x").unwrap();
         let (y, _) = topics.get_or_create("/y").unwrap();
         let mut index = SubscriptionIndex::default();
-        index.insert(ConnId(1), SubTag::NONE, subtree("/x"));
-        index.insert(ConnId(2), SubTag::NONE, subtree("/y"));
+        index.insert(ConnId(1), SubTag::NONE, subtree("/x"), None);
+        index.insert(ConnId(2), SubTag::NONE, subtree("/y"), None);
         let mut hint = CacheHint::default();
         let on = |index: &mut SubscriptionIndex, t, p, hint: &mut CacheHint| -> Vec<usize> {
             index

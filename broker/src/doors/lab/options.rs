@@ -109,19 +109,38 @@ pub(super) fn history(msg: &Body<'_>) -> Result<(u64, Option<usize>), Refused> {
     Ok((since, limit))
 }
 
-/// `SUBSCRIBE`'s options (v2 §13-14); a `msg` that is not an object is v1's
-/// and means none.
-pub(super) fn subscribe(msg: &Body<'_>) -> Result<Option<Resume>, Refused> {
+/// What a `SUBSCRIBE` may ask besides its topic.
+#[derive(Debug, Default)]
+pub(super) struct SubscribeOptions {
+    /// Resume after these numbers (v2 §13).
+    pub resume: Option<Resume>,
+    /// Join this queue group (v2 §15).
+    pub group: Option<String>,
+}
+
+/// `SUBSCRIBE`'s options (v2 §13-15); a `msg` that is not an object is v1's
+/// and means none. A group name follows the rules of a client name; a group
+/// member gets no replay, so `resume` with `group` is refused.
+pub(super) fn subscribe(msg: &Body<'_>) -> Result<SubscribeOptions, Refused> {
     let Value::Dict(keys) = msg.to_value() else {
-        return Ok(None);
+        return Ok(SubscribeOptions::default());
     };
-    let mut resume = None;
+    let mut options = SubscribeOptions::default();
     for (key, v) in keys {
-        if key == "resume" {
-            resume = Some(parse_resume(v)?);
+        match (key.as_str(), v) {
+            ("resume", v) => options.resume = Some(parse_resume(v)?),
+            ("group", Value::Str(name)) => {
+                check_name(&name).map_err(|e| format!("group: {e}"))?;
+                options.group = Some(name);
+            }
+            ("group", other) => return Err(format!("group must be a string, not {other}")),
+            _ => {}
         }
     }
-    Ok(resume)
+    if options.resume.is_some() && options.group.is_some() {
+        return Err("resume and group do not combine: a group member gets no replay".to_owned());
+    }
+    Ok(options)
 }
 
 /// `{"epoch": E, "topics": {topic: seq, ...}}`; topics are normalized.

@@ -144,8 +144,8 @@ fn check_size(topic: &str, body: &Body<'_>) -> Result<(), String> {
 
 /// `SUBSCRIBE`: a topic, and options when `msg` is an object.
 fn subscribe<'a>(raw: Cow<'a, str>, msg: &Body<'_>) -> Result<Command<'a>, Refusal<'a>> {
-    let resume = match options::subscribe(msg) {
-        Ok(r) => r,
+    let options = match options::subscribe(msg) {
+        Ok(o) => o,
         Err(reason) => return Err(Refusal { topic: raw, reason }),
     };
     // A `*` segment makes it a pattern (v2 §14); anything else is a topic.
@@ -166,7 +166,8 @@ fn subscribe<'a>(raw: Cow<'a, str>, msg: &Body<'_>) -> Result<Command<'a>, Refus
         filter,
         sent: raw,
         tag: SubTag::NONE,
-        resume,
+        resume: options.resume,
+        group: options.group.map(Cow::Owned),
     }))
 }
 
