@@ -130,8 +130,9 @@ pub struct Subscribe<'a> {
     /// The door's own name for the subscription (a NATS `sid`); doors that
     /// name subscriptions by their filter alone send [`SubTag::NONE`].
     pub tag: SubTag,
-    /// What the client has seen already, in place of the `LAST_MSG` replay.
-    pub resume: Option<Resume>,
+    /// What the client has seen already, in place of the `LAST_MSG` replay
+    /// (boxed: rare, and every command is as large as its largest kind).
+    pub resume: Option<Box<Resume>>,
     /// The queue group it joins (v2 §15), if any.
     pub group: Option<Cow<'a, str>>,
 }

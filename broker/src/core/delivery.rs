@@ -9,7 +9,6 @@
 use protocol::Body;
 
 use super::command::CoreError;
-use super::groups::GroupId;
 use super::history::Entry;
 use super::subs::SubTag;
 use super::topics::TopicList;
@@ -62,8 +61,6 @@ pub struct Recipient {
     pub conn: ConnId,
     /// The door's name for the subscription that matched.
     pub tag: SubTag,
-    /// The queue group of that subscription, if it is in one.
-    pub group: Option<GroupId>,
 }
 
 /// Why a message is being delivered.

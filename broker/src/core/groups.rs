@@ -87,12 +87,14 @@ impl Groups {
     /// Picks, for each group among `grouped` (the matching members of some
     /// groups, in matching order), the member whose turn it is, and hands it
     /// to `deliver`.
-    pub fn pick_members(&mut self, grouped: &mut [Recipient], mut deliver: impl FnMut(Recipient)) {
-        grouped.sort_by_key(|r| r.group);
-        for run in grouped.chunk_by(|a, b| a.group == b.group) {
-            if let Some(g) = run[0].group {
-                deliver(run[self.next_turn(g, run.len())]);
-            }
+    pub fn pick_members(
+        &mut self,
+        grouped: &mut [(GroupId, Recipient)],
+        mut deliver: impl FnMut(Recipient),
+    ) {
+        grouped.sort_by_key(|&(g, _)| g);
+        for run in grouped.chunk_by(|a, b| a.0 == b.0) {
+            deliver(run[self.next_turn(run[0].0, run.len())].1);
         }
     }
 

@@ -45,7 +45,7 @@ pub use groups::{GroupId, Groups};
 pub use history::{Entry, History};
 pub use outbox::Outbox;
 pub use router::{Router, RouterConfig};
-pub use subs::{CacheHint, SubId, SubTag, SubscriptionIndex};
+pub use subs::{CacheHint, Matches, SubId, SubTag, SubscriptionIndex};
 pub use topics::{TopicId, TopicList, TopicTree};
 
 /// Identifies a connection: a slot the reactor hands out, reused after the

@@ -18,12 +18,11 @@ use super::clock::Clock;
 use super::command::{
     Cancel, Command, CoreError, Filter, Hello, HistoryQuery, List, Publish, Subscribe,
 };
-use super::delivery::{
-    Delivery, DeliveryKind, DeliveryRule, Form, Greeting, Notice, Profile, Recipient,
-};
+use super::delivery::{Delivery, DeliveryKind, Form, Greeting, Notice, Profile, Recipient};
+use super::groups::GroupId;
 use super::outbox::Outbox;
 use super::replay::Recall;
-use super::session::Session;
+use super::session::{collect, Session};
 use super::subs::{CacheHint, SubscriptionIndex};
 use super::topics::{TopicId, TopicLimit, TopicTree};
 use super::ConnId;
@@ -74,7 +73,7 @@ pub struct Router {
     /// The connections a topic announcement goes to, by form index.
     announce_to: Vec<Vec<ConnId>>,
     /// The queue-group members matching the delivery being fanned out.
-    grouped: Vec<Recipient>,
+    grouped: Vec<(GroupId, Recipient)>,
     config: RouterConfig,
     /// When messages are accepted.
     clock: Clock,
@@ -190,6 +189,7 @@ impl Router {
     /// goes through `out`. A refused request gets one [`Notice::Refused`]
     /// and has no effect. Requests from a connection with no session are
     /// ignored.
+    #[inline]
     pub fn handle(&mut self, from: ConnId, command: Command<'_>, out: &mut impl Outbox) {
         if self.session(from).is_none() {
             return;
@@ -287,38 +287,20 @@ impl Router {
             ..
         } = self;
         by_form.iter_mut().for_each(Vec::clear);
-        grouped.clear();
-        let mut hint = match sessions.get(from.0) {
-            Some(Some(s)) => s.cache_hint,
-            _ => CacheHint::default(),
+        let mut spare = CacheHint::default();
+        let hint = match sessions.get_mut(from.0) {
+            Some(Some(s)) => &mut s.cache_hint,
+            _ => &mut spare,
         };
-        let mut take = |r: Recipient| {
-            let Some(Some(s)) = sessions.get_mut(r.conn.0) else {
-                return;
-            };
-            if s.profile.rule == DeliveryRule::OncePerConnection {
-                if s.seen_in == stamp {
-                    return;
-                }
-                s.seen_in = stamp;
-            }
-            let form = s.profile.form.index();
-            if by_form.len() <= form {
-                by_form.resize_with(form + 1, Vec::new);
-            }
-            by_form[form].push(r);
-        };
-        for r in subs.matching(topic, delivery.topic, &mut hint) {
-            match r.group {
-                None => take(*r),
-                Some(_) => grouped.push(*r),
-            }
+        let matches = subs.matching(topic, delivery.topic, hint);
+        for r in matches.plain {
+            collect(sessions, by_form, stamp, *r);
         }
-        if !grouped.is_empty() {
-            subs.groups_mut().pick_members(grouped, &mut take);
-        }
-        if let Some(Some(s)) = sessions.get_mut(from.0) {
-            s.cache_hint = hint;
+        if !matches.grouped.is_empty() {
+            grouped.clear();
+            grouped.extend_from_slice(matches.grouped);
+            subs.groups_mut()
+                .pick_members(grouped, |r| collect(sessions, by_form, stamp, r));
         }
         for (form, to) in (0..=u8::MAX).map(Form).zip(by_form.iter()) {
             if !to.is_empty() {
@@ -416,7 +398,7 @@ impl Router {
         self.recall(from, form, cutoff).subscription(
             &self.topics,
             &s.filter,
-            s.resume.as_ref(),
+            s.resume.as_deref(),
             out,
         );
     }

@@ -1,6 +1,6 @@
 //! [`Session`]: the router's view of one connection.
 
-use super::delivery::Profile;
+use super::delivery::{DeliveryRule, Profile, Recipient};
 use super::subs::{CacheHint, SubId};
 use super::topics::TopicId;
 
@@ -37,4 +37,29 @@ impl Session {
             name: None,
         }
     }
+}
+
+/// Adds `r` to the recipients of the delivery stamped `stamp`, in its
+/// session's form, unless its connection delivers once and has it already.
+#[inline(always)]
+pub(super) fn collect(
+    sessions: &mut [Option<Session>],
+    by_form: &mut Vec<Vec<Recipient>>,
+    stamp: u64,
+    r: Recipient,
+) {
+    let Some(Some(s)) = sessions.get_mut(r.conn.0) else {
+        return;
+    };
+    if s.profile.rule == DeliveryRule::OncePerConnection {
+        if s.seen_in == stamp {
+            return;
+        }
+        s.seen_in = stamp;
+    }
+    let form = s.profile.form.index();
+    if by_form.len() <= form {
+        by_form.resize_with(form + 1, Vec::new);
+    }
+    by_form[form].push(r);
 }

@@ -55,6 +55,18 @@ struct Cached {
     /// The index generation the list was computed at.
     generation: u64,
     recipients: Vec<Recipient>,
+    /// Matching queue-group members, apart: a fan-out picks among them.
+    grouped: Vec<(GroupId, Recipient)>,
+}
+
+/// What matches a topic: plain subscriptions, and queue-group members to
+/// pick from.
+#[derive(Debug, Clone, Copy)]
+pub struct Matches<'a> {
+    /// Each gets the message.
+    pub plain: &'a [Recipient],
+    /// One member per group gets it.
+    pub grouped: &'a [(GroupId, Recipient)],
 }
 
 /// Where a topic's matches were last found in the cache: a publisher keeps
@@ -157,7 +169,7 @@ impl SubscriptionIndex {
     /// one entry per subscription, from the cache when it is current.
     /// `hint` is where the caller last found this topic, updated.
     #[inline]
-    pub fn matching(&mut self, topic: TopicId, path: &str, hint: &mut CacheHint) -> &[Recipient] {
+    pub fn matching(&mut self, topic: TopicId, path: &str, hint: &mut CacheHint) -> Matches<'_> {
         let slot = match self.cache.get(hint.0) {
             Some(c) if c.topic == topic => hint.0,
             _ => {
@@ -169,18 +181,25 @@ impl SubscriptionIndex {
         let cached = &mut self.cache[slot];
         if cached.generation != generation {
             cached.recipients.clear();
+            cached.grouped.clear();
             trie.for_each_match(path, |id| {
                 if let Some(s) = subs.get(id.0) {
-                    cached.recipients.push(Recipient {
+                    let r = Recipient {
                         conn: s.conn,
                         tag: s.tag,
-                        group: s.group,
-                    });
+                    };
+                    match s.group {
+                        None => cached.recipients.push(r),
+                        Some(g) => cached.grouped.push((g, r)),
+                    }
                 }
             });
             cached.generation = generation;
         }
-        &cached.recipients
+        Matches {
+            plain: &cached.recipients,
+            grouped: &cached.grouped,
+        }
     }
 
     /// The cache slot of `topic`, made (stale) if it has none.
@@ -196,6 +215,7 @@ impl SubscriptionIndex {
             topic,
             generation: self.generation.wrapping_sub(1),
             recipients: Vec::new(),
+            grouped: Vec::new(),
         });
         self.cached_topics.insert(topic, self.cache.len() - 1);
         self.cache.len() - 1
@@ -217,6 +237,7 @@ mod tests {
         let mut hint = CacheHint::default();
         let mut got: Vec<_> = index
             .matching(topic, path, &mut hint)
+            .plain
             .iter()
             .map(|r| r.conn.0)
             .collect();
@@ -262,6 +283,7 @@ mod tests {
         let mut hint = CacheHint::default();
         let tags: Vec<_> = index
             .matching(x, "/x", &mut hint)
+            .plain
             .iter()
             .map(|r| r.tag.0)
             .collect();
@@ -295,6 +317,7 @@ mod tests {
         let on = |index: &mut SubscriptionIndex, t, p, hint: &mut CacheHint| -> Vec<usize> {
             index
                 .matching(t, p, hint)
+                .plain
                 .iter()
                 .map(|r| r.conn.0)
                 .collect()

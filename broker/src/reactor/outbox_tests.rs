@@ -128,17 +128,14 @@ fn a_wrapping_door_encodes_once_and_wraps_each_subscription() {
         Recipient {
             conn: ConnId(0),
             tag: SubTag(1),
-            group: None,
         },
         Recipient {
             conn: ConnId(0),
             tag: SubTag(2),
-            group: None,
         },
         Recipient {
             conn: ConnId(1),
             tag: SubTag(3),
-            group: None,
         },
     ];
     f.outbox(1 << 20)
@@ -162,7 +159,6 @@ fn lab_recipients_share_one_encoding_byte_for_byte() {
         .map(|i| Recipient {
             conn: ConnId(i),
             tag: SubTag::NONE,
-            group: None,
         })
         .collect();
     let body = Body::Json {
@@ -184,7 +180,6 @@ fn a_delivery_past_the_limit_drops_that_recipient_only() {
         .map(|i| Recipient {
             conn: ConnId(i),
             tag: SubTag::NONE,
-            group: None,
         })
         .collect();
     f.outbox(120)
