@@ -19,6 +19,8 @@
 //!   was kept (v1's `LAST_MSG`, resume, gaps).
 //! - [`subs`]: [`SubscriptionIndex`], subscriptions apart from topics, matched
 //!   through a filter trie ([`trie`]) and a per-topic match cache.
+//! - [`groups`]: queue groups, one member of each getting a message in turn.
+//! - `clock`: the time messages are accepted at, read once per loop turn.
 
 mod clock;
 pub mod command;
