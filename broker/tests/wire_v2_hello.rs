@@ -24,6 +24,13 @@ fn small_output_broker() -> common::TestBroker {
     })
 }
 
+/// Subscribes `sub` to `/f`, then floods `/f` past its output limit.
+fn subscribe_then_flood(b: &common::TestBroker, sub: &mut Raw) {
+    sub.subscribe("/f");
+    ping(sub);
+    flood(b.addr, "/f", FLOOD_COUNT, FLOOD_SIZE);
+}
+
 #[test]
 fn s10_hello_answer_has_exactly_the_spec_keys() {
     let b = start_broker_with(Config {
@@ -178,9 +185,7 @@ fn s10_bad_hello_changes_nothing_drop_policy_stays() {
         json(r#"{"slow": "disconnect", "name": ""}"#),
     ));
     next_error_on(&mut sub, "/");
-    sub.subscribe("/f");
-    ping(&mut sub);
-    flood(b.addr, "/f", FLOOD_COUNT, FLOOD_SIZE);
+    subscribe_then_flood(&b, &mut sub);
     let gaps = account_for_every_seq(&mut sub, "/f", FLOOD_COUNT as u64, &epoch);
     assert!(
         !gaps.is_empty(),
@@ -200,9 +205,7 @@ fn s10_bad_hello_changes_nothing_disconnect_policy_stays() {
         json(r#"{"slow": "drop", "name": "a b"}"#),
     ));
     next_error_on(&mut sub, "/");
-    sub.subscribe("/f");
-    ping(&mut sub);
-    flood(b.addr, "/f", FLOOD_COUNT, FLOOD_SIZE);
+    subscribe_then_flood(&b, &mut sub);
     expect_dropped_as_slow(&mut sub);
 }
 
@@ -211,9 +214,7 @@ fn s10_second_hello_switches_disconnect_to_drop() {
     let b = small_output_broker();
     let (mut sub, epoch) = hello_client(b.addr, Format::Json, obj(&[("name", "bob".into())]));
     hello(&mut sub, obj(&[("slow", "drop".into())]));
-    sub.subscribe("/f");
-    ping(&mut sub);
-    flood(b.addr, "/f", FLOOD_COUNT, FLOOD_SIZE);
+    subscribe_then_flood(&b, &mut sub);
     let gaps = account_for_every_seq(&mut sub, "/f", FLOOD_COUNT as u64, &epoch);
     assert!(
         !gaps.is_empty(),
@@ -226,9 +227,7 @@ fn s10_second_hello_switches_drop_to_disconnect() {
     let b = small_output_broker();
     let (mut sub, _) = hello_client(b.addr, Format::Json, obj(&[("slow", "drop".into())]));
     hello(&mut sub, obj(&[("slow", "disconnect".into())]));
-    sub.subscribe("/f");
-    ping(&mut sub);
-    flood(b.addr, "/f", FLOOD_COUNT, FLOOD_SIZE);
+    subscribe_then_flood(&b, &mut sub);
     expect_dropped_as_slow(&mut sub);
 }
 
@@ -238,9 +237,7 @@ fn s10_second_hello_without_slow_keeps_the_policy() {
     let b = small_output_broker();
     let (mut sub, epoch) = hello_client(b.addr, Format::Json, obj(&[("slow", "drop".into())]));
     hello(&mut sub, obj(&[("name", "renamed".into())]));
-    sub.subscribe("/f");
-    ping(&mut sub);
-    flood(b.addr, "/f", FLOOD_COUNT, FLOOD_SIZE);
+    subscribe_then_flood(&b, &mut sub);
     let gaps = account_for_every_seq(&mut sub, "/f", FLOOD_COUNT as u64, &epoch);
     assert!(
         !gaps.is_empty(),
