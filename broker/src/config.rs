@@ -43,6 +43,9 @@ pub struct Config {
     /// Kept messages older than this leave history, but for each topic's
     /// newest; `None` keeps them regardless of age.
     pub history_ttl: Option<Duration>,
+    /// Subscriptions one connection may hold; a `SUBSCRIBE` past it gets an
+    /// `ERROR`, so one client cannot grow the index without end.
+    pub max_subscriptions: usize,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             read_budget: 1024 * 1024,
             history: 100,
             history_ttl: None,
+            max_subscriptions: 10_000,
         }
     }
 }

@@ -39,6 +39,9 @@ struct Args {
     /// off by default.
     #[arg(long, value_parser = positive_seconds, allow_hyphen_values = true)]
     history_ttl: Option<Duration>,
+    /// Subscriptions one connection may hold; a SUBSCRIBE past it gets an ERROR.
+    #[arg(long, default_value = "10000", value_parser = limit, allow_hyphen_values = true)]
+    max_subscriptions: usize,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         handshake_timeout: args.handshake_timeout,
         history: args.history,
         history_ttl: args.history_ttl,
+        max_subscriptions: args.max_subscriptions,
         ..Config::default()
     };
     let broker = match Broker::bind(config.clone()) {

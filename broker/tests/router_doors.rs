@@ -40,6 +40,7 @@ fn tagged_subscribe(h: &mut Harness, from: ConnId, topic: &str, tag: u64) {
         tag: SubTag(tag),
         resume: None,
         group: None,
+        content: None,
     });
     h.router.handle(from, command, &mut h.out);
 }

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use protocol::topic::is_under;
 use protocol::{Body, Pattern, Topic};
 
+use super::content_filter::FilterError;
 use super::subs::SubTag;
 use super::topics::TopicLimit;
 
@@ -135,6 +136,9 @@ pub struct Subscribe<'a> {
     pub resume: Option<Box<Resume>>,
     /// The queue group it joins (v2 §15), if any.
     pub group: Option<Cow<'a, str>>,
+    /// Its content filter's CEL expression (v2 §14), if any (boxed, as
+    /// `resume`).
+    pub content: Option<Box<str>>,
 }
 
 /// A subscriber's position after a lost connection: the numbers it has seen
@@ -206,6 +210,15 @@ pub enum CoreError {
     #[error("retained data limit reached: the broker keeps at most {max} bytes of last messages")]
     RetainedLimit {
         /// The limit, in bytes of JSON text.
+        max: usize,
+    },
+    /// A content filter that does not compile or is too long.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// A new subscription would pass the limit per connection.
+    #[error("subscription limit reached: a connection holds at most {max} subscriptions")]
+    SubscriptionLimit {
+        /// The limit.
         max: usize,
     },
 }

@@ -24,7 +24,10 @@
 
 mod clock;
 pub mod command;
+pub mod content_filter;
+pub mod content_filters;
 pub mod delivery;
+mod fan_out;
 pub mod groups;
 pub mod history;
 pub mod outbox;

@@ -7,6 +7,8 @@
 //! snapshot with no gap and no duplicate.
 
 use super::command::{Filter, HistoryQuery, Resume};
+use super::content_filter::ContentFilter;
+use super::content_filters::MessageValue;
 use super::delivery::{Delivery, DeliveryKind, Form, Gap, GapReason, HistoryPage, Notice};
 use super::history::{Entry, History};
 use super::outbox::Outbox;
@@ -27,6 +29,9 @@ pub(super) struct Recall<'a> {
     /// are expired, though still stored until the next sweep; a topic's
     /// newest never is.
     pub cutoff: u64,
+    /// The subscription's content filter: replayed messages pass it too
+    /// (v2 §14), and those it rejects are not gaps.
+    pub content: Option<&'a ContentFilter>,
 }
 
 impl Recall<'_> {
@@ -56,7 +61,7 @@ impl Recall<'_> {
             match resume.and_then(|r| Some((r, *r.seen.get(topic)?))) {
                 None => {
                     if let Some(newest) = history.newest() {
-                        send(topic, newest, DeliveryKind::Retained, self.to, out);
+                        self.send(topic, newest, DeliveryKind::Retained, out);
                     }
                 }
                 Some((r, seen)) => self.resume(topic, history, r.epoch == self.epoch, seen, out),
@@ -94,7 +99,7 @@ impl Recall<'_> {
             self.gap(topic, after + 1, oldest - 1, GapReason::History, out);
         }
         for entry in self.kept(history, after) {
-            send(topic, entry, DeliveryKind::Resumed, self.to, out);
+            self.send(topic, entry, DeliveryKind::Resumed, out);
         }
     }
 
@@ -132,17 +137,23 @@ impl Recall<'_> {
         };
         out.notify(self.form, &Notice::History(page), &[self.to]);
     }
-}
 
-/// Replays one kept message to `to`.
-fn send(topic: &str, entry: &Entry, kind: DeliveryKind, to: ConnId, out: &mut impl Outbox) {
-    let body = entry.body();
-    let delivery = Delivery {
-        kind,
-        topic,
-        body: &body,
-        seq: entry.seq,
-        ts: entry.ts,
-    };
-    out.replay(to, &delivery);
+    /// Replays one kept message, if the subscription's filter passes it.
+    fn send(&self, topic: &str, entry: &Entry, kind: DeliveryKind, out: &mut impl Outbox) {
+        let body = entry.body();
+        if let Some(filter) = self.content {
+            let mut msg = MessageValue::new(&body, topic, entry.seq);
+            if !filter.accepts_lazily(|| msg.value(), topic, entry.seq) {
+                return;
+            }
+        }
+        let delivery = Delivery {
+            kind,
+            topic,
+            body: &body,
+            seq: entry.seq,
+            ts: entry.ts,
+        };
+        out.replay(self.to, &delivery);
+    }
 }

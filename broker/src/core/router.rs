@@ -19,11 +19,12 @@ use super::command::{
     Cancel, Command, CoreError, Filter, Hello, HistoryQuery, List, Publish, Subscribe,
 };
 use super::delivery::{Delivery, DeliveryKind, Form, Greeting, Notice, Profile, Recipient};
+use super::fan_out::FanOut;
 use super::groups::GroupId;
 use super::outbox::Outbox;
 use super::replay::Recall;
-use super::session::{collect, Session};
-use super::subs::{CacheHint, SubscriptionIndex};
+use super::session::Session;
+use super::subs::SubscriptionIndex;
 use super::topics::{TopicId, TopicLimit, TopicTree};
 use super::ConnId;
 
@@ -44,6 +45,8 @@ pub struct RouterConfig {
     pub epoch: String,
     /// Each connection's pending-output limit, as `HELLO` reports it.
     pub max_output: usize,
+    /// Most subscriptions one connection may hold.
+    pub max_subscriptions: usize,
 }
 
 impl Default for RouterConfig {
@@ -55,6 +58,7 @@ impl Default for RouterConfig {
             history_ttl: None,
             epoch: "0".to_owned(),
             max_output: usize::MAX,
+            max_subscriptions: usize::MAX,
         }
     }
 }
@@ -147,6 +151,7 @@ impl Router {
             form,
             epoch: &self.config.epoch,
             cutoff,
+            content: None,
         }
     }
 
@@ -267,9 +272,8 @@ impl Router {
         self.fan_out(from, id, &delivery, out);
     }
 
-    /// Hands `delivery`, published by `from`, to every connection with a
-    /// subscription matching `topic`, grouped by form, once per connection or
-    /// per subscription as each connection's door delivers.
+    /// Hands `delivery` to the subscriptions matching `topic`.
+    #[inline]
     fn fan_out(
         &mut self,
         from: ConnId,
@@ -278,35 +282,14 @@ impl Router {
         out: &mut impl Outbox,
     ) {
         self.fan_outs += 1;
-        let stamp = self.fan_outs;
-        let Router {
-            subs,
-            sessions,
-            by_form,
-            grouped,
-            ..
-        } = self;
-        by_form.iter_mut().for_each(Vec::clear);
-        let mut spare = CacheHint::default();
-        let hint = match sessions.get_mut(from.0) {
-            Some(Some(s)) => &mut s.cache_hint,
-            _ => &mut spare,
-        };
-        let matches = subs.matching(topic, delivery.topic, hint);
-        for r in matches.plain {
-            collect(sessions, by_form, stamp, *r);
+        FanOut {
+            subs: &mut self.subs,
+            sessions: &mut self.sessions,
+            by_form: &mut self.by_form,
+            grouped: &mut self.grouped,
+            stamp: self.fan_outs,
         }
-        if !matches.grouped.is_empty() {
-            grouped.clear();
-            grouped.extend_from_slice(matches.grouped);
-            subs.groups_mut()
-                .pick_members(grouped, |r| collect(sessions, by_form, stamp, r));
-        }
-        for (form, to) in (0..=u8::MAX).map(Form).zip(by_form.iter()) {
-            if !to.is_empty() {
-                out.deliver(form, delivery, to);
-            }
-        }
+        .run(from, topic, delivery, out);
     }
 
     /// Whether `body` as the newest message of `topic` keeps the topics'
@@ -359,12 +342,38 @@ impl Router {
     }
 
     fn subscribe(&mut self, from: ConnId, s: Subscribe<'_>, out: &mut impl Outbox) {
+        let Router { subs, sessions, .. } = self;
+        let Some(Some(session)) = sessions.get(from.0) else {
+            return;
+        };
+        // Subscribing again to a filter held replaces its options.
+        let held = session.subs.iter().position(|&id| {
+            subs.get(id)
+                .is_some_and(|x| x.tag == s.tag && x.filter == s.filter)
+        });
+        let max = self.config.max_subscriptions;
+        if held.is_none() && session.subs.len() >= max {
+            let error = CoreError::SubscriptionLimit { max };
+            self.refuse(from, &s.sent, &error, out);
+            return;
+        }
+        let content = match s
+            .content
+            .as_deref()
+            .map(|text| subs.filters_mut().acquire(text))
+        {
+            Some(Ok(id)) => Some(id),
+            Some(Err(e)) => return self.refuse(from, &s.sent, &e.into(), out),
+            None => None,
+        };
         let created = match &s.filter {
             Filter::Subtree(topic) => match self.topics.get_or_create(topic.as_str()) {
                 Ok((_, created)) => created,
                 Err(e) => {
-                    self.refuse(from, &s.sent, &e.into(), out);
-                    return;
+                    if let Some(f) = content {
+                        self.subs.filters_mut().release(f);
+                    }
+                    return self.refuse(from, &s.sent, &e.into(), out);
                 }
             },
             Filter::Pattern(_) => false,
@@ -373,17 +382,14 @@ impl Router {
         let Some(Some(session)) = sessions.get_mut(from.0) else {
             return;
         };
-        // Subscribing again to a filter held replaces its options.
-        let held = session.subs.iter().position(|&id| {
-            subs.get(id)
-                .is_some_and(|x| x.tag == s.tag && x.filter == s.filter)
-        });
         if let Some(i) = held {
             subs.remove(session.subs.swap_remove(i));
         }
         let filter = s.filter.clone().into_owned();
         let group = s.group.as_deref();
-        session.subs.push(subs.insert(from, s.tag, filter, group));
+        session
+            .subs
+            .push(subs.insert(from, s.tag, filter, group, content));
         let form = session.profile.form;
         debug!("conn {} subscribed to {}", from.0, s.filter.text());
         if created {
@@ -395,12 +401,9 @@ impl Router {
             return;
         }
         let cutoff = self.cutoff();
-        self.recall(from, form, cutoff).subscription(
-            &self.topics,
-            &s.filter,
-            s.resume.as_deref(),
-            out,
-        );
+        let mut recall = self.recall(from, form, cutoff);
+        recall.content = content.and_then(|f| self.subs.filters().get(f));
+        recall.subscription(&self.topics, &s.filter, s.resume.as_deref(), out);
     }
 
     fn cancel(&mut self, from: ConnId, c: &Cancel<'_>) {

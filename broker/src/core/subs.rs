@@ -11,6 +11,7 @@ use foldhash::{HashMap, HashMapExt};
 use slab::Slab;
 
 use super::command::Filter;
+use super::content_filters::{ContentFilters, FilterId};
 use super::delivery::Recipient;
 use super::groups::{GroupId, Groups};
 use super::topics::TopicId;
@@ -43,6 +44,20 @@ pub struct Subscription {
     pub filter: Filter<'static>,
     /// Its queue group, if it is in one.
     pub group: Option<GroupId>,
+    /// Its content filter, if it has one.
+    pub content: Option<FilterId>,
+}
+
+/// A queue-group member among a topic's matches.
+#[derive(Debug, Clone, Copy)]
+pub struct Member {
+    /// Its group.
+    pub group: GroupId,
+    /// Its content filter: a member whose filter rejects a message is no
+    /// candidate for it.
+    pub content: Option<FilterId>,
+    /// Where it delivers.
+    pub to: Recipient,
 }
 
 /// Most topics whose matches are cached; past it the cache starts over, so
@@ -55,18 +70,24 @@ struct Cached {
     /// The index generation the list was computed at.
     generation: u64,
     recipients: Vec<Recipient>,
+    /// Matching subscriptions with a content filter, outside groups.
+    filtered: Vec<(FilterId, Recipient)>,
     /// Matching queue-group members, apart: a fan-out picks among them.
-    grouped: Vec<(GroupId, Recipient)>,
+    grouped: Vec<Member>,
 }
 
-/// What matches a topic: plain subscriptions, and queue-group members to
-/// pick from.
+/// What matches a topic: plain subscriptions, filtered ones, and
+/// queue-group members to pick from.
 #[derive(Debug, Clone, Copy)]
 pub struct Matches<'a> {
     /// Each gets the message.
     pub plain: &'a [Recipient],
+    /// Each gets the message if its filter passes it.
+    pub filtered: &'a [(FilterId, Recipient)],
     /// One member per group gets it.
-    pub grouped: &'a [(GroupId, Recipient)],
+    pub grouped: &'a [Member],
+    /// The filters the ids above name.
+    pub filters: &'a ContentFilters,
 }
 
 /// Where a topic's matches were last found in the cache: a publisher keeps
@@ -80,6 +101,8 @@ pub struct CacheHint(usize);
 pub struct SubscriptionIndex {
     /// Queue groups, by name and filter text.
     groups: Groups,
+    /// Content filters, one per distinct expression.
+    filters: ContentFilters,
     subs: Slab<Subscription>,
     trie: FilterTrie,
     /// Bumped by every change, so cached matches know they are stale.
@@ -93,6 +116,7 @@ impl Default for SubscriptionIndex {
     fn default() -> Self {
         SubscriptionIndex {
             groups: Groups::default(),
+            filters: ContentFilters::default(),
             subs: Slab::new(),
             trie: FilterTrie::default(),
             generation: 0,
@@ -103,13 +127,15 @@ impl Default for SubscriptionIndex {
 }
 
 impl SubscriptionIndex {
-    /// Adds a subscription.
+    /// Adds a subscription; `content` is a filter from
+    /// [`Self::filters_mut`], which the subscription now holds.
     pub fn insert(
         &mut self,
         conn: ConnId,
         tag: SubTag,
         filter: Filter<'static>,
         group: Option<&str>,
+        content: Option<FilterId>,
     ) -> SubId {
         let group = group.map(|name| self.groups.join(name, filter.text()));
         let entry = self.subs.vacant_entry();
@@ -120,6 +146,7 @@ impl SubscriptionIndex {
             tag,
             filter,
             group,
+            content,
         });
         self.generation += 1;
         id
@@ -131,6 +158,9 @@ impl SubscriptionIndex {
         self.trie.remove(&sub.filter, id);
         if let Some(g) = sub.group {
             self.groups.leave(g);
+        }
+        if let Some(f) = sub.content {
+            self.filters.release(f);
         }
         self.generation += 1;
         Some(sub)
@@ -165,6 +195,17 @@ impl SubscriptionIndex {
         &mut self.groups
     }
 
+    /// The content filters, to compile one for a new subscription.
+    pub fn filters_mut(&mut self) -> &mut ContentFilters {
+        &mut self.filters
+    }
+
+    /// The content filters.
+    #[must_use]
+    pub fn filters(&self) -> &ContentFilters {
+        &self.filters
+    }
+
     /// The subscriptions matching `path` (the normalized path of `topic`),
     /// one entry per subscription, from the cache when it is current.
     /// `hint` is where the caller last found this topic, updated.
@@ -181,16 +222,20 @@ impl SubscriptionIndex {
         let cached = &mut self.cache[slot];
         if cached.generation != generation {
             cached.recipients.clear();
+            cached.filtered.clear();
             cached.grouped.clear();
             trie.for_each_match(path, |id| {
                 if let Some(s) = subs.get(id.0) {
-                    let r = Recipient {
+                    let to = Recipient {
                         conn: s.conn,
                         tag: s.tag,
                     };
-                    match s.group {
-                        None => cached.recipients.push(r),
-                        Some(g) => cached.grouped.push((g, r)),
+                    match (s.group, s.content) {
+                        (None, None) => cached.recipients.push(to),
+                        (None, Some(f)) => cached.filtered.push((f, to)),
+                        (Some(group), content) => {
+                            cached.grouped.push(Member { group, content, to })
+                        }
                     }
                 }
             });
@@ -198,7 +243,9 @@ impl SubscriptionIndex {
         }
         Matches {
             plain: &cached.recipients,
+            filtered: &cached.filtered,
             grouped: &cached.grouped,
+            filters: &self.filters,
         }
     }
 
@@ -215,6 +262,7 @@ impl SubscriptionIndex {
             topic,
             generation: self.generation.wrapping_sub(1),
             recipients: Vec::new(),
+            filtered: Vec::new(),
             grouped: Vec::new(),
         });
         self.cached_topics.insert(topic, self.cache.len() - 1);
@@ -250,15 +298,15 @@ mod tests {
         let mut topics = TopicTree::default();
         let (ab, _) = topics.get_or_create("/a/b").unwrap();
         let mut index = SubscriptionIndex::default();
-        let root = index.insert(ConnId(1), SubTag::NONE, subtree("/"), None);
+        let root = index.insert(ConnId(1), SubTag::NONE, subtree("/"), None, None);
         assert_eq!(conns(&mut index, ab, "/a/b"), [1]);
-        let a = index.insert(ConnId(2), SubTag(7), subtree("/a"), None);
+        let a = index.insert(ConnId(2), SubTag(7), subtree("/a"), None, None);
         assert_eq!(
             conns(&mut index, ab, "/a/b"),
             [1, 2],
             "a subscribe invalidates"
         );
-        index.insert(ConnId(3), SubTag::NONE, subtree("/a/b/c"), None);
+        index.insert(ConnId(3), SubTag::NONE, subtree("/a/b/c"), None, None);
         assert_eq!(
             conns(&mut index, ab, "/a/b"),
             [1, 2],
@@ -278,8 +326,8 @@ mod tests {
         let (x, _) = topics.get_or_create("/x").unwrap();
         let (y, _) = topics.get_or_create("/y").unwrap();
         let mut index = SubscriptionIndex::default();
-        index.insert(ConnId(1), SubTag(1), subtree("/x"), None);
-        index.insert(ConnId(1), SubTag(2), subtree("/"), None);
+        index.insert(ConnId(1), SubTag(1), subtree("/x"), None, None);
+        index.insert(ConnId(1), SubTag(2), subtree("/"), None, None);
         let mut hint = CacheHint::default();
         let tags: Vec<_> = index
             .matching(x, "/x", &mut hint)
@@ -296,7 +344,7 @@ mod tests {
     fn the_cache_is_bounded_and_starts_over() {
         let mut topics = TopicTree::default();
         let mut index = SubscriptionIndex::default();
-        index.insert(ConnId(1), SubTag::NONE, subtree("/"), None);
+        index.insert(ConnId(1), SubTag::NONE, subtree("/"), None, None);
         for i in 0..CACHE_MAX + 10 {
             let path = format!("/t{i}");
             let (id, _) = topics.get_or_create(&path).unwrap();
@@ -311,8 +359,8 @@ mod tests {
         let (x, _) = topics.get_or_create("/x").unwrap();
         let (y, _) = topics.get_or_create("/y").unwrap();
         let mut index = SubscriptionIndex::default();
-        index.insert(ConnId(1), SubTag::NONE, subtree("/x"), None);
-        index.insert(ConnId(2), SubTag::NONE, subtree("/y"), None);
+        index.insert(ConnId(1), SubTag::NONE, subtree("/x"), None, None);
+        index.insert(ConnId(2), SubTag::NONE, subtree("/y"), None, None);
         let mut hint = CacheHint::default();
         let on = |index: &mut SubscriptionIndex, t, p, hint: &mut CacheHint| -> Vec<usize> {
             index

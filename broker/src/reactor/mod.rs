@@ -144,6 +144,7 @@ impl Broker {
                     .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
                 epoch: fresh_epoch(),
                 max_output: config.max_pending_output,
+                max_subscriptions: config.max_subscriptions,
             }),
             history_sweep: config.history_ttl.map(|_| Instant::now() + HISTORY_SWEEP),
             flow: FlowControl::new(config.max_pending_output),

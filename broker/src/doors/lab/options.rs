@@ -116,9 +116,12 @@ pub(super) struct SubscribeOptions {
     pub resume: Option<Resume>,
     /// Join this queue group (v2 §15).
     pub group: Option<String>,
+    /// Only messages this CEL expression passes (v2 §14); the router
+    /// compiles it.
+    pub filter: Option<String>,
 }
 
-/// `SUBSCRIBE`'s options (v2 §13-15); a `msg` that is not an object is v1's
+/// `SUBSCRIBE`'s options (v2 §13-15: `resume`, `filter`, `group`); a `msg` that is not an object is v1's
 /// and means none. A group name follows the rules of a client name; a group
 /// member gets no replay, so `resume` with `group` is refused.
 pub(super) fn subscribe(msg: &Body<'_>) -> Result<SubscribeOptions, Refused> {
@@ -134,6 +137,8 @@ pub(super) fn subscribe(msg: &Body<'_>) -> Result<SubscribeOptions, Refused> {
                 options.group = Some(name);
             }
             ("group", other) => return Err(format!("group must be a string, not {other}")),
+            ("filter", Value::Str(text)) => options.filter = Some(text),
+            ("filter", other) => return Err(format!("filter must be a string, not {other}")),
             _ => {}
         }
     }
