@@ -56,6 +56,16 @@ pub struct Cli {
     /// nothing for this many seconds.
     #[arg(long, default_value_t = 5)]
     pub idle_s: u64,
+    /// Lab: every subscription has this CEL content filter (protocol v2
+    /// §14); `{i}` in it becomes the subscriber's number (0, 1, ...), to make
+    /// the filters distinct.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Lab: the first subscriber also holds this many pattern subscriptions
+    /// that match no benchmark message (`/*/idle<i>`), to measure what
+    /// unmatched patterns cost a publish.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub idle_patterns: u64,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,

@@ -6,7 +6,10 @@
 //! starts after `"msg":"` (JSON) or after the `>` of the `<msg ...>` element
 //! (XML).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use protocol::frame::{self, HEADER_LEN, MAX_PAYLOAD};
+use protocol::{Format, Message, Method, Value};
 
 use crate::client::{find, Item, Protocol};
 use crate::payload;
@@ -17,10 +20,17 @@ const DELIVERY_SLACK: usize = 100;
 const TOPIC: &str = "/bench";
 
 /// The lab protocol with one of its two serialization mechanisms.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Lab {
     /// XML (`XMLQueue`) instead of JSON (`JSONQueue`).
     pub xml: bool,
+    /// Each subscription's content filter, `{i}` standing for the
+    /// subscriber's number.
+    pub filter: Option<String>,
+    /// Unmatched pattern subscriptions the first subscriber holds.
+    pub idle_patterns: u64,
+    /// Subscribers set up so far.
+    pub subscribers: AtomicU64,
 }
 
 /// Appends one frame (header and payload) to `out`.
@@ -30,6 +40,16 @@ fn push_frame(out: &mut Vec<u8>, payload: &str) {
 }
 
 impl Lab {
+    /// The plain protocol: no filters, no extra patterns.
+    pub fn new(xml: bool) -> Lab {
+        Lab {
+            xml,
+            filter: None,
+            idle_patterns: 0,
+            subscribers: AtomicU64::new(0),
+        }
+    }
+
     /// The handshake frame.
     fn hello(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -103,7 +123,22 @@ fn json_string_value<'a>(payload: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
 impl Protocol for Lab {
     fn subscribe_request(&self) -> Vec<u8> {
         let mut out = self.hello();
-        if self.xml {
+        let index = self.subscribers.fetch_add(1, Ordering::Relaxed);
+        let format = if self.xml { Format::Xml } else { Format::Json };
+        if index == 0 {
+            for i in 0..self.idle_patterns {
+                let m = Message::subscribe(format!("/*/idle{i}"));
+                format
+                    .encode(&m, &mut out)
+                    .expect("a pattern SUBSCRIBE fits");
+            }
+        }
+        if let Some(filter) = &self.filter {
+            let expr = filter.replace("{i}", &index.to_string());
+            let options = Value::Dict(vec![("filter".to_owned(), Value::from(expr.as_str()))]);
+            let m = Message::new(Method::Subscribe, TOPIC, options);
+            format.encode(&m, &mut out).expect("a filter fits a frame");
+        } else if self.xml {
             push_frame(
                 &mut out,
                 &format!(r#"<message method="SUBSCRIBE" topic="{TOPIC}"/>"#),
@@ -177,7 +212,7 @@ mod tests {
     use super::*;
 
     /// Frames `payload` and decodes it with `lab`.
-    fn decode_one(lab: Lab, payload: &str) -> String {
+    fn decode_one(lab: &Lab, payload: &str) -> String {
         let mut buf = Vec::new();
         push_frame(&mut buf, payload);
         match lab.decode(&buf) {
@@ -194,72 +229,75 @@ mod tests {
 
     #[test]
     fn json_frames_are_classified() {
-        let lab = Lab { xml: false };
+        let lab = Lab::new(false);
         assert_eq!(
             decode_one(
-                lab,
+                &lab,
                 r#"{"method": "PUBLISH", "topic": "/bench", "msg": "t=1 s=2"}"#
             ),
             r#"delivery t=1 s=2"}"#
         );
         assert_eq!(
             decode_one(
-                lab,
+                &lab,
                 r#"{"msg":"t=1 s=2","method":"PUBLISH","topic":"/bench"}"#
             ),
             r#"delivery t=1 s=2","method":"PUBLISH","topic":"/bench"}"#
         );
         assert_eq!(
-            decode_one(lab, r#"{"method":"LIST_ACK","topic":"/","msg":["/bench"]}"#),
+            decode_one(
+                &lab,
+                r#"{"method":"LIST_ACK","topic":"/","msg":["/bench"]}"#
+            ),
             "Other"
         );
         assert_eq!(
-            decode_one(lab, r#"{"method":"LIST_ACK","topic":"/","msg":[]}"#),
+            decode_one(&lab, r#"{"method":"LIST_ACK","topic":"/","msg":[]}"#),
             "Ack"
         );
         assert_eq!(
-            decode_one(lab, r#"{"method":"LIST_NACK","topic":"/","msg":"No"}"#),
+            decode_one(&lab, r#"{"method":"LIST_NACK","topic":"/","msg":"No"}"#),
             "Ack"
         );
         assert_eq!(
             decode_one(
-                lab,
+                &lab,
                 r#"{"method":"LAST_MSG","topic":"/bench","msg":"t=1 s=2"}"#
             ),
             "Other"
         );
         assert!(
-            decode_one(lab, r#"{"method":"ERROR","topic":"","msg":"bad"}"#).starts_with("Error")
+            decode_one(&lab, r#"{"method":"ERROR","topic":"","msg":"bad"}"#).starts_with("Error")
         );
     }
 
     #[test]
     fn xml_frames_are_classified() {
-        let lab = Lab { xml: true };
+        let lab = Lab::new(true);
         assert_eq!(
             decode_one(
-                lab,
+                &lab,
                 r#"<?xml version="1.0" encoding="UTF-8"?><message method="PUBLISH" topic="/bench"><msg type="str">t=1 s=2</msg></message>"#
             ),
             "delivery t=1 s=2</msg></message>"
         );
         assert_eq!(
             decode_one(
-                lab,
+                &lab,
                 r#"<message method="PUBLISH" topic="/bench"><msg>t=1 s=2</msg></message>"#
             ),
             "delivery t=1 s=2</msg></message>"
         );
         assert_eq!(
             decode_one(
-                lab,
+                &lab,
                 r#"<message method="LIST_ACK" topic="/"><msg type="list"><item type="str">/bench</item></msg></message>"#
             ),
             "Other"
         );
         assert_eq!(
             decode_one(
-                lab,
+                &lab,
                 r#"<message method="LIST_ACK" topic="/"><msg type="list"/></message>"#
             ),
             "Ack"
@@ -268,7 +306,7 @@ mod tests {
 
     #[test]
     fn partial_and_bad_headers() {
-        let lab = Lab { xml: false };
+        let lab = Lab::new(false);
         assert!(matches!(lab.decode(b"   4"), Ok(None)));
         assert!(matches!(lab.decode(b"   42{}"), Ok(None)));
         assert!(lab.decode(b"  x42{}").is_err());
@@ -279,7 +317,7 @@ mod tests {
     #[test]
     fn publish_template_has_the_requested_size() {
         for xml in [false, true] {
-            let lab = Lab { xml };
+            let lab = Lab::new(xml);
             let Ok((frame, text_at)) = lab.publish_template(128) else {
                 panic!("template refused");
             };
@@ -288,6 +326,6 @@ mod tests {
             let decoded = lab.decode(&frame);
             assert!(matches!(decoded, Ok(Some((n, Item::Delivery(_)))) if n == frame.len()));
         }
-        assert!(Lab { xml: false }.publish_template(99_990).is_err());
+        assert!(Lab::new(false).publish_template(99_990).is_err());
     }
 }

@@ -61,12 +61,17 @@ fn run(cli: &Cli) -> Result<Report, String> {
     if cli.spawn_broker.is_some() && cli.target != Target::Lab {
         return Err("--spawn-broker starts the lab broker; use --target lab".into());
     }
+    if (cli.filter.is_some() || cli.idle_patterns > 0) && cli.target != Target::Lab {
+        return Err("--filter and --idle-patterns are for the lab target only".into());
+    }
     if cli.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
         return Err("--rate must be a positive number".into());
     }
     let proto: Box<dyn Protocol> = match cli.target {
         Target::Lab => Box::new(lab::Lab {
-            xml: cli.serializer == Serializer::Xml,
+            filter: cli.filter.clone(),
+            idle_patterns: cli.idle_patterns,
+            ..lab::Lab::new(cli.serializer == Serializer::Xml)
         }),
         Target::Nats => Box::new(nats::Nats),
         Target::Redis => Box::new(redis::Redis),

@@ -20,7 +20,9 @@
 //! printed twice in between. `--resume` reconnects whenever the connection
 //! is lost, for as long as the consumer runs, and carries on after the last
 //! message printed: a broker restart shows as a `gap: ... (epoch)` line per
-//! topic, then the new numbering.
+//! topic, then the new numbering. `--filter EXPR` prints only the messages
+//! a CEL expression passes, and `--group NAME` shares the topic's messages
+//! with the other consumers of that group (one gets each).
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -29,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use middleware::{Error, Event, Format, Hello, Options, Queue, Reconnect, Role};
+use middleware::{Error, Event, Format, Hello, Options, Queue, Reconnect, Role, SubscribeOptions};
 
 /// Subscribes to a topic of the lab broker and prints what it delivers, like
 /// the lab's consumer.py.
@@ -69,6 +71,14 @@ struct Args {
     /// message printed (protocol v2); a broker restart shows as a gap
     #[arg(long)]
     resume: bool,
+    /// Only messages this CEL expression is true for, over msg, topic and seq,
+    /// e.g. 'msg.type == "order" && msg.value > 100' (protocol v2)
+    #[arg(long, value_name = "EXPR")]
+    filter: Option<String>,
+    /// Join this queue group: each message goes to one member of the group
+    /// (protocol v2); a member gets no retained message
+    #[arg(long, value_name = "NAME")]
+    group: Option<String>,
 }
 
 /// The topics of the lab.
@@ -104,6 +114,14 @@ impl From<Serializer> for Format {
 }
 
 impl Args {
+    /// The subscription's options.
+    fn subscribe_options(&self) -> SubscribeOptions {
+        SubscribeOptions {
+            filter: self.filter.clone(),
+            group: self.group.clone(),
+        }
+    }
+
     /// The topic to subscribe to: `--topic`, or `/{type}` as the lab builds it
     /// (`//` for `/`, which the middleware normalizes to `/`).
     fn topic(&self) -> String {
@@ -194,12 +212,8 @@ fn emit(out: &mut impl Write, line: &str) -> io::Result<()> {
 
 /// Prints the topic's last `n` kept messages, then subscribes resuming
 /// after them; returns how many were printed.
-fn history(
-    queue: &mut Queue,
-    n: u64,
-    count: Option<u64>,
-    out: &mut impl Write,
-) -> Result<u64, Failure> {
+fn history(queue: &mut Queue, n: u64, args: &Args, out: &mut impl Write) -> Result<u64, Failure> {
+    let count = args.count;
     let topic = queue.topic().to_owned();
     let kept = queue.history(&topic, 0, Some(n))?;
     let mut printed = 0;
@@ -211,7 +225,7 @@ fn history(
         emit(out, &line)?;
         printed += 1;
     }
-    queue.subscribe(&topic)?;
+    queue.subscribe_with(&topic, &args.subscribe_options())?;
     Ok(printed)
 }
 
@@ -229,7 +243,7 @@ fn consume(
     let topics = queue.list_topics()?;
     emit(out, &topics_line(&topics))?;
     let mut seen = match args.history {
-        Some(n) => history(queue, n, count, out)?,
+        Some(n) => history(queue, n, args, out)?,
         None => 0,
     };
     queue.set_timeout(None);
@@ -272,10 +286,15 @@ fn run(args: &Args, stop: &AtomicBool, out: &mut impl Write) -> Result<(), Failu
         format: args.serializer.into(),
         hello: v2.then(Hello::default),
         reconnect: args.resume.then(Reconnect::forever),
-        // With history, the subscription comes after it.
-        subscribe: args.history.is_none(),
+        // With history, the subscription comes after it; with options, it
+        // is made below.
+        subscribe: false,
     };
     let mut queue = Queue::connect_with(&addr, &args.topic(), Role::Consumer, &options)?;
+    if args.history.is_none() {
+        let topic = queue.topic().to_owned();
+        queue.subscribe_with(&topic, &args.subscribe_options())?;
+    }
     consume(&mut queue, args, stop, out)?;
     // Events still in flight are not printed: the user asked to stop.
     queue.close(LINGER)?;

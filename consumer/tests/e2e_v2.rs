@@ -73,3 +73,73 @@ fn resume_carries_on_through_a_broker_restart() {
     let status = consumer.wait();
     assert!(status.success(), "{status}; {}", consumer.stderr_text());
 }
+
+#[test]
+fn filter_prints_only_the_messages_the_expression_passes() {
+    let broker = Broker::start();
+    let mut consumer =
+        broker.consumer(&["--type", "msg", "--filter", "seq % 2 == 0", "--count", "2"]);
+    let produced = produce_msgs(&broker, 5);
+    let got: Vec<String> = consumer
+        .success()
+        .into_iter()
+        .filter(|l| !l.starts_with("topics: "))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            format!("{} [2]", produced[1]),
+            format!("{} [4]", produced[3])
+        ]
+    );
+}
+
+#[test]
+fn a_filter_that_does_not_compile_is_the_broker_s_error_line() {
+    let broker = Broker::start();
+    let mut consumer = broker.consumer(&["--type", "msg", "--filter", "msg.nope(", "--count", "1"]);
+    let line = loop {
+        let line = consumer.line();
+        if !line.starts_with("topics: ") {
+            break line;
+        }
+    };
+    assert!(
+        line.starts_with("error: /msg filter does not compile"),
+        "{line}"
+    );
+    consumer.interrupt();
+    assert!(consumer.wait().success());
+}
+
+#[test]
+fn consumers_of_one_group_share_the_messages() {
+    let broker = Broker::start();
+    let mut a = broker.consumer(&["--type", "msg", "--group", "workers"]);
+    let mut b = broker.consumer(&["--type", "msg", "--group", "workers"]);
+    let produced = produce_msgs(&broker, 6);
+    let messages = |c: &mut common::Proc| -> Vec<String> {
+        (0..3)
+            .map(|_| loop {
+                let line = c.line();
+                if !line.starts_with("topics: ") {
+                    break line;
+                }
+            })
+            .collect()
+    };
+    let mut all = messages(&mut a);
+    all.extend(messages(&mut b));
+    all.sort();
+    let mut want: Vec<String> = produced
+        .iter()
+        .zip(1..)
+        .map(|(line, seq)| format!("{line} [{seq}]"))
+        .collect();
+    want.sort();
+    assert_eq!(all, want, "each message once, three each");
+    for c in [&mut a, &mut b] {
+        c.interrupt();
+        assert!(c.wait().success());
+    }
+}

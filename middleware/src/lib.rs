@@ -78,4 +78,4 @@ pub use event::{Event, GapReason};
 pub use options::{Options, Reconnect};
 pub use protocol::{Format, Value};
 pub use queue::{Queue, Role, DEFAULT_ADDR};
-pub use v2::{Hello, History, HistoryItem, Limits, Slow, Welcome};
+pub use v2::{Hello, History, HistoryItem, Limits, Slow, SubscribeOptions, Welcome};

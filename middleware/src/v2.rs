@@ -52,6 +52,56 @@ impl Hello {
     }
 }
 
+/// What a subscription asks besides its topic (`SUBSCRIBE` `msg`, v2 §14-15).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscribeOptions {
+    /// Only messages this CEL expression is true for, over `msg`, `topic`
+    /// and `seq` (e.g. `msg.type == "order" && msg.value > 100`); the broker
+    /// answers an expression that does not compile with an error.
+    pub filter: Option<String>,
+    /// Share the topic's messages with the other members of this queue
+    /// group: each message goes to one of them. A member gets no replay.
+    pub group: Option<String>,
+}
+
+impl SubscribeOptions {
+    /// Only messages `expr` is true for.
+    #[must_use]
+    pub fn filter(expr: impl Into<String>) -> Self {
+        SubscribeOptions {
+            filter: Some(expr.into()),
+            group: None,
+        }
+    }
+
+    /// A member of queue group `name`.
+    #[must_use]
+    pub fn group(name: impl Into<String>) -> Self {
+        SubscribeOptions {
+            filter: None,
+            group: Some(name.into()),
+        }
+    }
+
+    /// Whether none is set (a v1 subscription).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.filter.is_none() && self.group.is_none()
+    }
+
+    /// The options' keys of a `SUBSCRIBE` `msg`.
+    pub(crate) fn entries(&self) -> Vec<(String, Value)> {
+        let mut keys = Vec::new();
+        if let Some(f) = &self.filter {
+            keys.push(("filter".to_owned(), Value::from(f.as_str())));
+        }
+        if let Some(g) = &self.group {
+            keys.push(("group".to_owned(), Value::from(g.as_str())));
+        }
+        keys
+    }
+}
+
 /// The broker's answer to `HELLO` (v2 §10).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Welcome {

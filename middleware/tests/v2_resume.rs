@@ -152,3 +152,34 @@ fn pull_timeout_keeps_its_bound_while_reconnecting_and_giving_up_is_an_error() {
     }
     assert!(matches!(q.pull(), Err(Error::Closed)));
 }
+
+#[test]
+fn a_filtered_subscription_keeps_its_filter_through_a_reconnection() {
+    let broker = LiveBroker::start();
+    let proxy = Proxy::start(&broker.addr());
+    let options = Options {
+        subscribe: false,
+        ..resuming()
+    };
+    let mut q = open(proxy.addr(), "/f", Role::Consumer, &options);
+    q.subscribe_with("/f", &middleware::SubscribeOptions::filter("msg > 10"))
+        .expect("subscribe");
+    q.ping().expect("subscribed");
+    let mut producer = broker.producer("/f");
+    publish_all(&mut producer, [5i64, 50]);
+    assert_eq!(delivery(&mut q), ("/f".into(), Value::Int(50), 2));
+    proxy.cut();
+    publish_all(&mut producer, [6i64, 60, 7, 70]);
+    assert_eq!(
+        delivery(&mut q),
+        ("/f".into(), Value::Int(60), 4),
+        "resumed, filtered"
+    );
+    assert_eq!(delivery(&mut q), ("/f".into(), Value::Int(70), 6));
+    publish_all(&mut producer, [8i64, 80]);
+    assert_eq!(
+        delivery(&mut q),
+        ("/f".into(), Value::Int(80), 8),
+        "live, filtered"
+    );
+}

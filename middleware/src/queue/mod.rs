@@ -17,12 +17,14 @@ use std::time::Duration;
 
 use protocol::frame;
 use protocol::{
-    Attrs, Body, EncodeError, Format, FrameError, Message, Method, Topic, Value, MAX_PAYLOAD,
+    Attrs, Body, EncodeError, Format, FrameError, Message, Method, Pattern, Topic, Value,
+    MAX_PAYLOAD,
 };
 
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::options::Options;
+use crate::v2::SubscribeOptions;
 use resume::Session;
 
 /// Where [`Queue::json`] and [`Queue::xml`] connect: the lab's broker address.
@@ -278,13 +280,33 @@ impl Queue {
     /// seen, or an [`Event::Gap`] for those it no longer keeps; the others
     /// get their retained message as in v1.
     ///
+    /// `topic` may be a pattern (v2 §14): a `*` segment matches any one
+    /// segment (`/time/*/east`).
+    ///
     /// # Errors
     /// [`Error::Topic`] for an invalid topic (nothing is sent); [`Error::Io`]
     /// or [`Error::Closed`] when the write fails.
     pub fn subscribe(&mut self, topic: &str) -> Result<()> {
-        let topic = normalize(topic)?.as_str().to_owned();
+        self.subscribe_with(topic, &SubscribeOptions::default())
+    }
+
+    /// Subscribes as [`Queue::subscribe`] does, with a content filter and/or
+    /// in a queue group (v2 §14-15). Subscribing again to the same topic
+    /// replaces the options; the queue says them again on reconnecting. A
+    /// filter that does not compile comes back as an [`Event::Error`] on
+    /// `topic`, and subscribes nothing.
+    ///
+    /// # Errors
+    /// As [`Queue::subscribe`].
+    pub fn subscribe_with(&mut self, topic: &str, options: &SubscribeOptions) -> Result<()> {
+        let topic = normalize_pattern(topic)?;
         if !self.session.subs.contains(&topic) {
             self.session.subs.push(topic.clone());
+        }
+        if options.is_empty() {
+            self.session.options.remove(&topic);
+        } else {
+            self.session.options.insert(topic.clone(), options.clone());
         }
         // A reconnection made every subscription, this one included.
         if self.revive(self.deadline())? {
@@ -301,11 +323,11 @@ impl Queue {
     /// # Errors
     /// As [`Queue::subscribe`].
     pub fn cancel_sub(&mut self, topic: &str) -> Result<()> {
-        let topic = normalize(topic)?;
-        self.session
-            .subs
-            .retain(|s| !protocol::topic::is_under(s, topic.as_str()));
-        self.send(&Message::cancel_sub(topic.to_string()))
+        let topic = normalize_pattern(topic)?;
+        let Session { subs, options, .. } = &mut self.session;
+        subs.retain(|s| !protocol::topic::is_under(s, &topic));
+        options.retain(|s, _| subs.contains(s));
+        self.send(&Message::cancel_sub(topic))
     }
 
     /// Encodes `m` and writes it as one frame on the current connection.
@@ -362,6 +384,17 @@ impl Queue {
 }
 
 /// Validates and normalizes a topic.
+/// `topic` as a subscription's normal form: a topic, or a pattern with `*`
+/// segments.
+fn normalize_pattern(topic: &str) -> Result<String> {
+    Pattern::parse(topic)
+        .map(|p| p.as_str().to_owned())
+        .map_err(|source| Error::Topic {
+            topic: topic.to_owned(),
+            source,
+        })
+}
+
 fn normalize(topic: &str) -> Result<Topic<'static>> {
     Topic::parse(topic)
         .map(Topic::into_owned)

@@ -19,15 +19,18 @@ use super::Queue;
 use crate::error::{Error, Result};
 use crate::event::{Event, GapReason};
 use crate::options::Reconnect;
-use crate::v2::{Hello, Welcome};
+use crate::v2::{Hello, SubscribeOptions, Welcome};
 
 /// A queue's state beyond its current connection.
 #[derive(Debug)]
 pub(super) struct Session {
     /// Where to reconnect: the address connected to.
     pub(super) addr: String,
-    /// The subscriptions asked for and not cancelled, normalized.
+    /// The subscriptions asked for and not cancelled, normalized (topics
+    /// or patterns).
     pub(super) subs: Vec<String>,
+    /// The options of those that have some.
+    pub(super) options: BTreeMap<String, SubscribeOptions>,
     /// Per topic, the last number delivered (or accounted for by a gap),
     /// in the numbering named by `epoch`.
     seen: BTreeMap<String, u64>,
@@ -65,6 +68,7 @@ impl Session {
         Session {
             addr,
             subs: Vec::new(),
+            options: BTreeMap::new(),
             seen: BTreeMap::new(),
             epoch: None,
             hello: None,
@@ -77,20 +81,45 @@ impl Session {
 
     /// The `SUBSCRIBE` for `topic`: with `resume` in the current epoch when
     /// the queue speaks v2 and has seen topics under it.
+    /// A queue-group member never resumes: the group shares live messages.
     pub(super) fn subscription(&self, topic: &str) -> Message {
-        match &self.epoch {
-            Some(epoch) => resume(topic, epoch, self.seen_under(topic)),
-            None => Message::subscribe(topic),
+        self.subscription_after(topic, self.epoch.as_deref(), self.seen_under(topic))
+    }
+
+    /// The `SUBSCRIBE` for `topic`, with its options, resuming after `seen`
+    /// in `epoch` when there is one.
+    fn subscription_after(
+        &self,
+        topic: &str,
+        epoch: Option<&str>,
+        seen: Vec<(String, u64)>,
+    ) -> Message {
+        let options = self.options.get(topic);
+        let grouped = options.is_some_and(|o| o.group.is_some());
+        let extra = options.map(SubscribeOptions::entries).unwrap_or_default();
+        match epoch {
+            Some(epoch) if !grouped => resume(topic, epoch, seen, extra),
+            _ if extra.is_empty() => Message::subscribe(topic),
+            _ => Message::new(Method::Subscribe, topic, Value::Dict(extra)),
         }
     }
 
-    /// The numbers seen on the topics under `sub`.
+    /// The numbers seen on the topics `sub` matches.
     fn seen_under(&self, sub: &str) -> Vec<(String, u64)> {
         self.seen
             .iter()
-            .filter(|(t, _)| is_under(t, sub))
+            .filter(|(t, _)| covers(sub, t))
             .map(|(t, s)| (t.clone(), *s))
             .collect()
+    }
+
+    /// Whether the subscription `sub` makes a copy of every message
+    /// `other` gets, so that resubscribing `other` too would repeat them.
+    fn covers_all_of(&self, sub: &str, other: &str) -> bool {
+        sub != other
+            && !self.options.contains_key(sub)
+            && is_under(other, sub)
+            && !sub.contains('*')
     }
 
     /// Notes that `topic`'s messages up to `seq` are accounted for. Returns
@@ -112,12 +141,35 @@ impl Session {
     }
 }
 
-/// `SUBSCRIBE topic` resuming after `seen` in `epoch`; a plain one when
-/// nothing was seen, or when the list does not fit a frame (then retained
-/// messages come as in v1 and repeats are dropped).
-fn resume(topic: &str, epoch: &str, seen: Vec<(String, u64)>) -> Message {
+/// Whether the subscription `sub` (a topic or a pattern) receives the
+/// messages of `topic`.
+fn covers(sub: &str, topic: &str) -> bool {
+    if sub.contains('*') {
+        protocol::Pattern::parse(sub).is_ok_and(|p| p.matches(topic))
+    } else {
+        is_under(topic, sub)
+    }
+}
+
+/// `SUBSCRIBE topic` resuming after `seen` in `epoch`, with the option
+/// entries `extra`; one without `resume` when nothing was seen, or when the
+/// list does not fit a frame (then retained messages come as in v1 and
+/// repeats are dropped).
+fn resume(
+    topic: &str,
+    epoch: &str,
+    seen: Vec<(String, u64)>,
+    extra: Vec<(String, Value)>,
+) -> Message {
+    let plain = |extra: Vec<(String, Value)>| {
+        if extra.is_empty() {
+            Message::subscribe(topic)
+        } else {
+            Message::new(Method::Subscribe, topic, Value::Dict(extra))
+        }
+    };
     if seen.is_empty() {
-        return Message::subscribe(topic);
+        return plain(extra);
     }
     let int = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
     let topics = seen.into_iter().map(|(t, s)| (t, int(s))).collect();
@@ -125,13 +177,11 @@ fn resume(topic: &str, epoch: &str, seen: Vec<(String, u64)>) -> Message {
         ("epoch".to_owned(), Value::from(epoch)),
         ("topics".to_owned(), Value::Dict(topics)),
     ]);
-    let m = Message::new(
-        Method::Subscribe,
-        topic,
-        Value::Dict(vec![("resume".to_owned(), resume)]),
-    );
+    let mut keys = vec![("resume".to_owned(), resume)];
+    keys.extend(extra.iter().cloned());
+    let m = Message::new(Method::Subscribe, topic, Value::Dict(keys));
     match protocol::Format::Xml.encode(&m, &mut Vec::new()) {
-        Err(EncodeError::Frame(FrameError::TooLarge(_))) => Message::subscribe(topic),
+        Err(EncodeError::Frame(FrameError::TooLarge(_))) => plain(extra),
         _ => m,
     }
 }
@@ -338,7 +388,13 @@ impl Queue {
             .session
             .subs
             .iter()
-            .filter(|s| !self.session.subs.iter().any(|o| o != *s && is_under(s, o)))
+            .filter(|s| {
+                !self
+                    .session
+                    .subs
+                    .iter()
+                    .any(|o| self.session.covers_all_of(o, s))
+            })
             .cloned()
             .collect();
         self.session.epoch_gaps.clear();
@@ -354,15 +410,12 @@ impl Queue {
         }
         for sub in subs {
             let mut seen = self.session.seen_under(&sub);
-            for t in topics.iter().filter(|t| is_under(t, &sub)) {
+            for t in topics.iter().filter(|t| covers(&sub, t)) {
                 if !self.session.seen.contains_key(t) {
                     seen.push((t.clone(), 0));
                 }
             }
-            let m = match &old {
-                Some(epoch) => resume(&sub, epoch, seen),
-                None => Message::subscribe(sub),
-            };
+            let m = self.session.subscription_after(&sub, old.as_deref(), seen);
             self.write_message(&m)?;
         }
         self.forget_if_new_epoch(old)
@@ -376,7 +429,7 @@ impl Queue {
             .session
             .seen
             .iter()
-            .filter(|(t, _)| subs.iter().any(|s| is_under(t, s)))
+            .filter(|(t, _)| subs.iter().any(|s| covers(s, t)))
             .filter(|(t, _)| topics.binary_search(t).is_err())
             .map(|(t, s)| (t.clone(), *s))
             .collect();
