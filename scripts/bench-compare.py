@@ -28,6 +28,11 @@ SCENARIOS = {
     "c": ("4 pubs -> 1 sub, 128 B", "--pubs 4 --subs 1 --size 128 --count 3000000"),
     "d": ("1 pub -> 1 sub, 16 KiB", "--pubs 1 --subs 1 --size 16384 --count 150000"),
     "e": ("paced 20k/s, 128 B", "--pubs 1 --subs 1 --size 128 --rate 20000 --count 200000"),
+    # Protocol v2 routing (docs/performance.md): b) with one content filter per
+    # subscriber, alike or distinct, and a) beside 1,000 unmatched patterns.
+    "f": ("b) with 8 alike filters", "--pubs 1 --subs 8 --size 128 --count 1000000 --filter msg.size()>0"),
+    "g": ("b) with 8 distinct filters", "--pubs 1 --subs 8 --size 128 --count 1000000 --filter msg.size()>{i}"),
+    "p": ("a) with 1,000 unmatched patterns", "--pubs 1 --subs 1 --size 128 --count 3000000 --idle-patterns 1000"),
 }
 
 

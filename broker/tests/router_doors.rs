@@ -38,9 +38,7 @@ fn tagged_subscribe(h: &mut Harness, from: ConnId, topic: &str, tag: u64) {
         filter: subtree(topic),
         sent: topic.into(),
         tag: SubTag(tag),
-        resume: None,
-        group: None,
-        content: None,
+        options: None,
     });
     h.router.handle(from, command, &mut h.out);
 }

@@ -131,14 +131,20 @@ pub struct Subscribe<'a> {
     /// The door's own name for the subscription (a NATS `sid`); doors that
     /// name subscriptions by their filter alone send [`SubTag::NONE`].
     pub tag: SubTag,
-    /// What the client has seen already, in place of the `LAST_MSG` replay
-    /// (boxed: rare, and every command is as large as its largest kind).
-    pub resume: Option<Box<Resume>>,
-    /// The queue group it joins (v2 §15), if any.
-    pub group: Option<Cow<'a, str>>,
-    /// Its content filter's CEL expression (v2 §14), if any (boxed, as
-    /// `resume`).
-    pub content: Option<Box<str>>,
+    /// Its v2 options, if it has any (boxed: rare, and every command is as
+    /// large as its largest kind; a larger command costs every publish).
+    pub options: Option<Box<SubscribeOptions>>,
+}
+
+/// What a subscription may ask besides its filter (v2 §13-15).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SubscribeOptions {
+    /// What the client has seen already, in place of the `LAST_MSG` replay.
+    pub resume: Option<Resume>,
+    /// The queue group it joins, if any.
+    pub group: Option<String>,
+    /// Its content filter's CEL expression, if any.
+    pub content: Option<String>,
 }
 
 /// A subscriber's position after a lost connection: the numbers it has seen

@@ -40,7 +40,7 @@ pub mod trie;
 
 pub use command::{
     Cancel, Command, CoreError, Filter, Hello, HistoryQuery, List, Publish, Resume, SlowPolicy,
-    Subscribe, TopicArg,
+    Subscribe, SubscribeOptions, TopicArg,
 };
 pub use delivery::{
     Delivery, DeliveryKind, DeliveryRule, Form, Gap, GapReason, Greeting, HistoryPage, Notice,

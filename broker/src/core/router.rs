@@ -357,9 +357,9 @@ impl Router {
             self.refuse(from, &s.sent, &error, out);
             return;
         }
-        let content = match s
-            .content
-            .as_deref()
+        let options = s.options.as_deref();
+        let content = match options
+            .and_then(|o| o.content.as_deref())
             .map(|text| subs.filters_mut().acquire(text))
         {
             Some(Ok(id)) => Some(id),
@@ -386,7 +386,7 @@ impl Router {
             subs.remove(session.subs.swap_remove(i));
         }
         let filter = s.filter.clone().into_owned();
-        let group = s.group.as_deref();
+        let group = options.and_then(|o| o.group.as_deref());
         session
             .subs
             .push(subs.insert(from, s.tag, filter, group, content));
@@ -403,7 +403,8 @@ impl Router {
         let cutoff = self.cutoff();
         let mut recall = self.recall(from, form, cutoff);
         recall.content = content.and_then(|f| self.subs.filters().get(f));
-        recall.subscription(&self.topics, &s.filter, s.resume.as_deref(), out);
+        let resume = options.and_then(|o| o.resume.as_ref());
+        recall.subscription(&self.topics, &s.filter, resume, out);
     }
 
     fn cancel(&mut self, from: ConnId, c: &Cancel<'_>) {

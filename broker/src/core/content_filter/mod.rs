@@ -6,7 +6,7 @@
 //! which [`eval`] walks over the message where it lies. We do not run the
 //! crate's interpreter: it copies every variable into its own values, looks
 //! names up by string at each step (about 0.9 µs for the spec's example
-//! against 0.03 µs here, `docs/protocol.md` section 12) and has no bound on
+//! against 0.17 µs here, `docs/protocol.md` section 11) and has no bound on
 //! the work one evaluation may do. Here every evaluation has a budget
 //! ([`BUDGET`]); spending it is an evaluation error, so the message does not
 //! pass.
@@ -30,9 +30,9 @@ use compile::Node;
 pub const MAX_FILTER_LEN: usize = 4096;
 
 /// Work one evaluation may do, in units of one expression step, one list
-/// element or map entry handled, or 32 bytes of text scanned. About 2 ms of
-/// CPU at the worst (`docs/protocol.md` section 12); a filter of the usual
-/// kind uses a dozen.
+/// element or map entry handled, or 32 bytes of text scanned (8 for a
+/// regex). About 0.5 ms of CPU at the worst (`docs/protocol.md` section 11);
+/// a filter of the usual kind uses a dozen.
 pub const BUDGET: u32 = 25_000;
 
 /// Deepest nesting of expressions a filter may have; evaluation recurses

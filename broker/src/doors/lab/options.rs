@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use protocol::{Body, Topic, Value};
 
-use crate::core::{Hello, Resume, SlowPolicy};
+use crate::core::{self, Hello, Resume, SlowPolicy};
 
 /// Most messages one `HISTORY` request may ask for: more than any history
 /// holds by default, and a bound on what a mistyped limit means.
@@ -119,6 +119,20 @@ pub(super) struct SubscribeOptions {
     /// Only messages this CEL expression passes (v2 §14); the router
     /// compiles it.
     pub filter: Option<String>,
+}
+
+impl SubscribeOptions {
+    /// The router's form: `None` when there is none (v1).
+    pub(super) fn into_core(self) -> Option<Box<core::SubscribeOptions>> {
+        if self.resume.is_none() && self.group.is_none() && self.filter.is_none() {
+            return None;
+        }
+        Some(Box::new(core::SubscribeOptions {
+            resume: self.resume,
+            group: self.group,
+            content: self.filter,
+        }))
+    }
 }
 
 /// `SUBSCRIBE`'s options (v2 §13-15: `resume`, `filter`, `group`); a `msg` that is not an object is v1's

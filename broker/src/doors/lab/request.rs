@@ -166,9 +166,7 @@ fn subscribe<'a>(raw: Cow<'a, str>, msg: &Body<'_>) -> Result<Command<'a>, Refus
         filter,
         sent: raw,
         tag: SubTag::NONE,
-        resume: options.resume.map(Box::new),
-        group: options.group.map(Cow::Owned),
-        content: options.filter.map(String::into_boxed_str),
+        options: options.into_core(),
     }))
 }
 
