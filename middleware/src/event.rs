@@ -149,7 +149,14 @@ impl Event {
                 topic: m.topic,
                 reason: reason_text(m.msg),
             },
-            Method::Hello | Method::Pong | Method::History => {
+            // Protocol v2 §15-16 answers the middleware does not handle yet.
+            Method::Hello
+            | Method::Pong
+            | Method::History
+            | Method::PubAck
+            | Method::NoResponders
+            | Method::Presence
+            | Method::Who => {
                 return Err(Error::Protocol(format!(
                     "a {} answer outside the call that asks for it",
                     m.method

@@ -35,11 +35,19 @@ pub enum Method {
     History,
     /// Broker: messages of a topic that were not and will not be delivered (v2 §13).
     Gap,
+    /// Broker: a publish was accepted, with its number and receiver count (v2 §15).
+    PubAck,
+    /// Broker: a request (a publish with `reply`) reached nobody (v2 §15).
+    NoResponders,
+    /// Broker: a client joined, left, went away or came back on a topic (v2 §16).
+    Presence,
+    /// Client: who is on a topic; broker: the answer (v2 §16).
+    Who,
 }
 
 impl Method {
     /// Every method, in spec order.
-    pub const ALL: [Method; 13] = [
+    pub const ALL: [Method; 17] = [
         Method::Publish,
         Method::Subscribe,
         Method::CancelSub,
@@ -53,6 +61,10 @@ impl Method {
         Method::Pong,
         Method::History,
         Method::Gap,
+        Method::PubAck,
+        Method::NoResponders,
+        Method::Presence,
+        Method::Who,
     ];
 
     /// The wire name, e.g. `"CANCEL_SUB"`.
@@ -72,6 +84,10 @@ impl Method {
             Method::Pong => "PONG",
             Method::History => "HISTORY",
             Method::Gap => "GAP",
+            Method::PubAck => "PUBACK",
+            Method::NoResponders => "NO_RESPONDERS",
+            Method::Presence => "PRESENCE",
+            Method::Who => "WHO",
         }
     }
 
@@ -92,6 +108,10 @@ impl Method {
             "PONG" => Method::Pong,
             "HISTORY" => Method::History,
             "GAP" => Method::Gap,
+            "PUBACK" => Method::PubAck,
+            "NO_RESPONDERS" => Method::NoResponders,
+            "PRESENCE" => Method::Presence,
+            "WHO" => Method::Who,
             _ => return None,
         })
     }
@@ -116,6 +136,26 @@ pub struct Attrs {
     /// The answer did not fit one frame: ask again for the rest (`LIST_ACK`,
     /// `HISTORY` paging).
     pub more: bool,
+    /// A `PUBLISH` asks for a `PUBACK` (v2 §15).
+    pub ack: bool,
+}
+
+/// The string top-level keys of a `PUBLISH` and its deliveries (v2 §15),
+/// borrowed: written as [`Attrs`] are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Links<'a> {
+    /// The publisher's id for the message (deduplication); on requests only.
+    pub id: Option<&'a str>,
+    /// Where to answer (request/reply): on a `PUBLISH` and its deliveries.
+    pub reply: Option<&'a str>,
+}
+
+impl Links<'_> {
+    /// Neither key.
+    pub const NONE: Links<'static> = Links {
+        id: None,
+        reply: None,
+    };
 }
 
 impl Attrs {
@@ -124,6 +164,7 @@ impl Attrs {
         seq: None,
         ts: None,
         more: false,
+        ack: false,
     };
 
     /// Only `more`, as given.
@@ -141,7 +182,7 @@ impl Attrs {
         Attrs {
             seq: Some(seq),
             ts: Some(ts),
-            more: false,
+            ..Attrs::NONE
         }
     }
 }
@@ -155,8 +196,12 @@ pub struct Message {
     pub topic: String,
     /// The value; `Null` when absent.
     pub msg: Value,
-    /// `more`, `seq` and `ts`, when present.
+    /// `more`, `seq`, `ts` and `ack`, when present.
     pub attrs: Attrs,
+    /// `id`, when present (v2 §15).
+    pub id: Option<String>,
+    /// `reply`, when present (v2 §15).
+    pub reply: Option<String>,
 }
 
 impl Message {
@@ -167,6 +212,17 @@ impl Message {
             topic: topic.into(),
             msg: msg.into(),
             attrs: Attrs::NONE,
+            id: None,
+            reply: None,
+        }
+    }
+
+    /// Its `id` and `reply`, borrowed for encoding.
+    #[must_use]
+    pub fn links(&self) -> Links<'_> {
+        Links {
+            id: self.id.as_deref(),
+            reply: self.reply.as_deref(),
         }
     }
 
@@ -295,8 +351,12 @@ pub struct Envelope<'a> {
     pub topic: Option<Cow<'a, str>>,
     /// The value.
     pub msg: Body<'a>,
-    /// `more`, `seq` and `ts`, when present.
+    /// `more`, `seq`, `ts` and `ack`, when present.
     pub attrs: Attrs,
+    /// `id`, when present: any string (the broker checks it).
+    pub id: Option<Cow<'a, str>>,
+    /// `reply`, when present: any string (the broker checks it).
+    pub reply: Option<Cow<'a, str>>,
 }
 
 impl Envelope<'_> {
@@ -308,6 +368,8 @@ impl Envelope<'_> {
             topic: self.topic.as_deref().unwrap_or_default().to_owned(),
             msg: self.msg.to_value(),
             attrs: self.attrs,
+            id: self.id.as_deref().map(str::to_owned),
+            reply: self.reply.as_deref().map(str::to_owned),
         }
     }
 }

@@ -8,10 +8,10 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use protocol::topic::normalize;
 use protocol::value::check_text;
-use protocol::{frame, Format, Message, Topic, HEADER_LEN, MAX_PAYLOAD};
+use protocol::{frame, Format, Links, Message, Topic, HEADER_LEN, MAX_PAYLOAD};
 
 use common::strategies::{format, message};
-use common::{encode, encode_parts, payload, same_message};
+use common::{encode, encode_linked, payload, same_message};
 
 /// What every decoder must guarantee for any input: no panic, errors that
 /// can themselves be sent back in an `ERROR` (any format), and accepted
@@ -38,8 +38,12 @@ fn check_decoder_contract(input: &[u8]) -> Result<(), TestCaseError> {
                 prop_assert_eq!(f.decode(input).ok(), Some(m.clone()));
                 prop_assert!(m.msg.validate().is_ok(), "accepted {:?}", m.msg);
                 let topic = env.topic.as_deref().unwrap_or("");
+                let links = Links {
+                    id: env.id.as_deref(),
+                    reply: env.reply.as_deref(),
+                };
                 for g in Format::ALL {
-                    let len = g.payload_len(env.method, topic, &env.msg, env.attrs);
+                    let len = g.linked_payload_len(env.method, topic, &env.msg, env.attrs, links);
                     let Ok(len) = len else {
                         return Err(TestCaseError::fail(format!(
                             "{f:?} accepted {m:?}, {g:?} cannot carry it: {len:?}"
@@ -48,7 +52,7 @@ fn check_decoder_contract(input: &[u8]) -> Result<(), TestCaseError> {
                     if len > MAX_PAYLOAD {
                         continue;
                     }
-                    let bytes = encode_parts(g, env.method, topic, &env.msg, env.attrs);
+                    let bytes = encode_linked(g, env.method, topic, &env.msg, env.attrs, links);
                     prop_assert_eq!(bytes.len() - HEADER_LEN, len);
                     let back = g.decode(payload(&bytes)).map_err(|e| {
                         TestCaseError::fail(format!("{g:?} re-encoding of {m:?} fails: {e}"))

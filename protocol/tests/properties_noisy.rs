@@ -336,6 +336,11 @@ proptest! {
         let ts = m.attrs.ts.map(|n| n.to_string());
         attrs.extend(seq.as_deref().map(|n| ("seq", n)));
         attrs.extend(ts.as_deref().map(|n| ("ts", n)));
+        if m.attrs.ack {
+            attrs.push(("ack", "true"));
+        }
+        attrs.extend(m.id.as_deref().map(|v| ("id", v)));
+        attrs.extend(m.reply.as_deref().map(|v| ("reply", v)));
         if rng.below(2) == 0 {
             attrs.push(("later", "42"));
         }

@@ -7,10 +7,10 @@ mod common;
 use std::borrow::Cow;
 
 use proptest::prelude::*;
-use protocol::{Attrs, Body, Format, Message, Method, Value, HEADER_LEN};
+use protocol::{Attrs, Body, Format, Links, Message, Method, Value, HEADER_LEN};
 
 use common::strategies::{format, message, message_any_topic, value};
-use common::{encode, encode_parts, payload, same, same_message};
+use common::{encode, encode_linked, encode_parts, payload, same, same_message};
 
 // ---------------------------------------------------------------------------
 // Round trips
@@ -56,11 +56,12 @@ proptest! {
         let env = Format::Json.decode_envelope(payload(&json)).unwrap();
         prop_assert!(matches!(env.msg, Body::Json { .. }), "JSON keeps its text");
         let topic = env.topic.as_deref().unwrap();
-        let xml2 = encode_parts(Format::Xml, env.method, topic, &env.msg, env.attrs);
+        let links = Links { id: env.id.as_deref(), reply: env.reply.as_deref() };
+        let xml2 = encode_linked(Format::Xml, env.method, topic, &env.msg, env.attrs, links);
         prop_assert_eq!(&xml2, &xml);
         let back = Format::Xml.decode(payload(&xml2)).unwrap();
         prop_assert_eq!(encode(Format::Json, &back), json.clone());
-        let json2 = encode_parts(Format::Json, env.method, topic, &env.msg, env.attrs);
+        let json2 = encode_linked(Format::Json, env.method, topic, &env.msg, env.attrs, links);
         prop_assert_eq!(json2, json);
     }
 

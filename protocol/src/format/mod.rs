@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use crate::error::{DecodeError, EncodeError, ValueError};
 use crate::frame;
-use crate::message::{Attrs, Body, Envelope, Message, Method};
+use crate::message::{Attrs, Body, Envelope, Links, Message, Method};
 use crate::value::{Counter, Out, Value};
 
 use self::json::JsonWriter;
@@ -89,7 +89,8 @@ impl Format {
     /// [`EncodeError::Value`] when `m.msg` or `m.topic` cannot be carried,
     /// [`EncodeError::Frame`] when it does not fit a frame; `out` is unchanged.
     pub fn encode(self, m: &Message, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        self.encode_value(m.method, &m.topic, &m.msg, m.attrs, out)
+        let body = Body::Value(Cow::Borrowed(&m.msg));
+        self.encode_linked(m.method, &m.topic, &body, m.attrs, m.links(), out)
     }
 
     /// Appends one frame built from parts, the value given as a tree.
@@ -120,8 +121,24 @@ impl Format {
         attrs: Attrs,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
+        self.encode_linked(method, topic, body, attrs, Links::NONE, out)
+    }
+
+    /// [`Format::encode_parts`] with `id` and `reply` keys (v2 §15).
+    ///
+    /// # Errors
+    /// As [`Format::encode`].
+    pub fn encode_linked(
+        self,
+        method: Method,
+        topic: &str,
+        body: &Body<'_>,
+        attrs: Attrs,
+        links: Links<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
         frame::encode_with(out, |o| {
-            self.put_envelope(o, method, topic, attrs, |o| self.put_msg(o, body))
+            self.put_envelope(o, method, topic, attrs, links, |o| self.put_msg(o, body))
                 .map_err(EncodeError::from)
         })
     }
@@ -139,16 +156,33 @@ impl Format {
         body: &Body<'_>,
         attrs: Attrs,
     ) -> Result<usize, EncodeError> {
+        self.linked_payload_len(method, topic, body, attrs, Links::NONE)
+    }
+
+    /// [`Format::payload_len`] with `id` and `reply` keys.
+    ///
+    /// # Errors
+    /// As [`Format::payload_len`].
+    pub fn linked_payload_len(
+        self,
+        method: Method,
+        topic: &str,
+        body: &Body<'_>,
+        attrs: Attrs,
+        links: Links<'_>,
+    ) -> Result<usize, EncodeError> {
         match (self, body) {
             (
                 Format::Xml,
                 Body::Json {
                     xml_len: Some(n), ..
                 },
-            ) => self.envelope_len(method, topic, attrs, *n),
+            ) => self.envelope_len(method, topic, attrs, links, *n),
             _ => {
                 let mut c = Counter::default();
-                self.put_envelope(&mut c, method, topic, attrs, |o| self.put_msg(o, body))?;
+                self.put_envelope(&mut c, method, topic, attrs, links, |o| {
+                    self.put_msg(o, body)
+                })?;
                 Ok(c.0)
             }
         }
@@ -169,7 +203,9 @@ impl Format {
         attrs: Attrs,
     ) -> Result<usize, EncodeError> {
         match (self, body.xml_len_bound()) {
-            (Format::Xml, Some(bound)) => self.envelope_len(method, topic, attrs, bound),
+            (Format::Xml, Some(bound)) => {
+                self.envelope_len(method, topic, attrs, Links::NONE, bound)
+            }
             _ => self.payload_len(method, topic, body, attrs),
         }
     }
@@ -180,10 +216,11 @@ impl Format {
         method: Method,
         topic: &str,
         attrs: Attrs,
+        links: Links<'_>,
         msg_len: usize,
     ) -> Result<usize, EncodeError> {
         let mut c = Counter(msg_len);
-        self.put_envelope(&mut c, method, topic, attrs, |_| Ok(()))?;
+        self.put_envelope(&mut c, method, topic, attrs, links, |_| Ok(()))?;
         Ok(c.0)
     }
 
@@ -214,6 +251,7 @@ impl Format {
         method: Method,
         topic: &str,
         attrs: Attrs,
+        links: Links<'_>,
         msg: impl FnOnce(&mut O) -> Result<(), ValueError>,
     ) -> Result<(), ValueError> {
         match self {
@@ -227,12 +265,15 @@ impl Format {
                 json::put_str(o, topic);
                 o.put(b",\"msg\":");
                 msg(o)?;
-                json::put_attrs(o, attrs);
+                json::put_attrs(o, attrs, links);
                 o.put(b"}");
             }
             Format::Xml => {
                 crate::value::check_text(topic)?;
-                xml::put_open(o, method, topic, attrs);
+                for text in [links.id, links.reply].into_iter().flatten() {
+                    crate::value::check_text(text)?;
+                }
+                xml::put_open(o, method, topic, attrs, links);
                 msg(o)?;
                 o.put(b"</message>");
             }

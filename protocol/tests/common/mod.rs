@@ -8,7 +8,7 @@
 pub mod documents;
 pub mod strategies;
 
-use protocol::{frame, Attrs, Body, Format, Message, Method, Value};
+use protocol::{frame, Attrs, Body, Format, Links, Message, Method, Value};
 
 /// Equality that also tells `0.0` from `-0.0` and `Float` from `Int`.
 pub fn same(a: &Value, b: &Value) -> bool {
@@ -29,7 +29,12 @@ pub fn same(a: &Value, b: &Value) -> bool {
 
 /// [`same`] for whole messages.
 pub fn same_message(a: &Message, b: &Message) -> bool {
-    a.method == b.method && a.topic == b.topic && a.attrs == b.attrs && same(&a.msg, &b.msg)
+    a.method == b.method
+        && a.topic == b.topic
+        && a.attrs == b.attrs
+        && a.id == b.id
+        && a.reply == b.reply
+        && same(&a.msg, &b.msg)
 }
 
 /// `m` encoded as one frame, header included.
@@ -43,6 +48,21 @@ pub fn encode(f: Format, m: &Message) -> Vec<u8> {
 pub fn encode_parts(f: Format, m: Method, topic: &str, body: &Body<'_>, attrs: Attrs) -> Vec<u8> {
     let mut out = Vec::new();
     f.encode_parts(m, topic, body, attrs, &mut out).unwrap();
+    out
+}
+
+/// The same with `id` and `reply` keys.
+pub fn encode_linked(
+    f: Format,
+    m: Method,
+    topic: &str,
+    body: &Body<'_>,
+    attrs: Attrs,
+    links: Links<'_>,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    f.encode_linked(m, topic, body, attrs, links, &mut out)
+        .unwrap();
     out
 }
 

@@ -118,12 +118,21 @@ const TOPIC_RE: &str = "/[a-z]{1,5}(/[a-z0-9_-]{1,5}){0,3}";
 
 /// Messages with topics shaped like real ones.
 pub fn message() -> impl Strategy<Value = Message> {
-    (method(), TOPIC_RE, value(), attrs()).prop_map(|(method, topic, msg, attrs)| Message {
-        method,
-        topic,
-        msg,
-        attrs,
-    })
+    (method(), TOPIC_RE, value(), attrs(), links()).prop_map(
+        |(method, topic, msg, attrs, (id, reply))| Message {
+            method,
+            topic,
+            msg,
+            attrs,
+            id,
+            reply,
+        },
+    )
+}
+
+/// Any `id` and `reply` (v2 §15), each maybe absent.
+pub fn links() -> impl Strategy<Value = (Option<String>, Option<String>)> {
+    (proptest::option::of(text()), proptest::option::of(text()))
 }
 
 /// Any combination of the top-level scalar keys.
@@ -132,16 +141,21 @@ pub fn attrs() -> impl Strategy<Value = Attrs> {
         proptest::option::of(any::<u64>()),
         proptest::option::of(any::<u64>()),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(seq, ts, more)| Attrs { seq, ts, more })
+        .prop_map(|(seq, ts, more, ack)| Attrs { seq, ts, more, ack })
 }
 
 /// Messages whose topic is any XML-legal string (the `ERROR` echo case).
 pub fn message_any_topic() -> impl Strategy<Value = Message> {
-    (method(), text(), value(), attrs()).prop_map(|(method, topic, msg, attrs)| Message {
-        method,
-        topic,
-        msg,
-        attrs,
-    })
+    (method(), text(), value(), attrs(), links()).prop_map(
+        |(method, topic, msg, attrs, (id, reply))| Message {
+            method,
+            topic,
+            msg,
+            attrs,
+            id,
+            reply,
+        },
+    )
 }

@@ -48,6 +48,7 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
     let mut topic = None;
     let mut msg = None;
     let mut attrs = Attrs::NONE;
+    let (mut id, mut reply) = (None, None);
     p.members(|p, key| {
         match &*key {
             "method" => {
@@ -102,6 +103,35 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
             // one of these, and is ignored as unknown keys are.
             "seq" => attrs.seq = p.uint_or_skip()?,
             "ts" => attrs.ts = p.uint_or_skip()?,
+            // v2 §15: the broker refuses a request whose keys have the
+            // wrong type, so these are errors rather than ignored.
+            "ack" => match p.peek() {
+                Some(b't') => {
+                    p.literal(b"true")?;
+                    attrs.ack = true;
+                }
+                Some(b'f') => {
+                    p.literal(b"false")?;
+                    attrs.ack = false;
+                }
+                _ => return Err(DecodeError::FieldType("ack")),
+            },
+            "id" | "reply" => {
+                if p.peek() != Some(b'"') {
+                    return Err(DecodeError::FieldType(if &*key == "id" {
+                        "id"
+                    } else {
+                        "reply"
+                    }));
+                }
+                p.pos += 1;
+                let text = Some(p.any_string()?);
+                if &*key == "id" {
+                    id = text;
+                } else {
+                    reply = text;
+                }
+            }
             _ => p.skip_value()?,
         }
         Ok(())
@@ -115,6 +145,8 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
         topic,
         msg: msg.unwrap_or(Body::NULL),
         attrs,
+        id,
+        reply,
     })
 }
 

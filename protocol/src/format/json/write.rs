@@ -1,7 +1,7 @@
 //! Writing JSON: string literals and the [`JsonWriter`] visitor.
 
 use crate::error::ValueError;
-use crate::message::Attrs;
+use crate::message::{Attrs, Links};
 use crate::scan;
 use crate::value::{put_float, put_int, put_stamps, Container, Out, Scalar, Visitor};
 
@@ -37,11 +37,22 @@ pub(crate) fn put_str(out: &mut impl Out, s: &str) {
     out.put(b"\"");
 }
 
-/// Writes the keys of `attrs` that apply, each after a comma.
-pub(crate) fn put_attrs(out: &mut impl Out, attrs: Attrs) {
+/// Writes the keys of `attrs` and `links` that apply, each after a comma.
+pub(crate) fn put_attrs(out: &mut impl Out, attrs: Attrs, links: Links<'_>) {
     put_stamps(out, attrs, b",\"seq\":", b",\"ts\":");
     if attrs.more {
         out.put(b",\"more\":true");
+    }
+    if let Some(reply) = links.reply {
+        out.put(b",\"reply\":");
+        put_str(out, reply);
+    }
+    if let Some(id) = links.id {
+        out.put(b",\"id\":");
+        put_str(out, id);
+    }
+    if attrs.ack {
+        out.put(b",\"ack\":true");
     }
 }
 

@@ -78,8 +78,10 @@ pub(super) fn decode_canonical(src: &str) -> Option<Envelope<'static>> {
         attrs: Attrs {
             seq,
             ts,
-            more: false,
+            ..Attrs::NONE
         },
+        id: None,
+        reply: None,
     })
 }
 
@@ -158,6 +160,8 @@ mod tests {
                 topic,
                 msg,
                 attrs: Attrs::NONE,
+                id: None,
+                reply: None,
             };
             let mut doc = canonical(&m).into_bytes();
             if let Some((at, kind, byte)) = edit {

@@ -261,6 +261,7 @@ pub(super) fn decode_general(src: &str) -> Result<Envelope<'static>, DecodeError
     let mut method = None;
     let mut topic = None;
     let mut attrs = Attrs::NONE;
+    let (mut id, mut reply) = (None, None);
     for attr in root.attributes() {
         let attr = attr.map_err(xml_err)?;
         let value = attr.unescape_value().map_err(xml_err)?;
@@ -279,6 +280,21 @@ pub(super) fn decode_general(src: &str) -> Result<Envelope<'static>, DecodeError
             // As in JSON, a value that is not a number is ignored.
             b"seq" => attrs.seq = value.parse().ok(),
             b"ts" => attrs.ts = value.parse().ok(),
+            b"ack" => {
+                attrs.ack = match &*value {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(DecodeError::FieldType("ack")),
+                }
+            }
+            b"id" => {
+                check_text(&value)?;
+                id = Some(value.into_owned());
+            }
+            b"reply" => {
+                check_text(&value)?;
+                reply = Some(value.into_owned());
+            }
             _ => {}
         }
     }
@@ -335,6 +351,8 @@ pub(super) fn decode_general(src: &str) -> Result<Envelope<'static>, DecodeError
         topic: topic.map(Into::into),
         msg,
         attrs,
+        id: id.map(Into::into),
+        reply: reply.map(Into::into),
     })
 }
 

@@ -2,7 +2,7 @@
 //! [`XmlWriter`] visitor for typed values.
 
 use crate::error::ValueError;
-use crate::message::{Attrs, Method};
+use crate::message::{Attrs, Links, Method};
 use crate::scan;
 use crate::value::{put_float, put_int, put_stamps, Container, Out, Scalar, Visitor};
 
@@ -46,17 +46,33 @@ pub(super) fn text_special(b: u8) -> bool {
 }
 
 /// Writes the opening `<message ...>` tag.
-pub(crate) fn put_open(out: &mut impl Out, method: Method, topic: &str, attrs: Attrs) {
+pub(crate) fn put_open(
+    out: &mut impl Out,
+    method: Method,
+    topic: &str,
+    attrs: Attrs,
+    links: Links<'_>,
+) {
     out.put(b"<message method=\"");
     out.put(method.as_str().as_bytes());
     out.put(b"\" topic=\"");
     put_escaped(out, topic, true);
     put_stamps(out, attrs, b"\" seq=\"", b"\" ts=\"");
     if attrs.more {
-        out.put(b"\" more=\"true\">");
-    } else {
-        out.put(b"\">");
+        out.put(b"\" more=\"true");
     }
+    if let Some(reply) = links.reply {
+        out.put(b"\" reply=\"");
+        put_escaped(out, reply, true);
+    }
+    if let Some(id) = links.id {
+        out.put(b"\" id=\"");
+        put_escaped(out, id, true);
+    }
+    if attrs.ack {
+        out.put(b"\" ack=\"true");
+    }
+    out.put(b"\">");
 }
 
 /// Writes a value as a typed `msg` element, from events.
