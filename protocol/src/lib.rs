@@ -25,7 +25,7 @@ pub mod value;
 pub use error::{DecodeError, EncodeError, FrameError, TopicError, ValueError};
 pub use format::Format;
 pub use frame::{Frame, HEADER_LEN, MAX_PAYLOAD};
-pub use message::{Attrs, Body, Envelope, Links, Message, Method};
+pub use message::{Attrs, Body, Envelope, Keys, Links, Message, Method};
 pub use pattern::Pattern;
 pub use topic::Topic;
 pub use value::Value;

@@ -353,9 +353,18 @@ pub struct Envelope<'a> {
     pub msg: Body<'a>,
     /// `more`, `seq`, `ts` and `ack`, when present.
     pub attrs: Attrs,
-    /// `id`, when present: any string (the broker checks it).
+    /// `id` and `reply`, when either is present (boxed: rare, and every
+    /// frame's envelope is moved on the way to the broker).
+    pub keys: Option<Box<Keys<'a>>>,
+}
+
+/// The string top-level keys of a decoded request (v2 §15), as sent: any
+/// string (the broker checks them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keys<'a> {
+    /// `id`.
     pub id: Option<Cow<'a, str>>,
-    /// `reply`, when present: any string (the broker checks it).
+    /// `reply`.
     pub reply: Option<Cow<'a, str>>,
 }
 
@@ -363,13 +372,26 @@ impl Envelope<'_> {
     /// An owned [`Message`] with the same content.
     #[must_use]
     pub fn to_message(&self) -> Message {
+        let links = self.links();
         Message {
             method: self.method,
             topic: self.topic.as_deref().unwrap_or_default().to_owned(),
             msg: self.msg.to_value(),
             attrs: self.attrs,
-            id: self.id.as_deref().map(str::to_owned),
-            reply: self.reply.as_deref().map(str::to_owned),
+            id: links.id.map(str::to_owned),
+            reply: links.reply.map(str::to_owned),
+        }
+    }
+
+    /// Its `id` and `reply`, borrowed.
+    #[must_use]
+    pub fn links(&self) -> Links<'_> {
+        match &self.keys {
+            Some(k) => Links {
+                id: k.id.as_deref(),
+                reply: k.reply.as_deref(),
+            },
+            None => Links::NONE,
         }
     }
 }

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use protocol::topic::normalize;
 use protocol::value::check_text;
-use protocol::{frame, Format, Links, Message, Topic, HEADER_LEN, MAX_PAYLOAD};
+use protocol::{frame, Format, Message, Topic, HEADER_LEN, MAX_PAYLOAD};
 
 use common::strategies::{format, message};
 use common::{encode, encode_linked, payload, same_message};
@@ -38,10 +38,7 @@ fn check_decoder_contract(input: &[u8]) -> Result<(), TestCaseError> {
                 prop_assert_eq!(f.decode(input).ok(), Some(m.clone()));
                 prop_assert!(m.msg.validate().is_ok(), "accepted {:?}", m.msg);
                 let topic = env.topic.as_deref().unwrap_or("");
-                let links = Links {
-                    id: env.id.as_deref(),
-                    reply: env.reply.as_deref(),
-                };
+                let links = env.links();
                 for g in Format::ALL {
                     let len = g.linked_payload_len(env.method, topic, &env.msg, env.attrs, links);
                     let Ok(len) = len else {

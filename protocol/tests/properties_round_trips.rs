@@ -7,7 +7,7 @@ mod common;
 use std::borrow::Cow;
 
 use proptest::prelude::*;
-use protocol::{Attrs, Body, Format, Links, Message, Method, Value, HEADER_LEN};
+use protocol::{Attrs, Body, Format, Message, Method, Value, HEADER_LEN};
 
 use common::strategies::{format, message, message_any_topic, value};
 use common::{encode, encode_linked, encode_parts, payload, same, same_message};
@@ -56,7 +56,7 @@ proptest! {
         let env = Format::Json.decode_envelope(payload(&json)).unwrap();
         prop_assert!(matches!(env.msg, Body::Json { .. }), "JSON keeps its text");
         let topic = env.topic.as_deref().unwrap();
-        let links = Links { id: env.id.as_deref(), reply: env.reply.as_deref() };
+        let links = env.links();
         let xml2 = encode_linked(Format::Xml, env.method, topic, &env.msg, env.attrs, links);
         prop_assert_eq!(&xml2, &xml);
         let back = Format::Xml.decode(payload(&xml2)).unwrap();

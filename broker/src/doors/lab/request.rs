@@ -35,15 +35,15 @@ pub(super) fn decode<'a>(format: Format, payload: &'a [u8], out: &mut Vec<u8>) -
         topic,
         msg,
         attrs,
-        id,
-        reply,
+        keys,
     } = envelope;
     let raw = topic.unwrap_or(Cow::Borrowed(""));
     let command = match method {
         Method::Publish => {
             // Nearly every publish is v1's: its keys are not looked at.
-            let keys = if attrs.ack || id.is_some() || reply.is_some() {
-                publish_keys(attrs.ack, id, reply)
+            let keys = if attrs.ack || keys.is_some() {
+                let keys = keys.map(|k| *k).unwrap_or_default();
+                publish_keys(attrs.ack, keys.id, keys.reply)
             } else {
                 Ok(None)
             };

@@ -16,7 +16,7 @@ mod write;
 use std::borrow::Cow;
 
 use crate::error::DecodeError;
-use crate::message::{Attrs, Body, Envelope, Method};
+use crate::message::{Attrs, Body, Envelope, Keys, Method};
 use crate::value::{Builder, Counter, Discard, Value, Visitor};
 
 use self::parse::Parser;
@@ -48,7 +48,7 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
     let mut topic = None;
     let mut msg = None;
     let mut attrs = Attrs::NONE;
-    let (mut id, mut reply) = (None, None);
+    let mut keys: Option<Box<Keys<'_>>> = None;
     p.members(|p, key| {
         match &*key {
             "method" => {
@@ -126,10 +126,11 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
                 }
                 p.pos += 1;
                 let text = Some(p.any_string()?);
+                let k = keys.get_or_insert_with(Box::default);
                 if &*key == "id" {
-                    id = text;
+                    k.id = text;
                 } else {
-                    reply = text;
+                    k.reply = text;
                 }
             }
             _ => p.skip_value()?,
@@ -145,8 +146,7 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
         topic,
         msg: msg.unwrap_or(Body::NULL),
         attrs,
-        id,
-        reply,
+        keys,
     })
 }
 

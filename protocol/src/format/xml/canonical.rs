@@ -80,8 +80,7 @@ pub(super) fn decode_canonical(src: &str) -> Option<Envelope<'static>> {
             ts,
             ..Attrs::NONE
         },
-        id: None,
-        reply: None,
+        keys: None,
     })
 }
 

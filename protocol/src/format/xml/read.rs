@@ -8,7 +8,7 @@ use quick_xml::Reader;
 
 use crate::error::{DecodeError, ValueError};
 use crate::format::json::JsonWriter;
-use crate::message::{Attrs, Body, Envelope, Method};
+use crate::message::{Attrs, Body, Envelope, Keys, Method};
 use crate::value::{check_text, xml_char, Container, Scalar, Visitor, MAX_DEPTH};
 
 /// An XML error whose message can itself be sent in an `ERROR` frame: quick-xml
@@ -261,7 +261,7 @@ pub(super) fn decode_general(src: &str) -> Result<Envelope<'static>, DecodeError
     let mut method = None;
     let mut topic = None;
     let mut attrs = Attrs::NONE;
-    let (mut id, mut reply) = (None, None);
+    let mut keys: Option<Box<Keys<'static>>> = None;
     for attr in root.attributes() {
         let attr = attr.map_err(xml_err)?;
         let value = attr.unescape_value().map_err(xml_err)?;
@@ -289,11 +289,11 @@ pub(super) fn decode_general(src: &str) -> Result<Envelope<'static>, DecodeError
             }
             b"id" => {
                 check_text(&value)?;
-                id = Some(value.into_owned());
+                keys.get_or_insert_with(Box::default).id = Some(value.into_owned().into());
             }
             b"reply" => {
                 check_text(&value)?;
-                reply = Some(value.into_owned());
+                keys.get_or_insert_with(Box::default).reply = Some(value.into_owned().into());
             }
             _ => {}
         }
@@ -351,8 +351,7 @@ pub(super) fn decode_general(src: &str) -> Result<Envelope<'static>, DecodeError
         topic: topic.map(Into::into),
         msg,
         attrs,
-        id: id.map(Into::into),
-        reply: reply.map(Into::into),
+        keys,
     })
 }
 
