@@ -70,12 +70,14 @@
 pub mod error;
 pub mod event;
 pub mod options;
+pub mod presence;
 pub mod queue;
 pub mod v2;
 
 pub use error::{Error, Result};
-pub use event::{Event, GapReason};
-pub use options::{Options, Reconnect};
+pub use event::{Event, GapReason, PresenceAction};
+pub use options::{Confirm, Options, Reconnect};
+pub use presence::{Member, MemberState};
 pub use protocol::{Format, Value};
 pub use queue::{Queue, Role, DEFAULT_ADDR};
-pub use v2::{Hello, History, HistoryItem, Limits, Slow, SubscribeOptions, Welcome};
+pub use v2::{Hello, History, HistoryItem, Limits, PubAck, Slow, SubscribeOptions, Welcome};

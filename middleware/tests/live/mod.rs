@@ -143,6 +143,7 @@ pub fn delivery(q: &mut Queue) -> (String, Value, u64) {
             value,
             seq: Some(seq),
             ts: Some(_),
+            ..
         } => (topic, value, seq),
         other => panic!("expected a stamped PUBLISH, got {other:?}"),
     }
