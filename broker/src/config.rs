@@ -46,6 +46,16 @@ pub struct Config {
     /// Subscriptions one connection may hold; a `SUBSCRIBE` past it gets an
     /// `ERROR`, so one client cannot grow the index without end.
     pub max_subscriptions: usize,
+    /// How long a publish id is remembered for deduplication (v2 §15).
+    pub dedup_window: Duration,
+    /// Most publish ids remembered at once; past it the oldest leave early.
+    pub dedup_max: usize,
+    /// Without input for this long, a client on a topic with presence is
+    /// `away` (v2 §16); `None`: never.
+    pub away: Option<Duration>,
+    /// Without input for this long, a connection gets an `ERROR` and is
+    /// closed; `None` (the default): never.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -62,6 +72,10 @@ impl Default for Config {
             history: 100,
             history_ttl: None,
             max_subscriptions: 10_000,
+            dedup_window: Duration::from_secs(120),
+            dedup_max: 100_000,
+            away: Some(Duration::from_secs(60)),
+            idle_timeout: None,
         }
     }
 }

@@ -42,6 +42,19 @@ struct Args {
     /// Subscriptions one connection may hold; a SUBSCRIBE past it gets an ERROR.
     #[arg(long, default_value = "10000", value_parser = limit, allow_hyphen_values = true)]
     max_subscriptions: usize,
+    /// Seconds a publish id is remembered for deduplication.
+    #[arg(long, default_value = "120", value_parser = positive_seconds, allow_hyphen_values = true)]
+    dedup_window: Duration,
+    /// Publish ids remembered at once; past it the oldest leave early (logged).
+    #[arg(long, default_value = "100000", value_parser = limit, allow_hyphen_values = true)]
+    dedup_max: usize,
+    /// Seconds without input after which a client on a topic is "away" (presence).
+    #[arg(long, default_value = "60", value_parser = positive_seconds, allow_hyphen_values = true)]
+    away: Duration,
+    /// Seconds without input after which a connection gets an ERROR and is
+    /// closed; off by default.
+    #[arg(long, value_parser = positive_seconds, allow_hyphen_values = true)]
+    idle_timeout: Option<Duration>,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
@@ -97,6 +110,10 @@ fn main() -> ExitCode {
         history: args.history,
         history_ttl: args.history_ttl,
         max_subscriptions: args.max_subscriptions,
+        dedup_window: args.dedup_window,
+        dedup_max: args.dedup_max,
+        away: Some(args.away),
+        idle_timeout: args.idle_timeout,
         ..Config::default()
     };
     let broker = match Broker::bind(config.clone()) {

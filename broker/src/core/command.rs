@@ -29,6 +29,8 @@ pub enum Command<'a> {
     Hello(Hello<'a>),
     /// Ask for a topic's kept messages (v2 `HISTORY`).
     History(HistoryQuery<'a>),
+    /// Ask who is on a topic (v2 `WHO`).
+    Who(TopicArg<'a>),
 }
 
 /// A topic as a request names it: valid and normalized, plus the text the
@@ -63,6 +65,20 @@ pub struct Publish<'a> {
     pub topic: TopicArg<'a>,
     /// The value, as validated JSON text (or a tree).
     pub body: Body<'a>,
+    /// Its v2 keys, if it has any (boxed as a subscription's options are).
+    pub keys: Option<Box<PublishKeys>>,
+}
+
+/// What a publish may carry besides its topic and value (v2 §15).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PublishKeys {
+    /// Answer with a `PUBACK`.
+    pub ack: bool,
+    /// The publisher's id for the message, for deduplication (1 to 128
+    /// bytes, checked by the door).
+    pub id: Option<String>,
+    /// Where answers go: a normalized topic without patterns.
+    pub reply: Option<String>,
 }
 
 /// What a subscription matches. Each door builds the filters its protocol
@@ -145,6 +161,9 @@ pub struct SubscribeOptions {
     pub group: Option<String>,
     /// Its content filter's CEL expression, if any.
     pub content: Option<String>,
+    /// Tell this subscriber who joins and leaves its topic (v2 §16; exact
+    /// topics only, checked by the door).
+    pub presence: bool,
 }
 
 /// A subscriber's position after a lost connection: the numbers it has seen
@@ -221,6 +240,15 @@ pub enum CoreError {
     /// A content filter that does not compile or is too long.
     #[error(transparent)]
     Filter(#[from] FilterError),
+    /// Deduplication and presence need what the broker knows of a client
+    /// that is over its bound.
+    #[error("{what} limit reached: the broker holds at most {max}")]
+    StateLimit {
+        /// What is full.
+        what: &'static str,
+        /// The limit.
+        max: usize,
+    },
     /// A new subscription would pass the limit per connection.
     #[error("subscription limit reached: a connection holds at most {max} subscriptions")]
     SubscriptionLimit {

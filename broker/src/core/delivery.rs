@@ -88,6 +88,78 @@ pub struct Delivery<'a> {
     pub seq: u64,
     /// When the broker accepted it, in milliseconds since the Unix epoch.
     pub ts: u64,
+    /// Where its publisher wants answers (v2 §15), if anywhere.
+    pub reply: Option<&'a str>,
+}
+
+/// The answer to a publish that asked for one (v2 §15 `PUBACK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PubAck<'a> {
+    /// The normalized topic.
+    pub topic: &'a str,
+    /// The message's number on it.
+    pub seq: u64,
+    /// Connections it was queued for.
+    pub receivers: u64,
+    /// The publisher's id for it, if it gave one.
+    pub id: Option<&'a str>,
+    /// The id was used already: this repeats the first answer, and the
+    /// message was not stored or delivered again.
+    pub duplicate: bool,
+}
+
+/// What happened to a client on a topic (v2 §16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceAction {
+    /// It subscribed to the topic.
+    Join,
+    /// It cancelled that subscription or disconnected.
+    Leave,
+    /// It sent nothing for the away delay.
+    Away,
+    /// It sent something after being away.
+    Back,
+}
+
+impl PresenceAction {
+    /// The action as the protocol names it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresenceAction::Join => "join",
+            PresenceAction::Leave => "leave",
+            PresenceAction::Away => "away",
+            PresenceAction::Back => "back",
+        }
+    }
+}
+
+/// A presence event on a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresenceEvent<'a> {
+    /// The exact topic.
+    pub topic: &'a str,
+    /// The client's name.
+    pub name: &'a str,
+    /// Its connection.
+    pub conn: ConnId,
+    /// What happened.
+    pub action: PresenceAction,
+    /// When, in milliseconds since the Unix epoch.
+    pub ts: u64,
+}
+
+/// One client on a topic, in a `WHO` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Present {
+    /// Its name.
+    pub name: String,
+    /// Its connection.
+    pub conn: ConnId,
+    /// Whether it is away.
+    pub away: bool,
+    /// When it joined the topic, in milliseconds since the Unix epoch.
+    pub since: u64,
 }
 
 /// The broker's answer to `HELLO`: what a client may rely on.
@@ -178,6 +250,25 @@ pub enum Notice<'a> {
     History(HistoryPage<'a>),
     /// Messages that were not delivered.
     Gap(Gap<'a>),
+    /// The answer to a publish that asked for one.
+    PubAck(PubAck<'a>),
+    /// A request (a publish with a reply topic) reached nobody.
+    NoResponders {
+        /// The reply topic the request named.
+        reply: &'a str,
+        /// The request's topic.
+        topic: &'a str,
+    },
+    /// Someone joined, left, went away or came back.
+    Presence(PresenceEvent<'a>),
+    /// The answer to `WHO`: the named clients on a topic, sorted by name
+    /// then connection.
+    Who {
+        /// The topic asked about.
+        topic: &'a str,
+        /// Who is on it.
+        present: &'a [Present],
+    },
     /// A refused request.
     Refused {
         /// The request's topic as the client sent it.

@@ -32,9 +32,16 @@ impl FanOut<'_> {
     /// subscription matching `topic` whose filter (if any) passes it, grouped
     /// by form, once per connection or per subscription as each connection's
     /// door delivers; one member of each matching queue group, among those
-    /// whose filter passes it, gets it in turn.
+    /// whose filter passes it, gets it in turn. Returns for how many
+    /// recipients it was queued.
     #[inline]
-    pub fn run(self, from: ConnId, topic: TopicId, delivery: &Delivery<'_>, out: &mut impl Outbox) {
+    pub fn run(
+        self,
+        from: ConnId,
+        topic: TopicId,
+        delivery: &Delivery<'_>,
+        out: &mut impl Outbox,
+    ) -> usize {
         let FanOut {
             subs,
             sessions,
@@ -75,10 +82,12 @@ impl FanOut<'_> {
                     .pick_members(grouped, |r| collect(sessions, by_form, stamp, r));
             }
         }
+        let mut queued = 0;
         for (form, to) in (0..=u8::MAX).map(Form).zip(by_form.iter()) {
             if !to.is_empty() {
-                out.deliver(form, delivery, to);
+                queued += out.deliver(form, delivery, to);
             }
         }
+        queued
     }
 }

@@ -148,6 +148,13 @@ impl History {
         (skip.min(self.len)..self.len).map(|k| &self.slots[self.slot(k)])
     }
 
+    /// Numbers the next message `seq + 1` without keeping it (a reply
+    /// inbox's messages).
+    pub(super) fn advance(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
     /// Numbers the next message `seq + 1` and keeps it as the newest, the
     /// oldest leaving first when `cap` are kept already.
     #[inline]

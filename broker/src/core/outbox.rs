@@ -12,8 +12,9 @@ use super::ConnId;
 pub trait Outbox {
     /// Queues `delivery` for every recipient in `to`, all of one form: the
     /// delivery is encoded once and the same bytes go to each (within the
-    /// slow-consumer limit of each).
-    fn deliver(&mut self, form: Form, delivery: &Delivery<'_>, to: &[Recipient]);
+    /// slow-consumer limit of each). Returns for how many it was queued
+    /// (not dropped by a slow policy, not refused as too large).
+    fn deliver(&mut self, form: Form, delivery: &Delivery<'_>, to: &[Recipient]) -> usize;
 
     /// Queues `notice` for every connection in `to`, all of one form,
     /// encoded once.

@@ -153,6 +153,7 @@ impl Recall<'_> {
             body: &body,
             seq: entry.seq,
             ts: entry.ts,
+            reply: None,
         };
         out.replay(self.to, &delivery);
     }

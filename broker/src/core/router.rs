@@ -11,22 +11,27 @@
 //! session instead of a per-publish set.
 
 use log::debug;
-use protocol::topic::is_under;
-use protocol::Body;
 
 use super::clock::Clock;
-use super::command::{
-    Cancel, Command, CoreError, Filter, Hello, HistoryQuery, List, Publish, Subscribe,
-};
-use super::delivery::{Delivery, DeliveryKind, Form, Greeting, Notice, Profile, Recipient};
-use super::fan_out::FanOut;
+use super::command::{Command, CoreError, Hello, HistoryQuery, List};
+use super::dedup::Dedup;
+use super::delivery::{Form, Greeting, Notice, Profile, Recipient};
 use super::groups::GroupId;
+use super::inboxes::Inboxes;
 use super::outbox::Outbox;
+use super::presence::Presence;
 use super::replay::Recall;
 use super::session::Session;
 use super::subs::SubscriptionIndex;
-use super::topics::{TopicId, TopicLimit, TopicTree};
+use super::topics::TopicTree;
 use super::ConnId;
+
+#[path = "router_presence.rs"]
+mod presence;
+#[path = "router_publish.rs"]
+mod publish;
+#[path = "router_subscribe.rs"]
+mod subscribe;
 
 /// The router's limits and numbering, fixed at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +52,13 @@ pub struct RouterConfig {
     pub max_output: usize,
     /// Most subscriptions one connection may hold.
     pub max_subscriptions: usize,
+    /// How long a publish id is remembered (milliseconds, v2 §15).
+    pub dedup_window_ms: u64,
+    /// Most publish ids remembered at once.
+    pub dedup_max: usize,
+    /// After how long without input a present client is away (milliseconds,
+    /// v2 §16); `None`: never.
+    pub away_ms: Option<u64>,
 }
 
 impl Default for RouterConfig {
@@ -59,6 +71,9 @@ impl Default for RouterConfig {
             epoch: "0".to_owned(),
             max_output: usize::MAX,
             max_subscriptions: usize::MAX,
+            dedup_window_ms: 120_000,
+            dedup_max: 100_000,
+            away_ms: Some(60_000),
         }
     }
 }
@@ -78,6 +93,14 @@ pub struct Router {
     announce_to: Vec<Vec<ConnId>>,
     /// The queue-group members matching the delivery being fanned out.
     grouped: Vec<(GroupId, Recipient)>,
+    /// Publish ids in the deduplication window.
+    dedup: Dedup,
+    /// Reply inboxes and their subscribers.
+    inboxes: Inboxes,
+    /// Who is on which topic.
+    presence: Presence,
+    /// Sessions started, to number them (deduplication of unnamed clients).
+    sessions_started: u64,
     config: RouterConfig,
     /// When messages are accepted.
     clock: Clock,
@@ -101,6 +124,10 @@ impl Router {
             by_form: Vec::new(),
             announce_to: Vec::new(),
             grouped: Vec::new(),
+            dedup: Dedup::new(config.dedup_window_ms, config.dedup_max),
+            inboxes: Inboxes::default(),
+            presence: Presence::default(),
+            sessions_started: 0,
             config,
             clock: Clock::default(),
         }
@@ -123,6 +150,12 @@ impl Router {
             Some(ttl) => self.clock.now().saturating_sub(ttl),
             None => 0,
         }
+    }
+
+    /// Forgets publish ids whose deduplication window has passed.
+    pub fn expire_ids(&mut self) {
+        let now = self.clock.now();
+        self.dedup.expire(now);
     }
 
     /// Removes kept messages past the age bound, if there is one; returns
@@ -161,17 +194,23 @@ impl Router {
         if self.sessions.len() <= id.0 {
             self.sessions.resize_with(id.0 + 1, || None);
         }
-        self.sessions[id.0] = Some(Session::new(profile));
+        self.sessions_started += 1;
+        self.sessions[id.0] = Some(Session::new(profile, self.sessions_started));
     }
 
     /// Forgets a connection and all its subscriptions. Notices its departure
-    /// causes to others go through `out`; calling it again does nothing.
-    pub fn disconnect(&mut self, id: ConnId, _out: &mut impl Outbox) {
-        if let Some(session) = self.sessions.get_mut(id.0).and_then(Option::take) {
-            for sub in session.subs {
-                self.subs.remove(sub);
+    /// causes to others (presence leaves) go through `out`; calling it again
+    /// does nothing.
+    pub fn disconnect(&mut self, id: ConnId, out: &mut impl Outbox) {
+        let Some(subs) = self.session_mut(id).map(|s| std::mem::take(&mut s.subs)) else {
+            return;
+        };
+        for sub in subs {
+            if let Some(gone) = self.subs.remove(sub) {
+                self.forget(id, &gone, out);
             }
         }
+        self.sessions[id.0] = None;
     }
 
     /// The topic tree, for inspection.
@@ -190,6 +229,17 @@ impl Router {
         self.sessions.get(id.0).and_then(Option::as_ref)
     }
 
+    fn session_mut(&mut self, id: ConnId) -> Option<&mut Session> {
+        self.sessions.get_mut(id.0).and_then(Option::as_mut)
+    }
+
+    /// Sends `notice` to `to` alone, in its form.
+    fn tell(&self, to: ConnId, notice: &Notice<'_>, out: &mut impl Outbox) {
+        if let Some(form) = self.session(to).map(|s| s.profile.form) {
+            out.notify(form, notice, &[to]);
+        }
+    }
+
     /// Applies one request of connection `from`; every answer and delivery
     /// goes through `out`. A refused request gets one [`Notice::Refused`]
     /// and has no effect. Requests from a connection with no session are
@@ -202,10 +252,11 @@ impl Router {
         match command {
             Command::Publish(p) => self.publish(from, p, out),
             Command::Subscribe(s) => self.subscribe(from, s, out),
-            Command::Cancel(c) => self.cancel(from, &c),
+            Command::Cancel(c) => self.cancel(from, &c, out),
             Command::List(l) => self.list(from, &l, out),
             Command::Hello(h) => self.hello(from, h, out),
             Command::History(q) => self.history(from, &q, out),
+            Command::Who(t) => self.who(from, &t, out),
         }
     }
 
@@ -213,6 +264,7 @@ impl Router {
         let Some(session) = self.sessions.get_mut(from.0).and_then(Option::as_mut) else {
             return;
         };
+        let old = session.name.clone();
         if let Some(name) = h.name {
             session.name = Some(name.into_owned());
         }
@@ -227,6 +279,7 @@ impl Router {
             max_output: self.config.max_output,
         };
         out.notify(form, &Notice::Hello(greeting), &[from]);
+        self.renamed(from, old, out);
     }
 
     fn history(&mut self, from: ConnId, q: &HistoryQuery<'_>, out: &mut impl Outbox) {
@@ -237,198 +290,11 @@ impl Router {
         }
     }
 
-    fn publish(&mut self, from: ConnId, p: Publish<'_>, out: &mut impl Outbox) {
-        let topic = p.topic.topic.as_str();
-        if p.topic.topic.is_root() {
-            self.refuse(from, p.topic.sent(), &CoreError::PublishToRoot, out);
-            return;
-        }
-        if let Err(e) = self.check_retained(topic, &p.body) {
-            self.refuse(from, p.topic.sent(), &e, out);
-            return;
-        }
-        let (id, created) = match self.publish_topic(from, topic) {
-            Ok(found) => found,
-            Err(e) => {
-                self.refuse(from, p.topic.sent(), &e.into(), out);
-                return;
-            }
-        };
-        let ts = self.clock.now();
-        let seq = self.topics.record(id, &p.body, ts).unwrap_or_default();
-        // Always enough: the newest messages fit (checked above), and only
-        // they cannot leave.
-        self.topics.make_room(self.config.max_retained);
-        if created {
-            self.announce(out);
-        }
-        let delivery = Delivery {
-            kind: DeliveryKind::Live,
-            topic,
-            body: &p.body,
-            seq,
-            ts,
-        };
-        self.fan_out(from, id, &delivery, out);
-    }
-
-    /// Hands `delivery` to the subscriptions matching `topic`.
-    #[inline]
-    fn fan_out(
-        &mut self,
-        from: ConnId,
-        topic: TopicId,
-        delivery: &Delivery<'_>,
-        out: &mut impl Outbox,
-    ) {
-        self.fan_outs += 1;
-        FanOut {
-            subs: &mut self.subs,
-            sessions: &mut self.sessions,
-            by_form: &mut self.by_form,
-            grouped: &mut self.grouped,
-            stamp: self.fan_outs,
-        }
-        .run(from, topic, delivery, out);
-    }
-
-    /// Whether `body` as the newest message of `topic` keeps the topics'
-    /// newest messages, which cannot leave, within the kept-bytes bound
-    /// (older history makes room). One addition per publish; the exact check
-    /// (which looks the topic up) only runs near the bound.
-    #[inline]
-    fn check_retained(&self, topic: &str, body: &Body<'_>) -> Result<(), CoreError> {
-        let max = self.config.max_retained;
-        let new = match body {
-            Body::Json { text, .. } => text.len(),
-            Body::Value(v) => v.to_string().len(),
-        };
-        let total = self.topics.newest_bytes();
-        if total.saturating_add(new) <= max {
-            return Ok(());
-        }
-        let old = self
-            .topics
-            .get(topic)
-            .map_or(0, |id| self.topics.newest_len(id));
-        if (total - old).saturating_add(new) <= max {
-            return Ok(());
-        }
-        Err(CoreError::RetainedLimit { max })
-    }
-
-    /// The topic of a publish, created if need be, through the publisher's
-    /// last-topic cache.
-    #[inline]
-    fn publish_topic(&mut self, from: ConnId, topic: &str) -> Result<(TopicId, bool), TopicLimit> {
-        let Some(session) = self.sessions.get_mut(from.0).and_then(Option::as_mut) else {
-            return self.topics.get_or_create(topic);
-        };
-        if let Some((last, id)) = &session.last_publish {
-            if last == topic && self.topics.contains(*id) {
-                return Ok((*id, false));
-            }
-        }
-        let (id, created) = self.topics.get_or_create(topic)?;
-        match &mut session.last_publish {
-            Some((last, cached)) => {
-                last.clear();
-                last.push_str(topic);
-                *cached = id;
-            }
-            None => session.last_publish = Some((topic.to_owned(), id)),
-        }
-        Ok((id, created))
-    }
-
-    fn subscribe(&mut self, from: ConnId, s: Subscribe<'_>, out: &mut impl Outbox) {
-        let Router { subs, sessions, .. } = self;
-        let Some(Some(session)) = sessions.get(from.0) else {
-            return;
-        };
-        // Subscribing again to a filter held replaces its options.
-        let held = session.subs.iter().position(|&id| {
-            subs.get(id)
-                .is_some_and(|x| x.tag == s.tag && x.filter == s.filter)
-        });
-        let max = self.config.max_subscriptions;
-        if held.is_none() && session.subs.len() >= max {
-            let error = CoreError::SubscriptionLimit { max };
-            self.refuse(from, &s.sent, &error, out);
-            return;
-        }
-        let options = s.options.as_deref();
-        let content = match options
-            .and_then(|o| o.content.as_deref())
-            .map(|text| subs.filters_mut().acquire(text))
-        {
-            Some(Ok(id)) => Some(id),
-            Some(Err(e)) => return self.refuse(from, &s.sent, &e.into(), out),
-            None => None,
-        };
-        let created = match &s.filter {
-            Filter::Subtree(topic) => match self.topics.get_or_create(topic.as_str()) {
-                Ok((_, created)) => created,
-                Err(e) => {
-                    if let Some(f) = content {
-                        self.subs.filters_mut().release(f);
-                    }
-                    return self.refuse(from, &s.sent, &e.into(), out);
-                }
-            },
-            Filter::Pattern(_) => false,
-        };
-        let Router { subs, sessions, .. } = self;
-        let Some(Some(session)) = sessions.get_mut(from.0) else {
-            return;
-        };
-        if let Some(i) = held {
-            subs.remove(session.subs.swap_remove(i));
-        }
-        let filter = s.filter.clone().into_owned();
-        let group = options.and_then(|o| o.group.as_deref());
-        session
-            .subs
-            .push(subs.insert(from, s.tag, filter, group, content));
-        let form = session.profile.form;
-        debug!("conn {} subscribed to {}", from.0, s.filter.text());
-        if created {
-            self.announce(out);
-        }
-        // A queue-group member gets no replay: the group shares live
-        // messages, not the past.
-        if group.is_some() || !out.accepts_replay(from) {
-            return;
-        }
-        let cutoff = self.cutoff();
-        let mut recall = self.recall(from, form, cutoff);
-        recall.content = content.and_then(|f| self.subs.filters().get(f));
-        let resume = options.and_then(|o| o.resume.as_ref());
-        recall.subscription(&self.topics, &s.filter, resume, out);
-    }
-
-    fn cancel(&mut self, from: ConnId, c: &Cancel<'_>) {
-        let Router { subs, sessions, .. } = self;
-        let Some(Some(session)) = sessions.get_mut(from.0) else {
-            return;
-        };
-        let scope = c.scope.as_str();
-        session.subs.retain(|&id| match subs.get(id) {
-            Some(sub) if is_under(sub.filter.text(), scope) => {
-                subs.remove(id);
-                false
-            }
-            Some(_) => true,
-            None => false,
-        });
-        debug!("conn {} cancelled {scope}", from.0);
-    }
-
     fn list(&mut self, from: ConnId, l: &List<'_>, out: &mut impl Outbox) {
         let Some(form) = self.session(from).map(|s| s.profile.form) else {
             return;
         };
-        let notice = if self.topics.is_empty() {
+        let notice = if !self.topics.has_listed() {
             Notice::NoTopics
         } else {
             Notice::Topics {

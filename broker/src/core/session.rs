@@ -23,11 +23,18 @@ pub(super) struct Session {
     pub cache_hint: CacheHint,
     /// The name it gave in `HELLO`, if any.
     pub name: Option<String>,
+    /// This session's number among all started (never reused, unlike
+    /// connection ids).
+    pub serial: u64,
+    /// Sent nothing for the away delay (presence).
+    pub away: bool,
+    /// The topics it is a presence member of.
+    pub present_on: Vec<Box<str>>,
 }
 
 impl Session {
-    /// A session with no subscriptions.
-    pub fn new(profile: Profile) -> Self {
+    /// A session with no subscriptions, numbered `serial`.
+    pub fn new(profile: Profile, serial: u64) -> Self {
         Session {
             profile,
             subs: Vec::new(),
@@ -35,6 +42,9 @@ impl Session {
             last_publish: None,
             cache_hint: CacheHint::default(),
             name: None,
+            serial,
+            away: false,
+            present_on: Vec::new(),
         }
     }
 }

@@ -20,6 +20,7 @@ use foldhash::{HashMap, HashMapExt};
 use protocol::topic::segments;
 
 pub use super::history::{Entry, History};
+use super::inboxes::is_inbox;
 
 #[path = "topics_retention.rs"]
 mod retention;
@@ -51,6 +52,8 @@ struct Node {
     /// leave, this many-th (see `retention`); it goes back, in that order,
     /// when a newer one arrives.
     set_aside: Option<u64>,
+    /// A reply inbox: numbered but never kept, listed or announced.
+    inbox: bool,
 }
 
 #[derive(Debug)]
@@ -131,6 +134,7 @@ impl TopicTree {
                     index_in_parent: 0,
                     history: History::default(),
                     set_aside: None,
+                    inbox: false,
                 }),
             }],
             free: Vec::new(),
@@ -183,7 +187,9 @@ impl TopicTree {
             index_in_parent,
             history: History::default(),
             set_aside: None,
+            inbox: is_inbox(&path),
         };
+        let inbox = node.inbox;
         let id = match self.free.pop() {
             Some(slot) => {
                 let s = &mut self.slots[slot as usize];
@@ -209,8 +215,11 @@ impl TopicTree {
             p.children.push(id);
         }
         self.by_path.insert(path.clone(), id);
-        self.sorted.insert(path, id);
-        self.version += 1;
+        // Inboxes are never listed, so the list does not change.
+        if !inbox {
+            self.sorted.insert(path, id);
+            self.version += 1;
+        }
         id
     }
 
@@ -231,8 +240,10 @@ impl TopicTree {
         self.kept_count -= node.history.len();
         self.newest_bytes -= node.history.newest().map_or(0, Entry::bytes);
         self.by_path.remove(&node.path);
-        self.sorted.remove(&node.path);
-        self.version += 1;
+        if !node.inbox {
+            self.sorted.remove(&node.path);
+            self.version += 1;
+        }
         if let Some(parent) = node.parent.and_then(|p| self.node_mut(p)) {
             parent.children.swap_remove(node.index_in_parent);
             let moved = parent.children.get(node.index_in_parent).copied();
@@ -257,6 +268,18 @@ impl TopicTree {
             .get_mut(id.slot as usize)
             .filter(|s| s.generation == id.generation)
             .and_then(|s| s.node.as_mut())
+    }
+
+    /// The parent of `id` (`None` for the root or a topic that is gone).
+    #[must_use]
+    pub fn parent(&self, id: TopicId) -> Option<TopicId> {
+        self.node(id).and_then(|n| n.parent)
+    }
+
+    /// Whether some topic is listed (inboxes never are).
+    #[must_use]
+    pub fn has_listed(&self) -> bool {
+        !self.sorted.is_empty()
     }
 
     /// Whether `id` names a topic that still exists.

@@ -33,6 +33,9 @@ impl TopicTree {
     pub fn record(&mut self, id: TopicId, body: &Body<'_>, ts: u64) -> Option<u64> {
         let cap = self.history_cap;
         let node = self.node_mut(id)?;
+        if node.inbox {
+            return Some(node.history.advance());
+        }
         let pushed = node.history.push(body, ts, cap);
         let set_aside = node.set_aside.take();
         let new = node.history.newest().map_or(0, Entry::bytes);

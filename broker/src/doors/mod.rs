@@ -96,6 +96,11 @@ pub enum Farewell {
         /// The most topics with gaps.
         limit: usize,
     },
+    /// It sent nothing for the idle timeout.
+    IdleTimeout {
+        /// The timeout.
+        after: std::time::Duration,
+    },
 }
 
 /// One connection's protocol: see the module docs.

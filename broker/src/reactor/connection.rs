@@ -13,6 +13,7 @@
 //! `input`, so an idle connection holds no buffer at all.
 
 use std::net::{Shutdown, SocketAddr};
+use std::time::Instant;
 
 use mio::net::TcpStream;
 
@@ -67,6 +68,10 @@ pub(super) struct Connection {
     pub(super) admission: Admission,
     /// What happens when it falls too far behind.
     pub(super) slow: Slow,
+    /// When it last sent anything (the idle timeout, presence's away).
+    pub(super) last_input: Instant,
+    /// Its session was told it is away: its next input brings it back.
+    pub(super) away: bool,
     life: Life,
     /// Queued in the reactor's flush list.
     dirty: bool,
@@ -91,6 +96,8 @@ impl Connection {
             pressure: Pressure::Clear,
             admission,
             slow: Slow::Disconnect,
+            last_input: Instant::now(),
+            away: false,
             life: Life::Handshake,
             dirty: false,
         }

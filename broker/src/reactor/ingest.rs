@@ -66,6 +66,11 @@ impl Broker {
                     if !conn.is_open() {
                         continue;
                     }
+                    conn.last_input = Instant::now();
+                    if std::mem::take(&mut conn.away) {
+                        let (router, mut outbox) = self.outbox();
+                        router.active(id, &mut outbox);
+                    }
                     if self.ingest(id, &buf[..n]) {
                         self.flow.stall(id);
                         break;

@@ -16,11 +16,14 @@
 //! - [`outbox`]: the router's outbox over the connections.
 //! - [`flow`]: back-pressure and slow consumers.
 //! - [`drops`]: slow policy "drop": deliveries dropped, then told as gaps.
+//! - [`housekeeping`]: once a second, expired history and publish ids, away
+//!   clients (presence) and idle connections.
 //! - [`output`], [`timers`]: a connection's output buffer; deadlines.
 
 mod connection;
 mod drops;
 mod flow;
+mod housekeeping;
 mod ingest;
 mod listener;
 mod outbox;
@@ -56,7 +59,7 @@ const FIRST_CONN: usize = FIRST_LISTENER + MAX_LISTENERS;
 /// How often buffers left big by a burst are freed once idle.
 const BUFFER_SWEEP: Duration = Duration::from_secs(1);
 /// How often history past its age bound is removed (reads skip it before).
-const HISTORY_SWEEP: Duration = Duration::from_secs(1);
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
 
 /// Stops a running broker from another thread.
 #[derive(Debug, Clone)]
@@ -100,8 +103,9 @@ pub struct Broker {
     accept_retry: Option<Instant>,
     /// When to free idle big buffers, while some connection holds one.
     buffer_sweep: Option<Instant>,
-    /// When to remove expired history, if history has an age bound.
-    history_sweep: Option<Instant>,
+    /// When to look for expired history and publish ids, and for idle
+    /// connections (`housekeeping`).
+    housekeeping: Instant,
 }
 
 impl Broker {
@@ -145,8 +149,11 @@ impl Broker {
                 epoch: fresh_epoch(),
                 max_output: config.max_pending_output,
                 max_subscriptions: config.max_subscriptions,
+                dedup_window_ms: millis(config.dedup_window),
+                dedup_max: config.dedup_max,
+                away_ms: config.away.map(millis),
             }),
-            history_sweep: config.history_ttl.map(|_| Instant::now() + HISTORY_SWEEP),
+            housekeeping: Instant::now() + HOUSEKEEPING,
             flow: FlowControl::new(config.max_pending_output),
             config,
             conns: Slab::new(),
@@ -248,7 +255,7 @@ impl Broker {
             self.lingering.next(),
             self.accept_retry,
             self.buffer_sweep,
-            self.history_sweep,
+            Some(self.housekeeping),
             self.flow.watching().then(|| now + flow::CHECK_EVERY),
         ];
         deadlines
@@ -398,17 +405,19 @@ impl Broker {
                 self.accept(i);
             }
         }
-        if self.history_sweep.is_some_and(|t| t <= now) {
-            let gone = self.router.expire();
-            if gone > 0 {
-                debug!("{gone} kept messages expired");
-            }
-            self.history_sweep = Some(now + HISTORY_SWEEP);
+        if self.housekeeping <= now {
+            self.housekeep(now);
+            self.housekeeping = now + HOUSEKEEPING;
         }
         self.flow.check(now, &mut self.conns);
         self.flow
             .resume(&mut self.conns, &mut self.schedule.backlog);
     }
+}
+
+/// A duration in whole milliseconds (saturating).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A new epoch name for this start: without a durable store, numbering

@@ -42,8 +42,13 @@ impl ConnOutbox<'_> {
     }
 
     /// Appends the shared bytes to each open connection of `to`; a
-    /// `delivery`'s are subject to each one's slow policy.
-    fn fan_out(&mut self, delivery: Option<&Delivery<'_>>, to: impl Iterator<Item = ConnId>) {
+    /// `delivery`'s are subject to each one's slow policy. Returns to how
+    /// many they were appended.
+    fn fan_out(
+        &mut self,
+        delivery: Option<&Delivery<'_>>,
+        to: impl Iterator<Item = ConnId>,
+    ) -> usize {
         let ConnOutbox {
             conns,
             flow,
@@ -52,6 +57,7 @@ impl ConnOutbox<'_> {
             max_pending,
             stall,
         } = self;
+        let mut queued = 0;
         for id in to {
             let Some(conn) = conns.get_mut(id.0).filter(|c| c.is_open()) else {
                 continue;
@@ -63,7 +69,9 @@ impl ConnOutbox<'_> {
             }
             conn.output.buffer().extend_from_slice(scratch);
             *stall |= account(flow, schedule, id, conn, *max_pending);
+            queued += 1;
         }
+        queued
     }
 }
 
@@ -174,35 +182,36 @@ fn drop_slow(schedule: &mut Schedule, id: ConnId, conn: &mut Connection, limit: 
 }
 
 impl Outbox for ConnOutbox<'_> {
-    fn deliver(&mut self, _form: Form, delivery: &Delivery<'_>, to: &[Recipient]) {
+    fn deliver(&mut self, _form: Form, delivery: &Delivery<'_>, to: &[Recipient]) -> usize {
         if let [only] = to {
             // One recipient needs no shared copy: encode into its output. A
             // connection that may drop deliveries takes the shared path,
             // where the policy judges the bytes before they are queued.
             let Some(conn) = self.conns.get_mut(only.conn.0) else {
-                return;
+                return 0;
             };
             if !conn.codec.wraps_deliveries() && matches!(conn.slow, Slow::Disconnect) {
                 if conn.is_open() && encode(conn, delivery).is_some() {
                     self.stall |=
                         account(self.flow, self.schedule, only.conn, conn, self.max_pending);
+                    return 1;
                 }
-                return;
+                return 0;
             }
         }
         let Some(first) = to.iter().find_map(|r| self.conns.get(r.conn.0)) else {
-            return;
+            return 0;
         };
         let wraps = first.codec.wraps_deliveries();
         self.scratch.clear();
         if let Err(e) = first.codec.encode_delivery(delivery, self.scratch) {
             debug!("delivery on {} not encoded: {e}", delivery.topic);
-            return;
+            return 0;
         }
         if !wraps {
-            self.fan_out(Some(delivery), to.iter().map(|r| r.conn));
-            return;
+            return self.fan_out(Some(delivery), to.iter().map(|r| r.conn));
         }
+        let mut queued = 0;
         for r in to {
             let Some(conn) = self.conns.get_mut(r.conn.0).filter(|c| c.is_open()) else {
                 continue;
@@ -214,7 +223,9 @@ impl Outbox for ConnOutbox<'_> {
             conn.codec
                 .wrap_delivery(delivery, r.tag, self.scratch, conn.output.buffer());
             self.stall |= account(self.flow, self.schedule, r.conn, conn, self.max_pending);
+            queued += 1;
         }
+        queued
     }
 
     fn notify(&mut self, _form: Form, notice: &Notice<'_>, to: &[ConnId]) {

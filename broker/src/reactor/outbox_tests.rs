@@ -112,6 +112,7 @@ fn live<'a>(topic: &'a str, body: &'a Body<'a>) -> Delivery<'a> {
         body,
         seq: 1,
         ts: 1_733_500_000_000,
+        reply: None,
     }
 }
 

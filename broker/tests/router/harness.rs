@@ -60,7 +60,7 @@ impl Recorder {
 }
 
 impl Outbox for Recorder {
-    fn deliver(&mut self, form: Form, delivery: &Delivery<'_>, to: &[Recipient]) {
+    fn deliver(&mut self, form: Form, delivery: &Delivery<'_>, to: &[Recipient]) -> usize {
         self.delivered.push(Delivered {
             form,
             topic: delivery.topic.to_owned(),
@@ -69,6 +69,7 @@ impl Outbox for Recorder {
         self.fan_out(to.iter().map(|r| r.conn), |codec, out| {
             codec.encode_delivery(delivery, out).expect("encodable");
         });
+        to.len()
     }
 
     fn notify(&mut self, _form: Form, notice: &Notice<'_>, to: &[ConnId]) {

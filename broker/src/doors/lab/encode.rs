@@ -1,13 +1,15 @@
 //! Lab frames for what the router hands out: deliveries (`PUBLISH`,
 //! `LAST_MSG`), topic lists (`LIST_ACK`, `LIST_NACK`, paged to the frame
-//! limit), v2 answers (`HELLO`, `HISTORY`, `GAP`) and errors (`ERROR`).
+//! limit), v2 answers and notices (`HELLO`, `HISTORY`, `GAP`, `PUBACK`,
+//! `NO_RESPONDERS`, `PRESENCE`, `WHO`) and errors (`ERROR`).
 
 use std::borrow::Cow;
 
 use log::debug;
-use protocol::{Attrs, Body, EncodeError, Format, Method, Value, MAX_PAYLOAD};
+use protocol::{Attrs, Body, EncodeError, Format, FrameError, Links, Method, Value, MAX_PAYLOAD};
 
 use super::history;
+use crate::core::delivery::{PresenceEvent, Present, PubAck};
 use crate::core::{Delivery, DeliveryKind, Gap, Greeting, Notice, TopicList};
 
 /// What `HELLO` answers call the broker.
@@ -26,7 +28,18 @@ pub(super) fn delivery(
         DeliveryKind::Live | DeliveryKind::Resumed => Method::Publish,
         DeliveryKind::Retained => Method::LastMsg,
     };
-    format.encode_parts(method, d.topic, d.body, Attrs::stamped(d.seq, d.ts), out)
+    let links = Links {
+        id: None,
+        reply: d.reply,
+    };
+    format.encode_linked(
+        method,
+        d.topic,
+        d.body,
+        Attrs::stamped(d.seq, d.ts),
+        links,
+        out,
+    )
 }
 
 /// Appends the frame of a notice.
@@ -43,6 +56,76 @@ pub(super) fn notice(format: Format, notice: &Notice<'_>, out: &mut Vec<u8>) {
         Notice::Hello(g) => hello(format, &g, out),
         Notice::History(page) => history::page(format, &page, out),
         Notice::Gap(g) => gap(format, &g, out),
+        Notice::PubAck(a) => puback(format, &a, out),
+        Notice::NoResponders { reply, topic } => {
+            let msg = Value::from(topic);
+            if let Err(e) = format.encode_value(Method::NoResponders, reply, &msg, Attrs::NONE, out)
+            {
+                debug!("NO_RESPONDERS on {reply} not encoded: {e}");
+            }
+        }
+        Notice::Presence(p) => presence(format, &p, out),
+        Notice::Who { topic, present } => who(format, topic, present, out),
+    }
+}
+
+/// Appends a `PUBACK` (v2 §15).
+fn puback(format: Format, a: &PubAck<'_>, out: &mut Vec<u8>) {
+    let mut msg = vec![
+        ("seq".into(), int(a.seq)),
+        ("receivers".into(), int(a.receivers)),
+    ];
+    if let Some(id) = a.id {
+        msg.push(("id".into(), Value::from(id)));
+    }
+    if a.duplicate {
+        msg.push(("duplicate".into(), Value::Bool(true)));
+    }
+    let msg = Value::Dict(msg);
+    if let Err(e) = format.encode_value(Method::PubAck, a.topic, &msg, Attrs::NONE, out) {
+        debug!("PUBACK on {} not encoded: {e}", a.topic);
+    }
+}
+
+/// Appends a `PRESENCE` (v2 §16).
+fn presence(format: Format, p: &PresenceEvent<'_>, out: &mut Vec<u8>) {
+    let msg = Value::Dict(vec![
+        ("name".into(), Value::from(p.name)),
+        ("id".into(), int(p.conn.0 as u64)),
+        ("action".into(), Value::from(p.action.as_str())),
+        ("ts".into(), int(p.ts)),
+    ]);
+    if let Err(e) = format.encode_value(Method::Presence, p.topic, &msg, Attrs::NONE, out) {
+        debug!("PRESENCE on {} not encoded: {e}", p.topic);
+    }
+}
+
+/// Appends the answer to `WHO` (v2 §16). A list too long for one frame is
+/// cut to what fits, with `more` set.
+fn who(format: Format, topic: &str, present: &[Present], out: &mut Vec<u8>) {
+    let entry = |p: &Present| {
+        Value::Dict(vec![
+            ("name".into(), Value::from(p.name.as_str())),
+            ("id".into(), int(p.conn.0 as u64)),
+            (
+                "state".into(),
+                Value::from(if p.away { "away" } else { "online" }),
+            ),
+            ("since".into(), int(p.since)),
+        ])
+    };
+    let mut shown = present.len();
+    loop {
+        let msg = Value::List(present[..shown].iter().map(entry).collect());
+        let attrs = Attrs::more(shown < present.len());
+        match format.encode_value(Method::Who, topic, &msg, attrs, out) {
+            Err(EncodeError::Frame(FrameError::TooLarge(_))) if shown > 0 => shown /= 2,
+            Err(e) => {
+                debug!("WHO on {topic} not encoded: {e}");
+                return;
+            }
+            Ok(()) => return,
+        }
     }
 }
 

@@ -132,6 +132,9 @@ impl Codec for LabCodec {
             Farewell::TooManyGaps { limit } => {
                 format!("slow consumer: deliveries dropped on more than {limit} topics; closing")
             }
+            Farewell::IdleTimeout { after } => {
+                format!("idle timeout: nothing received for {after:?}; closing")
+            }
         };
         encode::error(self.format(), "", &reason, out);
     }

@@ -116,6 +116,8 @@ pub(super) struct SubscribeOptions {
     pub resume: Option<Resume>,
     /// Join this queue group (v2 §15).
     pub group: Option<String>,
+    /// Receive the topic's presence events (v2 §16).
+    pub presence: bool,
     /// Only messages this CEL expression passes (v2 §14); the router
     /// compiles it.
     pub filter: Option<String>,
@@ -124,18 +126,20 @@ pub(super) struct SubscribeOptions {
 impl SubscribeOptions {
     /// The router's form: `None` when there is none (v1).
     pub(super) fn into_core(self) -> Option<Box<core::SubscribeOptions>> {
-        if self.resume.is_none() && self.group.is_none() && self.filter.is_none() {
+        if self.resume.is_none() && self.group.is_none() && self.filter.is_none() && !self.presence
+        {
             return None;
         }
         Some(Box::new(core::SubscribeOptions {
             resume: self.resume,
             group: self.group,
             content: self.filter,
+            presence: self.presence,
         }))
     }
 }
 
-/// `SUBSCRIBE`'s options (v2 §13-15: `resume`, `filter`, `group`); a `msg` that is not an object is v1's
+/// `SUBSCRIBE`'s options (v2 §13-16: `resume`, `filter`, `group`, `presence`); a `msg` that is not an object is v1's
 /// and means none. A group name follows the rules of a client name; a group
 /// member gets no replay, so `resume` with `group` is refused.
 pub(super) fn subscribe(msg: &Body<'_>) -> Result<SubscribeOptions, Refused> {
@@ -151,6 +155,8 @@ pub(super) fn subscribe(msg: &Body<'_>) -> Result<SubscribeOptions, Refused> {
                 options.group = Some(name);
             }
             ("group", other) => return Err(format!("group must be a string, not {other}")),
+            ("presence", Value::Bool(b)) => options.presence = b,
+            ("presence", other) => return Err(format!("presence must be a bool, not {other}")),
             ("filter", Value::Str(text)) => options.filter = Some(text),
             ("filter", other) => return Err(format!("filter must be a string, not {other}")),
             _ => {}

@@ -7,9 +7,10 @@
 
 use std::borrow::Cow;
 
-use protocol::{Attrs, Body, Envelope, Format, Method, Pattern, Topic, MAX_PAYLOAD};
+use protocol::{Attrs, Body, Envelope, Format, Links, Method, Pattern, Topic, MAX_PAYLOAD};
 
 use super::{encode, history, options};
+use crate::core::command::PublishKeys;
 use crate::core::{
     Cancel, Command, Filter, HistoryQuery, List, Publish, SubTag, Subscribe, TopicArg,
 };
@@ -30,11 +31,21 @@ pub(super) fn decode<'a>(format: Format, payload: &'a [u8], out: &mut Vec<u8>) -
         }
     };
     let Envelope {
-        method, topic, msg, ..
+        method,
+        topic,
+        msg,
+        attrs,
+        id,
+        reply,
     } = envelope;
     let raw = topic.unwrap_or(Cow::Borrowed(""));
     let command = match method {
-        Method::Publish => publish(raw, msg, payload.len()),
+        Method::Publish => publish_keys(attrs.ack, id, reply)
+            .map_err(|reason| Refusal {
+                topic: raw.clone(),
+                reason,
+            })
+            .and_then(|keys| publish(raw, msg, keys, payload.len())),
         Method::Subscribe => subscribe(raw, &msg),
         Method::CancelSub => cancel(raw, &msg),
         Method::List => list(raw, &msg),
@@ -42,6 +53,7 @@ pub(super) fn decode<'a>(format: Format, payload: &'a [u8], out: &mut Vec<u8>) -
             .map(Command::Hello)
             .map_err(|reason| Refusal { topic: raw, reason }),
         Method::History => history_query(raw, &msg),
+        Method::Who => topic_arg(raw).map(Command::Who),
         Method::Ping => {
             pong(format, raw.as_ref(), &msg, out);
             return Action::Answered;
@@ -95,22 +107,62 @@ fn topic_arg(raw: Cow<'_, str>) -> Result<TopicArg<'_>, Refusal<'_>> {
         })
 }
 
+/// Longest publish `id`, in bytes (v2 §15).
+const MAX_ID_LEN: usize = 128;
+
+/// A publish's v2 keys (v2 §15): `None` when it has none (v1).
+fn publish_keys(
+    ack: bool,
+    id: Option<Cow<'_, str>>,
+    reply: Option<Cow<'_, str>>,
+) -> Result<Option<Box<PublishKeys>>, String> {
+    if let Some(id) = &id {
+        if id.is_empty() || id.len() > MAX_ID_LEN {
+            return Err(format!(
+                "id must be 1 to {MAX_ID_LEN} bytes, not {}",
+                id.len()
+            ));
+        }
+    }
+    let reply = match reply {
+        Some(r) if r.contains('*') => {
+            return Err(format!("reply {r:?} is a pattern; it must be a topic"))
+        }
+        Some(r) => match Topic::parse(&r) {
+            Ok(t) if t.is_root() => return Err("reply cannot be the root topic".to_owned()),
+            Ok(t) => Some(t.as_str().to_owned()),
+            Err(e) => return Err(format!("reply {r:?}: {e}")),
+        },
+        None => None,
+    };
+    if !ack && id.is_none() && reply.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(PublishKeys {
+        ack,
+        id: id.map(Cow::into_owned),
+        reply,
+    })))
+}
+
 fn publish<'a>(
     raw: Cow<'a, str>,
     body: Body<'a>,
+    keys: Option<Box<PublishKeys>>,
     request_len: usize,
 ) -> Result<Command<'a>, Refusal<'a>> {
     let topic = topic_arg(raw)?;
     // The router refuses a publish to the root before anything else.
     if request_len > SMALL_REQUEST && !topic.topic.is_root() {
-        if let Err(reason) = check_size(topic.topic.as_str(), &body) {
+        let reply = keys.as_deref().and_then(|k| k.reply.as_deref());
+        if let Err(reason) = check_size(topic.topic.as_str(), &body, reply) {
             return Err(Refusal {
                 topic: Cow::Owned(topic.sent().to_owned()),
                 reason,
             });
         }
     }
-    Ok(Command::Publish(Publish { topic, body }))
+    Ok(Command::Publish(Publish { topic, body, keys }))
 }
 
 /// Whether a message fits every frame it may travel in, in both formats,
@@ -121,10 +173,16 @@ fn publish<'a>(
 /// 4 bytes per byte when rewritten (`<item/>` becomes `<item
 /// type="str"></item>`), and a topic at most 6 bytes per byte; a `HISTORY`
 /// answer adds a few hundred bytes.
-fn check_size(topic: &str, body: &Body<'_>) -> Result<(), String> {
+fn check_size(topic: &str, body: &Body<'_>, reply: Option<&str>) -> Result<(), String> {
     let widest = Attrs::stamped(u64::MAX, u64::MAX);
+    let links = Links { id: None, reply };
+    let reply_len = |format: Format| {
+        let none = format.payload_len(Method::Publish, "/", &Body::NULL, Attrs::NONE);
+        let with = format.linked_payload_len(Method::Publish, "/", &Body::NULL, Attrs::NONE, links);
+        with.and_then(|w| Ok(w - none?))
+    };
     for format in Format::ALL {
-        let extra = history::extra_over_delivery(format);
+        let extra = history::extra_over_delivery(format) + reply_len(format).unwrap_or(0);
         let len = format
             .max_payload_len(Method::LastMsg, topic, body, widest)
             .and_then(|bound| match bound + extra {
@@ -148,6 +206,12 @@ fn subscribe<'a>(raw: Cow<'a, str>, msg: &Body<'_>) -> Result<Command<'a>, Refus
         Ok(o) => o,
         Err(reason) => return Err(Refusal { topic: raw, reason }),
     };
+    if options.presence && raw.contains('*') {
+        return Err(Refusal {
+            topic: raw,
+            reason: "presence is for an exact topic, not a pattern".to_owned(),
+        });
+    }
     // A `*` segment makes it a pattern (v2 §14); anything else is a topic.
     let filter = if raw.contains('*') {
         match Pattern::parse_cow(raw.clone()) {

@@ -1,0 +1,212 @@
+//! Publishing: numbering and keeping a message, fanning it out, and what the
+//! publisher is told back (v2 §15: `PUBACK`, deduplication by id,
+//! `NO_RESPONDERS`). Reply inboxes are numbered but never kept, and go once
+//! unused.
+
+use protocol::Body;
+
+use super::Router;
+use crate::core::command::{CoreError, Publish, PublishKeys};
+use crate::core::dedup::{FirstAck, Publisher};
+use crate::core::delivery::{Delivery, DeliveryKind, Notice, PubAck};
+use crate::core::fan_out::FanOut;
+use crate::core::inboxes::is_inbox;
+use crate::core::outbox::Outbox;
+use crate::core::topics::{TopicId, TopicLimit};
+use crate::core::ConnId;
+
+impl Router {
+    pub(super) fn publish(&mut self, from: ConnId, p: Publish<'_>, out: &mut impl Outbox) {
+        let topic = p.topic.topic.as_str();
+        if p.topic.topic.is_root() {
+            self.refuse(from, p.topic.sent(), &CoreError::PublishToRoot, out);
+            return;
+        }
+        let keys = p.keys.as_deref();
+        if let Some(keys) = keys.filter(|k| k.id.is_some()) {
+            if self.repeated(from, topic, keys, out) {
+                return;
+            }
+        }
+        let inbox = is_inbox(topic);
+        if !inbox {
+            if let Err(e) = self.check_retained(topic, &p.body) {
+                self.refuse(from, p.topic.sent(), &e, out);
+                return;
+            }
+        }
+        let (id, created) = match self.publish_topic(from, topic) {
+            Ok(found) => found,
+            Err(e) => {
+                self.refuse(from, p.topic.sent(), &e.into(), out);
+                return;
+            }
+        };
+        let ts = self.clock.now();
+        let seq = self.topics.record(id, &p.body, ts).unwrap_or_default();
+        if inbox {
+            self.inboxes.forget_unused(id, &mut self.topics);
+        } else {
+            // Always enough: the newest messages fit (checked above), and
+            // only they cannot leave.
+            self.topics.make_room(self.config.max_retained);
+            if created {
+                self.announce(out);
+            }
+        }
+        let delivery = Delivery {
+            kind: DeliveryKind::Live,
+            topic,
+            body: &p.body,
+            seq,
+            ts,
+            reply: keys.and_then(|k| k.reply.as_deref()),
+        };
+        let receivers = self.fan_out(from, id, &delivery, out);
+        if let Some(keys) = keys {
+            self.answer(from, topic, keys, seq, receivers as u64, out);
+        }
+    }
+
+    /// Whether a publish with an id repeats one in the deduplication window;
+    /// if so it is answered as the first was (when it asks) and goes no
+    /// further.
+    fn repeated(
+        &mut self,
+        from: ConnId,
+        topic: &str,
+        keys: &PublishKeys,
+        out: &mut impl Outbox,
+    ) -> bool {
+        let (Some(id), Some(who)) = (keys.id.as_deref(), self.publisher(from)) else {
+            return false;
+        };
+        let now = self.clock.now();
+        self.dedup.expire(now);
+        let Some(first) = self.dedup.get(&who, topic, id) else {
+            return false;
+        };
+        if keys.ack {
+            let ack = PubAck {
+                topic,
+                seq: first.seq,
+                receivers: first.receivers,
+                id: Some(id),
+                duplicate: true,
+            };
+            self.tell(from, &Notice::PubAck(ack), out);
+        }
+        true
+    }
+
+    /// What the publisher of an accepted message is told, and what is
+    /// remembered of its id.
+    fn answer(
+        &mut self,
+        from: ConnId,
+        topic: &str,
+        keys: &PublishKeys,
+        seq: u64,
+        receivers: u64,
+        out: &mut impl Outbox,
+    ) {
+        if let (Some(id), Some(who)) = (keys.id.as_deref(), self.publisher(from)) {
+            let now = self.clock.now();
+            self.dedup
+                .insert(who, topic, id, now, FirstAck { seq, receivers });
+        }
+        if keys.ack {
+            let ack = PubAck {
+                topic,
+                seq,
+                receivers,
+                id: keys.id.as_deref(),
+                duplicate: false,
+            };
+            self.tell(from, &Notice::PubAck(ack), out);
+        }
+        if let Some(reply) = keys.reply.as_deref().filter(|_| receivers == 0) {
+            self.tell(from, &Notice::NoResponders { reply, topic }, out);
+        }
+    }
+
+    /// Whose ids a publish of `from` is deduplicated among: its name, or
+    /// its session.
+    fn publisher(&self, from: ConnId) -> Option<Publisher> {
+        let s = self.session(from)?;
+        Some(match &s.name {
+            Some(name) => Publisher::Named(name.as_str().into()),
+            None => Publisher::Session(s.serial),
+        })
+    }
+
+    /// Hands `delivery` to the subscriptions matching `topic`; returns the
+    /// connections it was queued for.
+    #[inline]
+    fn fan_out(
+        &mut self,
+        from: ConnId,
+        topic: TopicId,
+        delivery: &Delivery<'_>,
+        out: &mut impl Outbox,
+    ) -> usize {
+        self.fan_outs += 1;
+        FanOut {
+            subs: &mut self.subs,
+            sessions: &mut self.sessions,
+            by_form: &mut self.by_form,
+            grouped: &mut self.grouped,
+            stamp: self.fan_outs,
+        }
+        .run(from, topic, delivery, out)
+    }
+
+    /// Whether `body` as the newest message of `topic` keeps the topics'
+    /// newest messages, which cannot leave, within the kept-bytes bound
+    /// (older history makes room). One addition per publish; the exact check
+    /// (which looks the topic up) only runs near the bound.
+    #[inline]
+    fn check_retained(&self, topic: &str, body: &Body<'_>) -> Result<(), CoreError> {
+        let max = self.config.max_retained;
+        let new = match body {
+            Body::Json { text, .. } => text.len(),
+            Body::Value(v) => v.to_string().len(),
+        };
+        let total = self.topics.newest_bytes();
+        if total.saturating_add(new) <= max {
+            return Ok(());
+        }
+        let old = self
+            .topics
+            .get(topic)
+            .map_or(0, |id| self.topics.newest_len(id));
+        if (total - old).saturating_add(new) <= max {
+            return Ok(());
+        }
+        Err(CoreError::RetainedLimit { max })
+    }
+
+    /// The topic of a publish, created if need be, through the publisher's
+    /// last-topic cache.
+    #[inline]
+    fn publish_topic(&mut self, from: ConnId, topic: &str) -> Result<(TopicId, bool), TopicLimit> {
+        let Some(session) = self.sessions.get_mut(from.0).and_then(Option::as_mut) else {
+            return self.topics.get_or_create(topic);
+        };
+        if let Some((last, id)) = &session.last_publish {
+            if last == topic && self.topics.contains(*id) {
+                return Ok((*id, false));
+            }
+        }
+        let (id, created) = self.topics.get_or_create(topic)?;
+        match &mut session.last_publish {
+            Some((last, cached)) => {
+                last.clear();
+                last.push_str(topic);
+                *cached = id;
+            }
+            None => session.last_publish = Some((topic.to_owned(), id)),
+        }
+        Ok((id, created))
+    }
+}
