@@ -66,9 +66,13 @@ impl Queue {
         let mut request = Message::publish(topic.as_str(), value);
         request.reply = Some(inbox.clone());
         let sent = self.write_message(&request);
+        // Topic announcements come to connections holding a subscription:
+        // a queue with none gets them only because of its inbox.
+        let unsubscribed = self.session.subs.is_empty();
         let outcome = sent.and_then(|()| {
             let mut fenced = false;
             self.wait(deadline, |m| match m.method {
+                Method::ListAck if unsubscribed => Ok(Step::Taken),
                 Method::Publish | Method::LastMsg if m.topic == inbox => {
                     Ok(Step::Done(Outcome::Reply(m.msg)))
                 }
