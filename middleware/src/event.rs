@@ -7,6 +7,7 @@ use std::fmt;
 use protocol::{Message, Method, Value};
 
 use crate::error::{Error, Result};
+use crate::presence::PresenceAction;
 
 /// One thing the broker told this client.
 ///
@@ -138,51 +139,6 @@ impl GapReason {
 }
 
 impl fmt::Display for GapReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What a [`Event::Presence`] reports (v2 §16).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum PresenceAction {
-    /// The client subscribed to the topic.
-    Join,
-    /// It cancelled that subscription or disconnected.
-    Leave,
-    /// The broker heard nothing from it for its away delay.
-    Away,
-    /// It sent a frame again after being away.
-    Back,
-    /// An action this library does not know, as the broker spelled it.
-    Other(String),
-}
-
-impl PresenceAction {
-    /// The action as spelled on the wire.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        match self {
-            PresenceAction::Join => "join",
-            PresenceAction::Leave => "leave",
-            PresenceAction::Away => "away",
-            PresenceAction::Back => "back",
-            PresenceAction::Other(s) => s,
-        }
-    }
-
-    fn from_wire(s: &str) -> PresenceAction {
-        match s {
-            "join" => PresenceAction::Join,
-            "leave" => PresenceAction::Leave,
-            "away" => PresenceAction::Away,
-            "back" => PresenceAction::Back,
-            _ => PresenceAction::Other(s.to_owned()),
-        }
-    }
-}
-
-impl fmt::Display for PresenceAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

@@ -1,7 +1,6 @@
-//! Who is on a topic (v2 §16): the [`Member`]s a
-//! [`Queue::who`](crate::Queue::who) answer lists. The events of a
-//! presence subscription are [`Event::Presence`](crate::Event::Presence)
-//! with a [`PresenceAction`](crate::PresenceAction).
+//! Presence (v2 §16): what an [`Event::Presence`](crate::Event::Presence)
+//! reports ([`PresenceAction`]), and who is on a topic: the [`Member`]s a
+//! [`Queue::who`](crate::Queue::who) answer lists.
 
 use std::fmt;
 
@@ -9,6 +8,51 @@ use protocol::Value;
 
 use crate::error::{Error, Result};
 use crate::event::{field, number};
+
+/// What an [`Event::Presence`](crate::Event::Presence) reports (v2 §16).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PresenceAction {
+    /// The client subscribed to the topic.
+    Join,
+    /// It cancelled that subscription or disconnected.
+    Leave,
+    /// The broker heard nothing from it for its away delay.
+    Away,
+    /// It sent a frame again after being away.
+    Back,
+    /// An action this library does not know, as the broker spelled it.
+    Other(String),
+}
+
+impl PresenceAction {
+    /// The action as spelled on the wire.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            PresenceAction::Join => "join",
+            PresenceAction::Leave => "leave",
+            PresenceAction::Away => "away",
+            PresenceAction::Back => "back",
+            PresenceAction::Other(s) => s,
+        }
+    }
+
+    pub(crate) fn from_wire(s: &str) -> PresenceAction {
+        match s {
+            "join" => PresenceAction::Join,
+            "leave" => PresenceAction::Leave,
+            "away" => PresenceAction::Away,
+            "back" => PresenceAction::Back,
+            _ => PresenceAction::Other(s.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for PresenceAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A named client subscribed to a topic, as `WHO` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

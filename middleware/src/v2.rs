@@ -289,10 +289,7 @@ mod tests {
     fn subscribe_options_and_pubacks_are_read() {
         let o = SubscribeOptions::presence();
         assert!(!o.is_empty());
-        assert_eq!(
-            Value::Dict(o.entries()).to_string(),
-            r#"{"presence":true}"#
-        );
+        assert_eq!(Value::Dict(o.entries()).to_string(), r#"{"presence":true}"#);
         let msg = Value::Dict(vec![
             ("seq".into(), Value::Int(4)),
             ("receivers".into(), Value::Int(2)),

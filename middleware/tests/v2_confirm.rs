@@ -59,7 +59,11 @@ fn pubacks_count_receivers_and_number_messages() {
     }
     let ack = producer.publish_confirmed("two").expect("confirm");
     assert_eq!((ack.seq, ack.receivers, ack.duplicate), (2, 2, false));
-    assert_ne!(ack.id.as_deref(), Some(id.as_str()), "a fresh id per message");
+    assert_ne!(
+        ack.id.as_deref(),
+        Some(id.as_str()),
+        "a fresh id per message"
+    );
     for q in [&mut json, &mut xml] {
         assert_eq!(delivery(q), ("/c/a".into(), Value::from("two"), 2));
     }
@@ -184,7 +188,9 @@ fn a_lost_puback_is_retried_on_the_same_connection_and_kept_once() {
         })
     };
     let start = Instant::now();
-    let ack = producer.publish_confirmed(1i64).expect("confirmed in the end");
+    let ack = producer
+        .publish_confirmed(1i64)
+        .expect("confirmed in the end");
     unmute.join().expect("unmute");
     assert!(start.elapsed() >= Duration::from_millis(300));
     assert!(ack.duplicate, "the first copy was accepted: {ack:?}");
@@ -229,7 +235,9 @@ fn a_cut_connection_is_retried_on_the_next_one_and_kept_once() {
         })
     };
     let start = Instant::now();
-    let ack = producer.publish_confirmed("b").expect("confirmed after reconnecting");
+    let ack = producer
+        .publish_confirmed("b")
+        .expect("confirmed after reconnecting");
     cut.join().expect("cut");
     assert!(start.elapsed() < TIMEOUT, "not the same-connection retry");
     assert!(ack.duplicate, "{ack:?}");

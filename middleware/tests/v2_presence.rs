@@ -70,7 +70,10 @@ fn joins_and_leaves_are_seen_and_who_lists_the_named() {
 
     let mut alice = client(&addr, Some("alice"), Format::Xml);
     alice.subscribe("/room").expect("subscribe");
-    assert_eq!(presence(&mut watcher), ("alice".into(), PresenceAction::Join));
+    assert_eq!(
+        presence(&mut watcher),
+        ("alice".into(), PresenceAction::Join)
+    );
     // Unnamed clients take no part.
     let mut anonymous = client(&addr, None, Format::Json);
     anonymous.subscribe("/room").expect("subscribe");
@@ -108,7 +111,10 @@ fn joins_and_leaves_are_seen_and_who_lists_the_named() {
         ("alice".into(), PresenceAction::Leave)
     );
     alice.subscribe("/room").expect("again");
-    assert_eq!(presence(&mut watcher), ("alice".into(), PresenceAction::Join));
+    assert_eq!(
+        presence(&mut watcher),
+        ("alice".into(), PresenceAction::Join)
+    );
     drop(alice);
     assert_eq!(
         presence(&mut watcher),
@@ -187,7 +193,10 @@ fn a_presence_subscription_is_made_again_after_a_reconnection() {
         .subscribe_with("/room", &SubscribeOptions::presence())
         .expect("subscribe");
     assert_eq!(presence(&mut carol), ("carol".into(), PresenceAction::Join));
-    assert_eq!(presence(&mut watcher), ("carol".into(), PresenceAction::Join));
+    assert_eq!(
+        presence(&mut watcher),
+        ("carol".into(), PresenceAction::Join)
+    );
     proxy.cut();
     // The watcher reconnects in its next call, and gets its own join
     // again: presence is still on.
@@ -206,8 +215,17 @@ fn a_presence_subscription_is_made_again_after_a_reconnection() {
             other => panic!("{other:?}"),
         }
     }
-    assert!(seen.contains(&("watcher".into(), PresenceAction::Leave)), "{seen:?}");
-    assert!(seen.contains(&("watcher".into(), PresenceAction::Join)), "{seen:?}");
+    assert!(
+        seen.contains(&("watcher".into(), PresenceAction::Leave)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("watcher".into(), PresenceAction::Join)),
+        "{seen:?}"
+    );
     carol.cancel_sub("/room").expect("cancel");
-    assert_eq!(presence(&mut watcher), ("carol".into(), PresenceAction::Leave));
+    assert_eq!(
+        presence(&mut watcher),
+        ("carol".into(), PresenceAction::Leave)
+    );
 }

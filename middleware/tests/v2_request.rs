@@ -117,12 +117,7 @@ fn no_responders_is_told_at_once() {
 fn a_request_nobody_answers_times_out_and_its_late_reply_is_dropped() {
     let broker = LiveBroker::start();
     // Subscribed, so the request is delivered, but it answers only later.
-    let mut silent = open(
-        &broker.addr(),
-        "/slow",
-        Role::Consumer,
-        &Options::default(),
-    );
+    let mut silent = open(&broker.addr(), "/slow", Role::Consumer, &Options::default());
     silent.ping().expect("subscribed");
     let mut q = broker.producer("/p");
     let start = Instant::now();
@@ -135,8 +130,16 @@ fn a_request_nobody_answers_times_out_and_its_late_reply_is_dropped() {
     }
     assert!(start.elapsed() >= timeout);
     let request = next(&mut silent);
-    assert!(matches!(&request, Event::Publish { value: Value::Int(7), .. }));
-    assert!(request.reply_to().is_some_and(|r| r.starts_with("/_INBOX/")));
+    assert!(matches!(
+        &request,
+        Event::Publish {
+            value: Value::Int(7),
+            ..
+        }
+    ));
+    assert!(request
+        .reply_to()
+        .is_some_and(|r| r.starts_with("/_INBOX/")));
     silent.respond(&request, 70i64).expect("late answer");
     silent.ping().expect("answered");
     // The late reply is not an event, and not the next request's reply.
@@ -189,7 +192,12 @@ fn deliveries_while_waiting_are_kept_for_pull() {
 #[test]
 fn respond_needs_a_request() {
     let broker = LiveBroker::start();
-    let mut q = open(&broker.addr(), "/plain", Role::Consumer, &Options::default());
+    let mut q = open(
+        &broker.addr(),
+        "/plain",
+        Role::Consumer,
+        &Options::default(),
+    );
     q.ping().expect("subscribed");
     let mut p = broker.producer("/plain");
     p.push(1i64).expect("push");

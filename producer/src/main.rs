@@ -339,7 +339,11 @@ mod tests {
         );
         assert!(Args::try_parse_from(["producer", "--type", "weather"]).is_err());
         assert!(!Args::try_parse_from(["producer"]).unwrap().confirm);
-        assert!(Args::try_parse_from(["producer", "--confirm"]).unwrap().confirm);
+        assert!(
+            Args::try_parse_from(["producer", "--confirm"])
+                .unwrap()
+                .confirm
+        );
     }
 
     #[test]

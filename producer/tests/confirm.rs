@@ -130,6 +130,9 @@ fn without_the_flag_the_output_is_unchanged() {
     for line in &lines {
         let (topic, value) = line.split_once(' ').expect(line);
         assert_eq!(topic, "/currency");
-        assert!(value.parse::<i64>().is_ok_and(|v| (0..=40).contains(&v)), "{line}");
+        assert!(
+            value.parse::<i64>().is_ok_and(|v| (0..=40).contains(&v)),
+            "{line}"
+        );
     }
 }

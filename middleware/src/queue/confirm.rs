@@ -190,7 +190,9 @@ impl Queue {
     /// Whether `e` lost the connection and reconnection is on: the next
     /// `revive` re-establishes it and the message goes again.
     fn lost_but_reconnecting(&self, e: &Error) -> bool {
-        e.is_fatal() && !matches!(e, Error::ReconnectFailed { .. }) && self.session.reconnect.is_some()
+        e.is_fatal()
+            && !matches!(e, Error::ReconnectFailed { .. })
+            && self.session.reconnect.is_some()
     }
 }
 
