@@ -71,6 +71,7 @@ impl Router {
     /// Whether a publish with an id repeats one in the deduplication window;
     /// if so it is answered as the first was (when it asks) and goes no
     /// further.
+    #[inline(never)]
     fn repeated(
         &mut self,
         from: ConnId,
@@ -101,6 +102,7 @@ impl Router {
 
     /// What the publisher of an accepted message is told, and what is
     /// remembered of its id.
+    #[inline(never)]
     fn answer(
         &mut self,
         from: ConnId,

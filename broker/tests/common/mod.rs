@@ -86,6 +86,15 @@ impl Raw {
         c
     }
 
+    /// Closes abruptly: with a zero linger the kernel sends a reset (RST),
+    /// not a FIN, and drops whatever the broker sent that was not read.
+    #[allow(dead_code)]
+    pub fn reset(self) {
+        let sock = socket2::SockRef::from(&self.stream);
+        sock.set_linger(Some(Duration::ZERO)).expect("linger");
+        drop(self);
+    }
+
     /// A JSON client.
     #[track_caller]
     pub fn json(addr: SocketAddr) -> Raw {

@@ -40,12 +40,18 @@ pub(super) fn decode<'a>(format: Format, payload: &'a [u8], out: &mut Vec<u8>) -
     } = envelope;
     let raw = topic.unwrap_or(Cow::Borrowed(""));
     let command = match method {
-        Method::Publish => publish_keys(attrs.ack, id, reply)
-            .map_err(|reason| Refusal {
-                topic: raw.clone(),
-                reason,
-            })
-            .and_then(|keys| publish(raw, msg, keys, payload.len())),
+        Method::Publish => {
+            // Nearly every publish is v1's: its keys are not looked at.
+            let keys = if attrs.ack || id.is_some() || reply.is_some() {
+                publish_keys(attrs.ack, id, reply)
+            } else {
+                Ok(None)
+            };
+            match keys {
+                Ok(keys) => publish(raw, msg, keys, payload.len()),
+                Err(reason) => Err(Refusal { topic: raw, reason }),
+            }
+        }
         Method::Subscribe => subscribe(raw, &msg),
         Method::CancelSub => cancel(raw, &msg),
         Method::List => list(raw, &msg),
@@ -110,7 +116,9 @@ fn topic_arg(raw: Cow<'_, str>) -> Result<TopicArg<'_>, Refusal<'_>> {
 /// Longest publish `id`, in bytes (v2 §15).
 const MAX_ID_LEN: usize = 128;
 
-/// A publish's v2 keys (v2 §15): `None` when it has none (v1).
+/// A publish's v2 keys (v2 §15).
+#[cold]
+#[inline(never)]
 fn publish_keys(
     ack: bool,
     id: Option<Cow<'_, str>>,
@@ -135,9 +143,6 @@ fn publish_keys(
         },
         None => None,
     };
-    if !ack && id.is_none() && reply.is_none() {
-        return Ok(None);
-    }
     Ok(Some(Box::new(PublishKeys {
         ack,
         id: id.map(Cow::into_owned),
