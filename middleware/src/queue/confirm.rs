@@ -9,7 +9,7 @@
 //! connection to be recognized: one without a name takes `client-<random>`
 //! at its first confirmed publish.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::debug;
 use protocol::{Message, Method, Value};
@@ -102,7 +102,8 @@ impl Queue {
             attempts,
         };
         let mut attempts = 0;
-        let mut wait = policy.retry;
+        // A zero wait would resend without ever reading.
+        let mut wait = policy.retry.max(Duration::from_millis(1));
         // The first PING token of this call: an `ERROR` on the topic after
         // its `PONG` answers one of this call's publishes.
         let mut first_token = None;
