@@ -105,8 +105,9 @@ impl Queue {
         // A zero wait would resend without ever reading.
         let mut wait = policy.retry.max(Duration::from_millis(1));
         // The first PING token of this call: an `ERROR` on the topic after
-        // its `PONG` answers one of this call's publishes.
+        // its `PONG` (once `fenced`) answers one of this call's publishes.
         let mut first_token = None;
+        let mut fenced = false;
         loop {
             match self.revive(give_up) {
                 Ok(_) => {}
@@ -131,7 +132,7 @@ impl Queue {
             };
             wait = wait.saturating_mul(2);
             let fence = first_token.clone().unwrap_or(Value::Null);
-            match self.await_ack(&topic, &id, &fence, until) {
+            match self.await_ack(&topic, &id, (&fence, &mut fenced), until) {
                 Ok(ack) => return Ok(ack),
                 Err(Error::TimedOut) => {
                     if give_up.is_some_and(|g| Instant::now() >= g) {
@@ -148,28 +149,28 @@ impl Queue {
     }
 
     /// Waits until `until` for the `PUBACK` of `id` on `topic`, or an
-    /// `ERROR` on `topic` after the `PONG` of `fence`.
+    /// `ERROR` on `topic` once `fenced`: after the `PONG` of the token
+    /// `fence` or a later one.
     fn await_ack(
         &mut self,
         topic: &str,
         id: &str,
-        fence: &Value,
+        (fence, fenced): (&Value, &mut bool),
         until: Option<Instant>,
     ) -> Result<PubAck> {
         let first = match fence {
             Value::Int(t) => *t,
             _ => i64::MAX,
         };
-        let mut fenced = false;
         self.wait(until, |m| match m.method {
             Method::PubAck if m.topic == topic && acked_id(&m.msg) == Some(id) => {
                 Ok(Step::Done(PubAck::from_message(m.topic, &m.msg)?))
             }
             Method::Pong => {
-                fenced |= matches!(m.msg, Value::Int(t) if t >= first);
+                *fenced |= matches!(m.msg, Value::Int(t) if t >= first);
                 Ok(Step::Taken)
             }
-            Method::Error if fenced && m.topic == topic => Err(refused(m)),
+            Method::Error if *fenced && m.topic == topic => Err(refused(m)),
             _ => Ok(Step::Other(m)),
         })
     }
