@@ -119,6 +119,7 @@ impl Args {
         SubscribeOptions {
             filter: self.filter.clone(),
             group: self.group.clone(),
+            ..SubscribeOptions::default()
         }
     }
 
@@ -201,6 +202,13 @@ fn event_line(event: &Event) -> String {
         } => format!("gap: {topic} [{from}..{to}] ({reason})"),
         Event::Topics(topics) => topics_line(topics),
         Event::Error { topic, reason } => format!("error: {topic} {reason}"),
+        Event::Presence {
+            topic,
+            name,
+            action,
+            ..
+        } => format!("presence: {topic} {name} {action}"),
+        Event::NoResponders { reply, topic } => format!("no responders: {topic} (reply {reply})"),
     }
 }
 
@@ -355,6 +363,7 @@ mod tests {
             value: Value::from("hi there"),
             seq: None,
             ts: None,
+            reply: None,
         };
         assert_eq!(event_line(&live), r#"/msg "hi there""#);
         let numbered = Event::Publish {
@@ -362,6 +371,7 @@ mod tests {
             value: Value::Int(1),
             seq: Some(12),
             ts: Some(1),
+            reply: None,
         };
         assert_eq!(event_line(&numbered), "/msg 1 [12]");
         let retained = Event::LastMsg {
@@ -369,6 +379,7 @@ mod tests {
             value: Value::Int(3),
             seq: None,
             ts: None,
+            reply: None,
         };
         assert_eq!(event_line(&retained), "/c 3 (retained)");
         let gap = Event::Gap {

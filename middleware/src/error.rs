@@ -1,6 +1,7 @@
 //! The one error type of the crate, [`Error`](enum@Error), and its [`Result`] alias.
 
 use std::io;
+use std::time::Duration;
 
 use protocol::{DecodeError, FrameError, TopicError, ValueError};
 use thiserror::Error;
@@ -17,6 +18,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// | [`Connect`](Error::Connect) | there is none |
 /// | [`Topic`](Error::Topic), [`PublishToRoot`](Error::PublishToRoot), [`TooLarge`](Error::TooLarge), [`Value`](Error::Value) | usable: nothing was sent |
 /// | [`Decode`](Error::Decode), [`Protocol`](Error::Protocol), [`Broker`](Error::Broker), [`TimedOut`](Error::TimedOut) | usable: the frame was consumed whole, or none was started |
+/// | [`Unconfirmed`](Error::Unconfirmed), [`InvalidId`](Error::InvalidId), [`NoResponders`](Error::NoResponders), [`NoReply`](Error::NoReply), [`NotARequest`](Error::NotARequest) | usable |
 /// | [`Frame`](Error::Frame), [`Closed`](Error::Closed), [`ClosedBecause`](Error::ClosedBecause), [`Io`](Error::Io), [`WriteTimedOut`](Error::WriteTimedOut) | gone: every later call answers [`Closed`](Error::Closed), unless reconnection is on (then the next call reconnects) |
 /// | [`ReconnectFailed`](Error::ReconnectFailed) | gone, and reconnection is off |
 ///
@@ -112,6 +114,51 @@ pub enum Error {
     /// connection was closed.
     #[error("timed out sending to the broker; connection closed")]
     WriteTimedOut,
+    /// [`Queue::publish_confirmed`](crate::Queue::publish_confirmed) got no
+    /// `PUBACK` before its [`Confirm`](crate::Confirm) deadline, sending the
+    /// message `attempts` times under one id. The message may or may not
+    /// have been accepted: publishing it again with
+    /// [`Queue::publish_confirmed_as`](crate::Queue::publish_confirmed_as)
+    /// and this id, within the broker's dedup window (2 minutes by
+    /// default), does not repeat it.
+    #[error("no PUBACK for message {id:?} on {topic} after {attempts} attempts")]
+    Unconfirmed {
+        /// The topic published on.
+        topic: String,
+        /// The message's id.
+        id: String,
+        /// How many times it was sent.
+        attempts: u32,
+    },
+    /// A message id given to
+    /// [`Queue::publish_confirmed_as`](crate::Queue::publish_confirmed_as)
+    /// is empty or longer than 128 bytes (v2 §15). Nothing was sent.
+    #[error("invalid message id {id:?}: ids are 1 to 128 bytes")]
+    InvalidId {
+        /// The id as given.
+        id: String,
+    },
+    /// A [`Queue::request`](crate::Queue::request) reached no connection
+    /// at all: nobody subscribes to its topic (`NO_RESPONDERS`, v2 §15).
+    #[error("no responders on {topic}")]
+    NoResponders {
+        /// The request's topic.
+        topic: String,
+    },
+    /// A [`Queue::request`](crate::Queue::request) reached some
+    /// connection, but no reply came within its timeout. A late reply is
+    /// dropped.
+    #[error("no reply on {topic} within {timeout:?}")]
+    NoReply {
+        /// The request's topic.
+        topic: String,
+        /// The time waited.
+        timeout: Duration,
+    },
+    /// [`Queue::respond`](crate::Queue::respond) to an event that is no
+    /// request (no delivery, or one without a reply topic). Nothing was sent.
+    #[error("the event has no reply topic to answer on")]
+    NotARequest,
     /// The connection was lost and reconnecting gave up, as its
     /// [`Reconnect`](crate::Reconnect) policy says.
     #[error("gave up reconnecting after {attempts} failed attempts: {last}")]

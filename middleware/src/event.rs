@@ -7,6 +7,7 @@ use std::fmt;
 use protocol::{Message, Method, Value};
 
 use crate::error::{Error, Result};
+use crate::presence::PresenceAction;
 
 /// One thing the broker told this client.
 ///
@@ -27,6 +28,9 @@ pub enum Event {
         /// When the broker accepted it, in milliseconds since the Unix
         /// epoch (v2 §11); `None` from a v1 broker.
         ts: Option<u64>,
+        /// Where the publisher waits for an answer (v2 §15): the message
+        /// is a request, answered with [`Queue::respond`](crate::Queue::respond).
+        reply: Option<String>,
     },
     /// A retained message (`LAST_MSG`), replayed when this client subscribed:
     /// the last value published on `topic` before the subscription.
@@ -40,6 +44,8 @@ pub enum Event {
         /// When the broker accepted it (ms since the Unix epoch); `None`
         /// from a v1 broker.
         ts: Option<u64>,
+        /// The reply topic its publisher gave, if any (v2 §15).
+        reply: Option<String>,
     },
     /// Messages `from..=to` of `topic` were not and will not be delivered on
     /// this connection (`GAP`, v2 §13).
@@ -65,6 +71,30 @@ pub enum Event {
         topic: String,
         /// The broker's human-readable reason.
         reason: String,
+    },
+    /// A named client joined, left, went away from or came back to `topic`
+    /// (`PRESENCE`, v2 §16), for a subscription made with
+    /// [`SubscribeOptions::presence`](crate::SubscribeOptions::presence).
+    Presence {
+        /// The topic subscribed to with presence.
+        topic: String,
+        /// The client's `HELLO` name.
+        name: String,
+        /// The client's connection id at the broker.
+        id: u64,
+        /// What happened.
+        action: PresenceAction,
+        /// When, in milliseconds since the Unix epoch.
+        ts: u64,
+    },
+    /// A message this client published with a reply topic reached no
+    /// connection at all (`NO_RESPONDERS`, v2 §15). [`Queue::request`](crate::Queue::request)
+    /// takes those of its own requests; this is for the others.
+    NoResponders {
+        /// The reply topic of the request.
+        reply: String,
+        /// The topic the request was published on (normalized).
+        topic: String,
     },
 }
 
@@ -121,13 +151,23 @@ impl Event {
         matches!(self, Event::Publish { .. } | Event::LastMsg { .. })
     }
 
+    /// The reply topic of a delivery that is a request (v2 §15).
+    #[must_use]
+    pub fn reply_to(&self) -> Option<&str> {
+        match self {
+            Event::Publish { reply, .. } | Event::LastMsg { reply, .. } => reply.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Turns a message received from the broker into an event.
     ///
     /// # Errors
     /// [`Error::Protocol`] for a method only clients send, for an answer
-    /// that is no event (`HELLO`, `PONG` and `HISTORY` answers are taken by
-    /// the [`Queue`](crate::Queue) call that asked), for a `LIST_ACK` whose
-    /// `msg` is not a list of strings and for a malformed `GAP`.
+    /// that is no event (`HELLO`, `PONG`, `HISTORY`, `PUBACK` and `WHO`
+    /// answers are taken by the [`Queue`](crate::Queue) call that asked),
+    /// for a `LIST_ACK` whose `msg` is not a list of strings and for a
+    /// malformed `GAP` or `PRESENCE`.
     pub fn from_message(m: Message) -> Result<Event> {
         Ok(match m.method {
             Method::Publish => Event::Publish {
@@ -135,12 +175,19 @@ impl Event {
                 value: m.msg,
                 seq: m.attrs.seq,
                 ts: m.attrs.ts,
+                reply: m.reply,
             },
             Method::LastMsg => Event::LastMsg {
                 topic: m.topic,
                 value: m.msg,
                 seq: m.attrs.seq,
                 ts: m.attrs.ts,
+                reply: m.reply,
+            },
+            Method::Presence => presence(m.topic, &m.msg)?,
+            Method::NoResponders => Event::NoResponders {
+                reply: m.topic,
+                topic: reason_text(m.msg),
             },
             Method::Gap => gap(m.topic, m.msg)?,
             Method::ListAck => Event::Topics(topic_list(m.msg)?),
@@ -149,14 +196,9 @@ impl Event {
                 topic: m.topic,
                 reason: reason_text(m.msg),
             },
-            // Protocol v2 §15-16 answers the middleware does not handle yet.
-            Method::Hello
-            | Method::Pong
-            | Method::History
-            | Method::PubAck
-            | Method::NoResponders
-            | Method::Presence
-            | Method::Who => {
+            // Answers taken by the call that asked (late ones are dropped
+            // before they get here).
+            Method::Hello | Method::Pong | Method::History | Method::PubAck | Method::Who => {
                 return Err(Error::Protocol(format!(
                     "a {} answer outside the call that asks for it",
                     m.method
@@ -187,6 +229,27 @@ fn gap(topic: String, msg: Value) -> Result<Event> {
         from,
         to,
         reason: GapReason::from_wire(reason.clone()),
+    })
+}
+
+/// The event of a `PRESENCE` `msg`: `{"name", "id", "action", "ts"}`.
+fn presence(topic: String, msg: &Value) -> Result<Event> {
+    let (Some(Value::Str(name)), Some(id), Some(Value::Str(action)), Some(ts)) = (
+        field(msg, "name"),
+        number(msg, "id"),
+        field(msg, "action"),
+        number(msg, "ts"),
+    ) else {
+        return Err(Error::Protocol(format!(
+            "PRESENCE msg {msg} is not name, id, action and ts"
+        )));
+    };
+    Ok(Event::Presence {
+        topic,
+        name: name.clone(),
+        id,
+        action: PresenceAction::from_wire(action),
+        ts,
     })
 }
 
@@ -266,6 +329,7 @@ mod tests {
                 value: Value::Int(1),
                 seq: Some(4),
                 ts: Some(1_733_500_000_000),
+                reply: None,
             }
         );
         assert!(e.is_delivery());
@@ -345,5 +409,59 @@ mod tests {
             Event::from_message(Message::new(Method::Pong, "/", 1i64)),
             Err(Error::Protocol(_))
         ));
+    }
+
+    #[test]
+    fn v2_part_3_events_from_messages() {
+        let mut m = Message::publish("/svc", 2i64);
+        m.reply = Some("/_INBOX/ab/1".into());
+        let e = Event::from_message(m).unwrap();
+        assert_eq!(e.reply_to(), Some("/_INBOX/ab/1"));
+        let presence = |action: &str| {
+            Value::Dict(vec![
+                ("name".into(), Value::from("alice")),
+                ("id".into(), Value::Int(3)),
+                ("action".into(), Value::from(action)),
+                ("ts".into(), Value::Int(99)),
+            ])
+        };
+        for (wire, action) in [
+            ("join", PresenceAction::Join),
+            ("leave", PresenceAction::Leave),
+            ("away", PresenceAction::Away),
+            ("back", PresenceAction::Back),
+            ("later", PresenceAction::Other("later".into())),
+        ] {
+            let e = Event::from_message(Message::new(Method::Presence, "/room", presence(wire)));
+            assert_eq!(
+                e.unwrap(),
+                Event::Presence {
+                    topic: "/room".into(),
+                    name: "alice".into(),
+                    id: 3,
+                    action: action.clone(),
+                    ts: 99,
+                }
+            );
+            assert_eq!(action.to_string(), wire);
+        }
+        assert!(matches!(
+            Event::from_message(Message::new(Method::Presence, "/room", Value::Null)),
+            Err(Error::Protocol(_))
+        ));
+        let e = Event::from_message(Message::new(Method::NoResponders, "/_INBOX/x", "/svc"));
+        assert_eq!(
+            e.unwrap(),
+            Event::NoResponders {
+                reply: "/_INBOX/x".into(),
+                topic: "/svc".into(),
+            }
+        );
+        for method in [Method::PubAck, Method::Who] {
+            assert!(matches!(
+                Event::from_message(Message::new(method, "/a", Value::Null)),
+                Err(Error::Protocol(_))
+            ));
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! How [`Queue::connect_with`](crate::Queue::connect_with) connects:
-//! [`Options`], and the [`Reconnect`] policy of a resuming queue.
+//! [`Options`], and the [`Reconnect`] policy of a resuming queue; how
+//! [`Queue::publish_confirmed`](crate::Queue::publish_confirmed) retries:
+//! [`Confirm`].
 
 use std::time::Duration;
 
@@ -96,6 +98,36 @@ impl Default for Reconnect {
             max: Duration::from_secs(2),
             attempts: None,
             give_up_after: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// How [`Queue::publish_confirmed`](crate::Queue::publish_confirmed)
+/// waits for its `PUBACK` and sends the message again (under the same id,
+/// so the broker keeps it once).
+///
+/// The message is sent again when `retry` passes without an answer, the
+/// wait doubling after each attempt, and at once on a new connection after
+/// a lost one (with reconnection on). The call gives up with
+/// [`Error::Unconfirmed`](crate::Error::Unconfirmed) once `give_up_after`
+/// has passed since it started.
+///
+/// `give_up_after` should stay below the broker's dedup window (2 minutes
+/// by default): past the window, a copy still in flight would count as a
+/// new message. The default: 1 s doubling, giving up after 60 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirm {
+    /// The wait for a `PUBACK` before the first retry.
+    pub retry: Duration,
+    /// Time from the call after which it gives up.
+    pub give_up_after: Duration,
+}
+
+impl Default for Confirm {
+    fn default() -> Self {
+        Confirm {
+            retry: Duration::from_secs(1),
+            give_up_after: Duration::from_secs(60),
         }
     }
 }

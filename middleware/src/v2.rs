@@ -1,6 +1,6 @@
 //! The values of protocol v2's requests and answers (`docs/protocol.md`,
-//! v2 §10-12): [`Hello`] options, the broker's [`Welcome`], and a topic's
-//! [`History`].
+//! v2 §10-15): [`Hello`] options, the broker's [`Welcome`], a topic's
+//! [`History`], [`SubscribeOptions`] and a publish's [`PubAck`].
 
 use protocol::Value;
 
@@ -52,7 +52,7 @@ impl Hello {
     }
 }
 
-/// What a subscription asks besides its topic (`SUBSCRIBE` `msg`, v2 §14-15).
+/// What a subscription asks besides its topic (`SUBSCRIBE` `msg`, v2 §14-16).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubscribeOptions {
     /// Only messages this CEL expression is true for, over `msg`, `topic`
@@ -62,6 +62,10 @@ pub struct SubscribeOptions {
     /// Share the topic's messages with the other members of this queue
     /// group: each message goes to one of them. A member gets no replay.
     pub group: Option<String>,
+    /// Also receive [`Event::Presence`](crate::Event::Presence) for the
+    /// topic: named clients joining and leaving it (v2 §16). Exact topics
+    /// only: the broker refuses it on a pattern.
+    pub presence: bool,
 }
 
 impl SubscribeOptions {
@@ -70,7 +74,7 @@ impl SubscribeOptions {
     pub fn filter(expr: impl Into<String>) -> Self {
         SubscribeOptions {
             filter: Some(expr.into()),
-            group: None,
+            ..SubscribeOptions::default()
         }
     }
 
@@ -78,15 +82,24 @@ impl SubscribeOptions {
     #[must_use]
     pub fn group(name: impl Into<String>) -> Self {
         SubscribeOptions {
-            filter: None,
             group: Some(name.into()),
+            ..SubscribeOptions::default()
+        }
+    }
+
+    /// With presence events for the topic.
+    #[must_use]
+    pub fn presence() -> Self {
+        SubscribeOptions {
+            presence: true,
+            ..SubscribeOptions::default()
         }
     }
 
     /// Whether none is set (a v1 subscription).
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.filter.is_none() && self.group.is_none()
+        self.filter.is_none() && self.group.is_none() && !self.presence
     }
 
     /// The options' keys of a `SUBSCRIBE` `msg`.
@@ -98,7 +111,52 @@ impl SubscribeOptions {
         if let Some(g) = &self.group {
             keys.push(("group".to_owned(), Value::from(g.as_str())));
         }
+        if self.presence {
+            keys.push(("presence".to_owned(), Value::Bool(true)));
+        }
         keys
+    }
+}
+
+/// The broker's acknowledgement of a publish (`PUBACK`, v2 §15), as
+/// [`Queue::publish_confirmed`](crate::Queue::publish_confirmed) returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PubAck {
+    /// The topic published on, normalized.
+    pub topic: String,
+    /// The message's number on its topic.
+    pub seq: u64,
+    /// How many connections the message was queued for (subscribers whose
+    /// filter refused it, or whose slow policy dropped it, not counted).
+    pub receivers: u64,
+    /// The id the message was published with.
+    pub id: Option<String>,
+    /// The broker had accepted this id on this topic already (a retry whose
+    /// first `PUBACK` was lost): the message was not stored or delivered
+    /// again, and `seq` and `receivers` are the first time's.
+    pub duplicate: bool,
+}
+
+impl PubAck {
+    /// Reads a `PUBACK`: topic, and `msg` `{"seq", "receivers", "id"?,
+    /// "duplicate"?}`.
+    pub(crate) fn from_message(topic: String, msg: &Value) -> Result<PubAck> {
+        let (Some(seq), Some(receivers)) = (number(msg, "seq"), number(msg, "receivers")) else {
+            return Err(Error::Protocol(format!(
+                "PUBACK msg {msg} lacks seq or receivers"
+            )));
+        };
+        let id = match field(msg, "id") {
+            Some(Value::Str(s)) => Some(s.clone()),
+            _ => None,
+        };
+        Ok(PubAck {
+            topic,
+            seq,
+            receivers,
+            id,
+            duplicate: matches!(field(msg, "duplicate"), Some(Value::Bool(true))),
+        })
     }
 }
 
@@ -225,6 +283,37 @@ mod tests {
             hello.to_value().to_string(),
             r#"{"version":2,"name":"alice","slow":"drop"}"#
         );
+    }
+
+    #[test]
+    fn subscribe_options_and_pubacks_are_read() {
+        let o = SubscribeOptions::presence();
+        assert!(!o.is_empty());
+        assert_eq!(Value::Dict(o.entries()).to_string(), r#"{"presence":true}"#);
+        let msg = Value::Dict(vec![
+            ("seq".into(), Value::Int(4)),
+            ("receivers".into(), Value::Int(2)),
+            ("id".into(), Value::from("p-1")),
+            ("duplicate".into(), Value::Bool(true)),
+        ]);
+        let ack = PubAck::from_message("/a".into(), &msg).unwrap();
+        assert_eq!(
+            ack,
+            PubAck {
+                topic: "/a".into(),
+                seq: 4,
+                receivers: 2,
+                id: Some("p-1".into()),
+                duplicate: true,
+            }
+        );
+        let plain = Value::Dict(vec![
+            ("seq".into(), Value::Int(1)),
+            ("receivers".into(), Value::Int(0)),
+        ]);
+        let ack = PubAck::from_message("/a".into(), &plain).unwrap();
+        assert_eq!((ack.id, ack.duplicate), (None, false));
+        assert!(PubAck::from_message("/a".into(), &Value::Null).is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@ fn retained(topic: &str, value: impl Into<Value>) -> Event {
         value: value.into(),
         seq: None,
         ts: None,
+        reply: None,
     }
 }
 
@@ -338,6 +339,7 @@ fn undecodable_frames_are_skipped() {
             value: Value::Dict(vec![("a".into(), Value::List(vec![]))]),
             seq: Some(7),
             ts: None,
+            reply: None,
         }
     );
     s.finish();

@@ -42,6 +42,7 @@ fn deliveries_carry_seq_and_ts_in_both_formats() {
                     value,
                     seq,
                     ts: Some(ts),
+                    reply: None,
                 } => {
                     assert_eq!((topic.as_str(), value), ("/n/a", Value::Int(want)));
                     assert_eq!(seq, Some(want_seq), "{:?}", q.format());
@@ -60,6 +61,7 @@ fn deliveries_carry_seq_and_ts_in_both_formats() {
             value,
             seq: Some(3),
             ts: Some(_),
+            ..
         } => assert_eq!((topic.as_str(), value), ("/n/a", Value::Int(12))),
         other => panic!("{other:?}"),
     }

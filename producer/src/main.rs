@@ -6,6 +6,12 @@
 //! | `currency` | `/currency`: an integer 0 to 40 |
 //! | `msg` | `/msg`: a line of text from a built-in list |
 //! | `telephony` | `/telephony/orange` 0 to 40, `/telephony/unite` 0 to 100, `/telephony/moldcell` 10000 to 11000, each on its own connection |
+//!
+//! With `--confirm`, every value is published with an acknowledgement
+//! (protocol v2 §15, `Queue::publish_confirmed`): the line is printed once
+//! the broker has accepted the value, as `<topic> <value> [<seq>] -> <k>
+//! receivers`, and a last line sums up the receivers:
+//! `confirmed <n> values: receivers min <a>, avg <b>, max <c>`.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -14,7 +20,7 @@ use std::thread;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use middleware::{Event, Format, Queue, Role, Value};
+use middleware::{Event, Format, Options, PubAck, Queue, Reconnect, Role, Value};
 use rand::seq::IndexedRandom;
 use rand::Rng;
 
@@ -45,6 +51,12 @@ struct Args {
     /// Broker port
     #[arg(long, default_value_t = 8000)]
     port: u16,
+    /// Have the broker acknowledge every value (protocol v2), sending it
+    /// again under the same id until it does (after a lost connection too),
+    /// so it is kept exactly once; print each value's number and receivers,
+    /// and a summary at the end
+    #[arg(long)]
+    confirm: bool,
 }
 
 /// The kinds of data of the lab.
@@ -155,17 +167,71 @@ impl From<io::Error> for Failure {
 /// How long to wait at the end for the broker to answer the last publishes.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// Connects one queue per topic of `args.kind`.
+/// Connects one queue per topic of `args.kind`; with `--confirm`, queues
+/// that reconnect after a lost connection (to send unacknowledged values
+/// again).
 fn connect(args: &Args) -> Result<Vec<(Queue, Generator)>, Failure> {
     let addr = format!("{}:{}", args.host, args.port);
+    let options = Options {
+        format: args.serializer.into(),
+        reconnect: args.confirm.then(Reconnect::default),
+        ..Options::default()
+    };
     args.kind
         .streams()
         .iter()
         .map(|&(topic, generator)| {
-            let queue = Queue::connect(&addr, topic, Role::Producer, args.serializer.into())?;
+            let queue = Queue::connect_with(&addr, topic, Role::Producer, &options)?;
             Ok((queue, generator))
         })
         .collect()
+}
+
+/// The receivers of the acknowledged values, for the `--confirm` summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Receivers {
+    /// Values acknowledged.
+    count: u64,
+    min: u64,
+    max: u64,
+    sum: u64,
+}
+
+impl Receivers {
+    fn add(&mut self, receivers: u64) {
+        self.min = if self.count == 0 {
+            receivers
+        } else {
+            self.min.min(receivers)
+        };
+        self.max = self.max.max(receivers);
+        self.sum = self.sum.saturating_add(receivers);
+        self.count += 1;
+    }
+
+    /// `confirmed <n> values: receivers min <a>, avg <b>, max <c>`.
+    fn summary(&self) -> String {
+        if self.count == 0 {
+            return "confirmed 0 values".to_owned();
+        }
+        // Counts far below 2^52: exact as floats.
+        #[allow(clippy::cast_precision_loss)]
+        let avg = self.sum as f64 / self.count as f64;
+        format!(
+            "confirmed {} values: receivers min {}, avg {avg:.2}, max {}",
+            self.count, self.min, self.max
+        )
+    }
+}
+
+/// The line printed for a value the broker acknowledged.
+fn confirmed_line(line: &str, ack: &PubAck) -> String {
+    let plural = if ack.receivers == 1 { "" } else { "s" };
+    let duplicate = if ack.duplicate { " (duplicate)" } else { "" };
+    format!(
+        "{line} [{}] -> {} receiver{plural}{duplicate}",
+        ack.seq, ack.receivers
+    )
 }
 
 /// Reports a refusal from the broker on stderr; returns whether it was one.
@@ -190,6 +256,7 @@ fn run(args: &Args, out: &mut impl Write) -> Result<usize, Failure> {
     let interval = Duration::from_millis(args.interval_ms);
     let mut refused = 0;
     let mut first = true;
+    let mut receivers = Receivers::default();
     for _ in 0..args.length {
         for (queue, generator) in &mut queues {
             if !first {
@@ -197,8 +264,22 @@ fn run(args: &Args, out: &mut impl Write) -> Result<usize, Failure> {
             }
             first = false;
             let value = generator.next(&mut rng);
-            let line = format!("{} {}", queue.topic(), value);
-            queue.push(value)?;
+            let mut line = format!("{} {}", queue.topic(), value);
+            if args.confirm {
+                match queue.publish_confirmed(value) {
+                    Ok(ack) => {
+                        receivers.add(ack.receivers);
+                        line = confirmed_line(&line, &ack);
+                    }
+                    Err(middleware::Error::Broker { topic, reason }) => {
+                        refused += usize::from(report(&Event::Error { topic, reason }));
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                queue.push(value)?;
+            }
             writeln!(out, "{line}")?;
             out.flush()?;
             // Refusals of earlier publishes, without waiting.
@@ -211,6 +292,10 @@ fn run(args: &Args, out: &mut impl Write) -> Result<usize, Failure> {
         for event in queue.close(LINGER)? {
             refused += usize::from(report(&event));
         }
+    }
+    if args.confirm {
+        writeln!(out, "{}", receivers.summary())?;
+        out.flush()?;
     }
     Ok(refused)
 }
@@ -253,6 +338,40 @@ mod tests {
             (DataType::Telephony, Serializer::Xml)
         );
         assert!(Args::try_parse_from(["producer", "--type", "weather"]).is_err());
+        assert!(!Args::try_parse_from(["producer"]).unwrap().confirm);
+        assert!(
+            Args::try_parse_from(["producer", "--confirm"])
+                .unwrap()
+                .confirm
+        );
+    }
+
+    #[test]
+    fn confirmed_lines_and_summary() {
+        let ack = |seq, receivers, duplicate| PubAck {
+            topic: "/currency".into(),
+            seq,
+            receivers,
+            id: Some("i".into()),
+            duplicate,
+        };
+        assert_eq!(
+            confirmed_line("/currency 27", &ack(3, 2, false)),
+            "/currency 27 [3] -> 2 receivers"
+        );
+        assert_eq!(
+            confirmed_line("/currency 1", &ack(4, 1, true)),
+            "/currency 1 [4] -> 1 receiver (duplicate)"
+        );
+        let mut r = Receivers::default();
+        assert_eq!(r.summary(), "confirmed 0 values");
+        for k in [2, 0, 1] {
+            r.add(k);
+        }
+        assert_eq!(
+            r.summary(),
+            "confirmed 3 values: receivers min 0, avg 1.00, max 2"
+        );
     }
 
     #[test]

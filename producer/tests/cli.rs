@@ -21,6 +21,7 @@ fn help_lists_the_options() {
         "--serializer",
         "--host",
         "--port",
+        "--confirm",
     ] {
         assert!(help.contains(option), "{option} missing from:\n{help}");
     }

@@ -2,10 +2,15 @@
 //!
 //! Connecting, the accessors and sending are here; receiving (`pull`,
 //! `pull_timeout`, `list_topics`, `close` and the frame reader under them)
-//! is in `receive`; v2's requests (`hello`, `ping`, `history`) in
-//! `requests`; sequence tracking, reconnection and resume in `resume`.
+//! is in `receive`; v2's requests (`hello`, `ping`, `history`, `who`) in
+//! `requests`; sequence tracking, reconnection and resume in `resume`;
+//! publishing with acknowledgements and retries in `confirm`; request/reply
+//! in `request`; the ids and inboxes a queue makes up in `ids`.
 
+mod confirm;
+mod ids;
 mod receive;
+mod request;
 mod requests;
 mod resume;
 
@@ -17,14 +22,15 @@ use std::time::Duration;
 
 use protocol::frame;
 use protocol::{
-    Attrs, Body, EncodeError, Format, FrameError, Message, Method, Pattern, Topic, Value,
+    Attrs, Body, EncodeError, Format, FrameError, Links, Message, Method, Pattern, Topic, Value,
     MAX_PAYLOAD,
 };
 
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::options::Options;
+use crate::options::{Confirm, Options};
 use crate::v2::SubscribeOptions;
+use ids::Ids;
 use resume::Session;
 
 /// Where [`Queue::json`] and [`Queue::xml`] connect: the lab's broker address.
@@ -74,6 +80,10 @@ pub struct Queue {
     /// What outlives one connection: subscriptions, numbers seen, the epoch,
     /// the reconnection policy.
     session: Session,
+    /// The message ids, inboxes and name this queue makes up.
+    ids: Ids,
+    /// How `publish_confirmed` retries.
+    confirm: Confirm,
 }
 
 impl Queue {
@@ -187,6 +197,8 @@ impl Queue {
             dead: false,
             parting: None,
             session: Session::new(addr),
+            ids: Ids::new(),
+            confirm: Confirm::default(),
         };
         queue.send_handshake()?;
         Ok(queue)
@@ -249,23 +261,8 @@ impl Queue {
     /// the broker measures it, since a retained message must be replayable);
     /// [`Error::Io`] or [`Error::Closed`] when the write fails.
     pub fn push(&mut self, value: impl Into<Value>) -> Result<()> {
-        if self.topic.is_root() {
-            return Err(Error::PublishToRoot);
-        }
         let value = value.into();
-        value.validate()?;
-        let body = Body::Value(Cow::Borrowed(&value));
-        let mut len = 0;
-        for format in Format::ALL {
-            len = len.max(
-                format
-                    .payload_len(Method::LastMsg, self.topic.as_str(), &body, Attrs::NONE)
-                    .map_err(encode_error)?,
-            );
-        }
-        if len > MAX_PAYLOAD {
-            return Err(Error::TooLarge { len });
-        }
+        check_publish(&self.topic, &value, None)?;
         let message = Message::publish(self.topic.to_string(), value);
         self.send(&message)
     }
@@ -383,7 +380,32 @@ impl Queue {
     }
 }
 
-/// Validates and normalizes a topic.
+/// Checks a publish of `value` on `topic` whose deliveries carry `reply`
+/// before anything is sent: not on the root, a value both formats carry,
+/// and a delivery frame within 99,999 bytes in JSON and in XML (measured on
+/// the `LAST_MSG` frame, one byte longer than `PUBLISH`, as the broker
+/// measures it, since a retained message must be replayable).
+fn check_publish(topic: &Topic<'_>, value: &Value, reply: Option<&str>) -> Result<()> {
+    if topic.is_root() {
+        return Err(Error::PublishToRoot);
+    }
+    value.validate()?;
+    let body = Body::Value(Cow::Borrowed(value));
+    let links = Links { id: None, reply };
+    let mut len = 0;
+    for format in Format::ALL {
+        len = len.max(
+            format
+                .linked_payload_len(Method::LastMsg, topic.as_str(), &body, Attrs::NONE, links)
+                .map_err(encode_error)?,
+        );
+    }
+    if len > MAX_PAYLOAD {
+        return Err(Error::TooLarge { len });
+    }
+    Ok(())
+}
+
 /// `topic` as a subscription's normal form: a topic, or a pattern with `*`
 /// segments.
 fn normalize_pattern(topic: &str) -> Result<String> {
@@ -395,6 +417,7 @@ fn normalize_pattern(topic: &str) -> Result<String> {
         })
 }
 
+/// Validates and normalizes a topic.
 fn normalize(topic: &str) -> Result<Topic<'static>> {
     Topic::parse(topic)
         .map(Topic::into_owned)

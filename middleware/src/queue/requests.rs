@@ -1,6 +1,7 @@
 //! v2's requests that expect an answer (`docs/protocol.md`, v2 §10, §12,
-//! §16): `hello`, `ping` and `history`. Whatever else arrives while one
-//! waits is kept, in order, for `pull`.
+//! §16): `hello`, `ping`, `history` and `who`, and the waiting loop under
+//! them (and under `publish_confirmed` and `request`). Whatever else
+//! arrives while one waits is kept, in order, for `pull`.
 
 use std::time::{Duration, Instant};
 
@@ -10,10 +11,11 @@ use super::{normalize, Queue};
 use crate::error::{Error, Result};
 use crate::event::reason_text;
 use crate::options::Reconnect;
+use crate::presence::{who_list, Member};
 use crate::v2::{history_page, Hello, History, Welcome};
 
 /// Where a request-answer call stands when a message arrives.
-enum Step<T> {
+pub(super) enum Step<T> {
     /// The call's answer: it is done.
     Done(T),
     /// Not for this call: hand it to `pull` (or drop it, if no event).
@@ -151,8 +153,40 @@ impl Queue {
         whole.ok_or_else(|| Error::Protocol("no HISTORY answer".into()))
     }
 
+    /// The named clients subscribed to exactly `topic` (`WHO`, v2 §16),
+    /// sorted by name then connection id; bounded by [`Queue::set_timeout`].
+    /// Only clients that said `HELLO` with a name are listed.
+    ///
+    /// # Errors
+    /// [`Error::Topic`] for an invalid topic or a pattern; [`Error::Broker`]
+    /// when the broker refuses (a broker without presence refuses `WHO`);
+    /// [`Error::Protocol`] for a malformed answer; [`Error::TimedOut`]; the
+    /// connection's errors.
+    pub fn who(&mut self, topic: &str) -> Result<Vec<Member>> {
+        let topic = normalize(topic)?.as_str().to_owned();
+        let deadline = self.deadline();
+        // A PING first, as for `history`: a late answer to an earlier call
+        // comes before its PONG.
+        let token = self.send_ping()?;
+        self.write_message(&Message::new(Method::Who, topic.as_str(), Value::Null))?;
+        let mut fenced = false;
+        self.wait(deadline, |m| match m.method {
+            Method::Pong if m.msg == token => {
+                fenced = true;
+                Ok(Step::Taken)
+            }
+            Method::Pong => Ok(Step::Taken),
+            Method::Who if fenced && m.topic == topic => Ok(Step::Done(who_list(&topic, &m.msg)?)),
+            Method::Who => Ok(Step::Taken),
+            Method::Error if (fenced && m.topic == topic) || (!fenced && m.topic == "/") => {
+                Err(refused(m))
+            }
+            _ => Ok(Step::Other(m)),
+        })
+    }
+
     /// Sends a `PING` with a fresh token as its `msg`; returns the token.
-    fn send_ping(&mut self) -> Result<Value> {
+    pub(super) fn send_ping(&mut self) -> Result<Value> {
         self.session.token += 1;
         let token = Value::Int(self.session.token);
         self.send(&Message::new(Method::Ping, "/", token.clone()))?;
@@ -167,7 +201,7 @@ impl Queue {
     /// Reads messages until `step` says one is the answer. Messages it
     /// passes on become events for `pull`; undecodable frames are kept for
     /// `pull` as errors.
-    fn wait<T>(
+    pub(super) fn wait<T>(
         &mut self,
         deadline: Option<Instant>,
         mut step: impl FnMut(Message) -> Result<Step<T>>,
@@ -214,7 +248,7 @@ fn history_request(topic: &str, since: u64, limit: Option<u64>) -> Message {
 }
 
 /// The error for an `ERROR` answering a request.
-fn refused(m: Message) -> Error {
+pub(super) fn refused(m: Message) -> Error {
     Error::Broker {
         topic: m.topic,
         reason: reason_text(m.msg),

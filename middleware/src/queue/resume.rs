@@ -238,7 +238,7 @@ impl Queue {
 
     /// Takes in a message from the broker: notes numbers and the epoch;
     /// returns its event, or `None` when it is none for `pull` (a repeat, or
-    /// a late answer to a request that timed out).
+    /// a late answer or reply to a request that timed out).
     pub(super) fn absorb(&mut self, m: Message) -> Option<Result<Event>> {
         match m.method {
             Method::Hello => {
@@ -247,8 +247,15 @@ impl Queue {
                 }
                 return None;
             }
-            Method::Pong | Method::History => {
+            Method::Pong | Method::History | Method::PubAck | Method::Who => {
                 debug!("late {} answer on {:?} dropped", m.method, m.topic);
+                return None;
+            }
+            // A reply to a request that gave up waiting.
+            Method::Publish | Method::LastMsg | Method::NoResponders
+                if self.ids.is_inbox(&m.topic) =>
+            {
+                debug!("late reply on {:?} dropped", m.topic);
                 return None;
             }
             _ => {}

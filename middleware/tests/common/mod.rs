@@ -100,6 +100,7 @@ pub fn live(topic: &str, value: impl Into<Value>) -> Event {
         value: value.into(),
         seq: None,
         ts: None,
+        reply: None,
     }
 }
 

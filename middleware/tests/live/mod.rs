@@ -1,12 +1,14 @@
 //! The real broker, in process, for testing `Queue`'s v2 side end to end:
 //! [`LiveBroker`] (started on `127.0.0.1`, restartable on the same port)
 //! and [`Proxy`], a TCP relay whose connections a test can cut to make a
-//! client lose its connection while the broker stays up.
+//! client lose its connection while the broker stays up, or mute to make
+//! it miss the broker's answers.
 
 #![allow(dead_code)]
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -143,17 +145,20 @@ pub fn delivery(q: &mut Queue) -> (String, Value, u64) {
             value,
             seq: Some(seq),
             ts: Some(_),
+            ..
         } => (topic, value, seq),
         other => panic!("expected a stamped PUBLISH, got {other:?}"),
     }
 }
 
-/// A TCP relay to `upstream` on `127.0.0.1:<free port>`.
-#[derive(Debug)]
+/// A TCP relay to `upstream` on `127.0.0.1:<free port>`; clones share it.
+#[derive(Debug, Clone)]
 pub struct Proxy {
     addr: String,
     /// Both sockets of every relayed connection.
     open: Arc<Mutex<Vec<TcpStream>>>,
+    /// While set, what the broker sends is read and thrown away.
+    muted: Arc<AtomicBool>,
 }
 
 impl Proxy {
@@ -162,8 +167,10 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let addr = listener.local_addr().expect("local_addr").to_string();
         let open = Arc::new(Mutex::new(Vec::new()));
+        let muted = Arc::new(AtomicBool::new(false));
         let upstream = upstream.to_owned();
         let registry = Arc::clone(&open);
+        let mute = Arc::clone(&muted);
         thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
@@ -177,11 +184,23 @@ impl Proxy {
                     all.push(client.try_clone().expect("clone"));
                     all.push(server.try_clone().expect("clone"));
                 }
-                relay(client, server);
-                relay(s2, c2);
+                relay(client, server, None);
+                relay(s2, c2, Some(Arc::clone(&mute)));
             }
         });
-        Proxy { addr, open }
+        Proxy { addr, open, muted }
+    }
+
+    /// From now on, until [`Proxy::unmute`], drops every byte the broker
+    /// sends on any relayed connection (as a network losing the answers).
+    /// Frames sent whole while muted are lost whole.
+    pub fn mute(&self) {
+        self.muted.store(true, Ordering::SeqCst);
+    }
+
+    /// Relays the broker's bytes again.
+    pub fn unmute(&self) {
+        self.muted.store(false, Ordering::SeqCst);
     }
 
     /// Where clients connect.
@@ -198,13 +217,15 @@ impl Proxy {
     }
 }
 
-/// Copies `from` to `to` in a thread until either ends.
-fn relay(mut from: TcpStream, mut to: TcpStream) {
+/// Copies `from` to `to` in a thread until either ends, dropping what it
+/// reads while `mute` is set.
+fn relay(mut from: TcpStream, mut to: TcpStream, mute: Option<Arc<AtomicBool>>) {
     thread::spawn(move || {
         let mut buf = [0; 16 * 1024];
         loop {
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
+                Ok(_) if mute.as_ref().is_some_and(|m| m.load(Ordering::SeqCst)) => {}
                 Ok(n) => {
                     if to.write_all(&buf[..n]).is_err() {
                         break;
