@@ -92,6 +92,84 @@ pub enum Filter<'a> {
     /// subtree rule applies (`/time/*/east` receives `/time/us/east/atlanta`).
     /// It names no topic, so subscribing creates none.
     Pattern(Pattern<'a>),
+    /// A NATS subject (front door): tokens are segments, `*` matches one,
+    /// a trailing `>` one or more, and otherwise a subject matches only
+    /// itself (no subtree rule). Subscribing creates no topic.
+    Nats(NatsFilter<'a>),
+}
+
+/// A NATS subject as a filter, in the lab's form: the segments before a
+/// trailing `>` (`*` kept), and whether there was one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsFilter<'a> {
+    /// The path, then `/>` when the subject ends in `>` (`/time/us/>`;
+    /// `/>` for `>` alone).
+    text: Cow<'a, str>,
+    deeper: bool,
+}
+
+impl<'a> NatsFilter<'a> {
+    /// `path` alone, or with one or more segments after it (`deeper`, a
+    /// trailing `>`).
+    #[must_use]
+    pub fn new(path: Pattern<'a>, deeper: bool) -> Self {
+        let text = match (deeper, path.as_str()) {
+            (false, _) => Cow::Owned(path.as_str().to_owned()),
+            (true, "/") => Cow::Borrowed("/>"),
+            (true, p) => Cow::Owned(format!("{p}/>")),
+        };
+        NatsFilter { text, deeper }
+    }
+
+    /// The segments before `>`, in the lab's form (`/` for `>` alone).
+    #[must_use]
+    pub fn path(&self) -> &str {
+        match self.text.strip_suffix("/>") {
+            Some("") => "/",
+            Some(p) => p,
+            None => &self.text,
+        }
+    }
+
+    /// Whether the subject ends in `>`.
+    #[must_use]
+    pub fn deeper(&self) -> bool {
+        self.deeper
+    }
+
+    /// The same filter, owning its text.
+    #[must_use]
+    pub fn into_owned(self) -> NatsFilter<'static> {
+        NatsFilter {
+            text: Cow::Owned(self.text.into_owned()),
+            deeper: self.deeper,
+        }
+    }
+
+    /// The topic every match lies under: the segments before the first
+    /// `*`.
+    #[must_use]
+    pub fn fixed_prefix(&self) -> &str {
+        let path = self.path();
+        match path.find("/*") {
+            Some(0) => "/",
+            Some(at) => &path[..at],
+            None => path,
+        }
+    }
+
+    /// Whether a message on the normalized topic `topic` matches: each
+    /// segment of the path matches one of the topic's (`*` any), then
+    /// nothing may follow, or (with `>`) at least one segment must.
+    #[must_use]
+    pub fn matches(&self, topic: &str) -> bool {
+        let mut rest = protocol::topic::segments(topic);
+        let path_matches = protocol::topic::segments(self.path()).all(|p| {
+            rest.next()
+                .is_some_and(|t| p == protocol::pattern::ANY || p == t)
+        });
+        path_matches && rest.next().is_some() == self.deeper
+    }
 }
 
 impl Filter<'_> {
@@ -101,6 +179,7 @@ impl Filter<'_> {
         match self {
             Filter::Subtree(t) => Filter::Subtree(t.into_owned()),
             Filter::Pattern(p) => Filter::Pattern(p.into_owned()),
+            Filter::Nats(n) => Filter::Nats(n.into_owned()),
         }
     }
 
@@ -110,12 +189,18 @@ impl Filter<'_> {
         match self {
             Filter::Subtree(t) => t.as_str(),
             Filter::Pattern(p) => p.as_str(),
+            Filter::Nats(n) => &n.text,
         }
     }
 
-    /// The filter's segments, `*` included, as the filter trie keys them.
+    /// The filter's segments, `*` included, as the filter trie keys them
+    /// (a NATS `>` is not one: it says which list of the node holds it).
     pub fn segments(&self) -> impl Iterator<Item = &str> {
-        protocol::topic::segments(self.text())
+        let path = match self {
+            Filter::Nats(n) => n.path(),
+            other => other.text(),
+        };
+        protocol::topic::segments(path)
     }
 
     /// The topic every match lies under.
@@ -124,6 +209,7 @@ impl Filter<'_> {
         match self {
             Filter::Subtree(t) => t.as_str(),
             Filter::Pattern(p) => p.fixed_prefix(),
+            Filter::Nats(n) => n.fixed_prefix(),
         }
     }
 
@@ -133,6 +219,7 @@ impl Filter<'_> {
         match self {
             Filter::Subtree(t) => is_under(topic, t.as_str()),
             Filter::Pattern(p) => p.matches(topic),
+            Filter::Nats(n) => n.matches(topic),
         }
     }
 }

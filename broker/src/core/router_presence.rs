@@ -97,7 +97,7 @@ impl Router {
                     .iter()
                     .filter_map(|&id| match &self.subs.get(id)?.filter {
                         crate::core::Filter::Subtree(t) => Some(t.as_str().to_owned()),
-                        crate::core::Filter::Pattern(_) => None,
+                        crate::core::Filter::Pattern(_) | crate::core::Filter::Nats(_) => None,
                     })
                     .filter(|t| !crate::core::inboxes::is_inbox(t))
                     .collect();

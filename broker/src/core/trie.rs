@@ -12,7 +12,10 @@
 //! segment of a pattern is a node's wildcard child, kept apart from the
 //! keyed children, so matching takes the exact child and the wildcard child
 //! at each level: a topic with `k` segments visits at most `2^k` nodes, and
-//! only as many as patterns branch. Exact-only lists and NATS's `>` go next.
+//! only as many as patterns branch. NATS subjects sit on their node too,
+//! in two more lists: `exact` (a plain or `*` subject, matching only a topic
+//! that ends at the node) and `deeper` (a trailing `>`, matching only topics
+//! that go on below it).
 
 use foldhash::HashMap;
 use protocol::pattern::ANY;
@@ -36,11 +39,28 @@ struct TrieNode {
     any: NodeIdx,
     /// Subscriptions matching this node's path and every path under it.
     subtree: Vec<SubId>,
+    /// Subscriptions matching this node's path only (NATS).
+    exact: Vec<SubId>,
+    /// Subscriptions matching every path strictly under this node (NATS `>`).
+    deeper: Vec<SubId>,
 }
 
 impl TrieNode {
     fn is_empty(&self) -> bool {
-        self.subtree.is_empty() && self.children.is_empty() && self.any == ROOT
+        self.subtree.is_empty()
+            && self.exact.is_empty()
+            && self.deeper.is_empty()
+            && self.children.is_empty()
+            && self.any == ROOT
+    }
+
+    /// The list a subscription with `filter` sits in.
+    fn list_mut(&mut self, filter: &Filter<'_>) -> &mut Vec<SubId> {
+        match filter {
+            Filter::Nats(n) if n.deeper() => &mut self.deeper,
+            Filter::Nats(_) => &mut self.exact,
+            Filter::Subtree(_) | Filter::Pattern(_) => &mut self.subtree,
+        }
     }
 
     /// The child for `seg`, if there is one.
@@ -88,7 +108,7 @@ impl FilterTrie {
             };
         }
         if let Some(node) = self.node_mut(at) {
-            node.subtree.push(sub);
+            node.list_mut(filter).push(sub);
         }
     }
 
@@ -131,10 +151,11 @@ impl FilterTrie {
         let Some(node) = self.node_mut(at) else {
             return false;
         };
-        let Some(i) = node.subtree.iter().position(|&s| s == sub) else {
+        let list = node.list_mut(filter);
+        let Some(i) = list.iter().position(|&s| s == sub) else {
             return false;
         };
-        node.subtree.swap_remove(i);
+        list.swap_remove(i);
         self.prune(at);
         true
     }
@@ -175,8 +196,10 @@ impl FilterTrie {
         while let Some(node) = self.node(at) {
             node.subtree.iter().copied().for_each(&mut *f);
             let Some(seg) = segs.next() else {
+                node.exact.iter().copied().for_each(&mut *f);
                 return;
             };
+            node.deeper.iter().copied().for_each(&mut *f);
             if node.any != ROOT {
                 self.walk(node.any, segs.clone(), f);
             }
@@ -250,6 +273,67 @@ mod tests {
         assert!(trie.remove(&pattern("/time/*/east"), SubId(1)));
         assert!(trie.remove(&subtree("/a/b"), SubId(4)));
         assert_eq!(trie.node_count(), 1, "wildcard children are pruned too");
+    }
+
+    fn nats(path: &str, deeper: bool) -> Filter<'_> {
+        Filter::Nats(crate::core::command::NatsFilter::new(
+            protocol::Pattern::parse(path).unwrap(),
+            deeper,
+        ))
+    }
+
+    #[test]
+    fn nats_subjects_match_exactly_star_one_token_and_gt_the_rest() {
+        let mut trie = FilterTrie::default();
+        trie.insert(&nats("/time/us/east", false), SubId(1));
+        trie.insert(&nats("/time/*/east", false), SubId(2));
+        trie.insert(&nats("/time/us", true), SubId(3));
+        trie.insert(&nats("/", true), SubId(4));
+        trie.insert(&subtree("/time/us"), SubId(5));
+        assert_eq!(matches(&trie, "/time/us/east"), [1, 2, 3, 4, 5]);
+        assert_eq!(
+            matches(&trie, "/time/us/east/atlanta"),
+            [3, 4, 5],
+            "no subtree rule for NATS"
+        );
+        assert_eq!(
+            matches(&trie, "/time/us"),
+            [4, 5],
+            "`time.us.>` needs one more token"
+        );
+        assert_eq!(matches(&trie, "/time/eu/east"), [2, 4]);
+        assert!(matches(&trie, "/").is_empty(), "`>` needs a token");
+        for (filter, id) in [
+            (nats("/time/us/east", false), 1),
+            (nats("/time/*/east", false), 2),
+            (nats("/time/us", true), 3),
+            (nats("/", true), 4),
+        ] {
+            assert!(!trie.remove(&nats("/nope", false), SubId(id)));
+            assert!(trie.remove(&filter, SubId(id)), "{filter:?}");
+        }
+        assert!(trie.remove(&subtree("/time/us"), SubId(5)));
+        assert_eq!(trie.node_count(), 1);
+    }
+
+    #[test]
+    fn nats_filters_agree_with_the_trie() {
+        let filters = [
+            nats("/a/b", false),
+            nats("/a/*", false),
+            nats("/a", true),
+            nats("/*/b", true),
+        ];
+        for topic in ["/a", "/a/b", "/a/b/c", "/x/b", "/x/b/c"] {
+            let mut trie = FilterTrie::default();
+            for (i, f) in filters.iter().enumerate() {
+                trie.insert(f, SubId(i));
+            }
+            let want: Vec<usize> = (0..filters.len())
+                .filter(|&i| filters[i].matches(topic))
+                .collect();
+            assert_eq!(matches(&trie, topic), want, "{topic}");
+        }
     }
 
     #[test]
