@@ -225,6 +225,24 @@ impl Router {
         &self.subs
     }
 
+    /// Who is on which topic, for inspection.
+    #[must_use]
+    pub fn presence(&self) -> &Presence {
+        &self.presence
+    }
+
+    /// The reply inboxes in use, for inspection.
+    #[must_use]
+    pub fn inboxes(&self) -> &Inboxes {
+        &self.inboxes
+    }
+
+    /// The publish ids in the deduplication window, for inspection.
+    #[must_use]
+    pub fn dedup(&self) -> &Dedup {
+        &self.dedup
+    }
+
     fn session(&self, id: ConnId) -> Option<&Session> {
         self.sessions.get(id.0).and_then(Option::as_ref)
     }
