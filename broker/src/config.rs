@@ -56,6 +56,8 @@ pub struct Config {
     /// Without input for this long, a connection gets an `ERROR` and is
     /// closed; `None` (the default): never.
     pub idle_timeout: Option<Duration>,
+    /// Where the NATS door listens; `None` (the default): no NATS door.
+    pub nats: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -76,6 +78,7 @@ impl Default for Config {
             dedup_max: 100_000,
             away: Some(Duration::from_secs(60)),
             idle_timeout: None,
+            nats: None,
         }
     }
 }
@@ -84,6 +87,8 @@ impl Config {
     /// The doors to open and where, in the order the broker binds them.
     #[must_use]
     pub fn doors(&self) -> Vec<(Door, SocketAddr)> {
-        vec![(Door::Lab, self.addr)]
+        let mut doors = vec![(Door::Lab, self.addr)];
+        doors.extend(self.nats.map(|a| (Door::Nats, a)));
+        doors
     }
 }

@@ -55,6 +55,9 @@ struct Args {
     /// closed; off by default.
     #[arg(long, value_parser = positive_seconds, allow_hyphen_values = true)]
     idle_timeout: Option<Duration>,
+    /// Open the NATS door on this address (HOST:PORT, e.g. 127.0.0.1:4222); off by default.
+    #[arg(long, value_name = "ADDR")]
+    nats: Option<String>,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
@@ -81,6 +84,15 @@ fn positive_seconds(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
+/// The first address `HOST:PORT` resolves to.
+fn resolve_addr(text: &str) -> Result<SocketAddr, String> {
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{text}: expected HOST:PORT"))?;
+    let port = port.parse().map_err(|e| format!("{text}: bad port: {e}"))?;
+    resolve(host.trim_matches(['[', ']']), port)
+}
+
 /// The first address `host` resolves to, with `port`.
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
     (host, port)
@@ -100,8 +112,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let nats = match args.nats.as_deref().map(resolve_addr) {
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            log::error!("--nats: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => None,
+    };
     let config = Config {
         addr,
+        nats,
         max_connections: args.max_connections,
         max_pending_output: args.max_pending_output,
         max_topics: args.max_topics,

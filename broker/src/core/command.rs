@@ -31,6 +31,9 @@ pub enum Command<'a> {
     History(HistoryQuery<'a>),
     /// Ask who is on a topic (v2 `WHO`).
     Who(TopicArg<'a>),
+    /// Remove the sending connection's subscription with this tag (a NATS
+    /// `UNSUB`).
+    Unsubscribe(SubTag),
 }
 
 /// A topic as a request names it: valid and normalized, plus the text the

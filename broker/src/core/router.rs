@@ -275,6 +275,7 @@ impl Router {
             Command::Hello(h) => self.hello(from, h, out),
             Command::History(q) => self.history(from, &q, out),
             Command::Who(t) => self.who(from, &t, out),
+            Command::Unsubscribe(tag) => self.unsubscribe(from, tag, out),
         }
     }
 

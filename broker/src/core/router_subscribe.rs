@@ -10,7 +10,7 @@ use crate::core::command::{Cancel, CoreError, Filter, Subscribe};
 use crate::core::delivery::PresenceAction;
 use crate::core::inboxes::is_inbox;
 use crate::core::outbox::Outbox;
-use crate::core::subs::Subscription;
+use crate::core::subs::{SubTag, Subscription};
 use crate::core::ConnId;
 
 impl Router {
@@ -119,6 +119,26 @@ impl Router {
             self.forget(from, &sub, out);
         }
         debug!("conn {} cancelled {scope}", from.0);
+    }
+
+    /// Removes `from`'s subscriptions tagged `tag`.
+    pub(super) fn unsubscribe(&mut self, from: ConnId, tag: SubTag, out: &mut impl Outbox) {
+        let Router { subs, sessions, .. } = self;
+        let Some(Some(session)) = sessions.get_mut(from.0) else {
+            return;
+        };
+        let mut gone = Vec::new();
+        session.subs.retain(|&id| match subs.get(id) {
+            Some(sub) if sub.tag == tag => {
+                gone.extend(subs.remove(id));
+                false
+            }
+            Some(_) => true,
+            None => false,
+        });
+        for sub in gone {
+            self.forget(from, &sub, out);
+        }
     }
 
     /// What goes with a subscription besides its place in the index: its

@@ -12,6 +12,7 @@
 //! [`crate::Config`]. ARCHITECTURE.md walks through it.
 
 pub mod lab;
+pub mod nats;
 
 use std::fmt;
 
@@ -21,6 +22,9 @@ use crate::core::{Command, Delivery, Form, Notice, Profile, SubTag};
 pub const LAB_JSON: Form = Form(0);
 /// Deliveries to lab clients speaking XML.
 pub const LAB_XML: Form = Form(1);
+/// Deliveries to NATS clients (their payload; each subscription's `MSG`
+/// line is written around it).
+pub const NATS: Form = Form(2);
 
 /// A client protocol the broker can listen for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,6 +32,8 @@ pub enum Door {
     /// The lab protocol: 5-byte length headers, JSON or XML
     /// ([`lab::LabCodec`]).
     Lab,
+    /// The NATS client protocol ([`nats::NatsCodec`]).
+    Nats,
 }
 
 impl Door {
@@ -36,6 +42,7 @@ impl Door {
     pub fn name(self) -> &'static str {
         match self {
             Door::Lab => "lab",
+            Door::Nats => "nats",
         }
     }
 
@@ -44,6 +51,7 @@ impl Door {
     pub fn codec(self) -> Box<dyn Codec> {
         match self {
             Door::Lab => Box::new(lab::LabCodec::default()),
+            Door::Nats => Box::new(nats::NatsCodec::default()),
         }
     }
 }
@@ -109,9 +117,12 @@ pub enum Farewell {
 /// there is sent to that client, after everything queued before it.
 pub trait Codec: fmt::Debug + Send {
     /// Appends what the door says as soon as a connection is accepted
-    /// (NATS's `INFO`); the lab protocol says nothing first.
-    fn greet(&mut self, out: &mut Vec<u8>) {
+    /// (NATS's `INFO`); the lab protocol says nothing first. A door whose
+    /// sessions start at once, with no handshake (NATS), returns their
+    /// profile.
+    fn greet(&mut self, out: &mut Vec<u8>) -> Option<Profile> {
         let _ = out;
+        None
     }
 
     /// Decodes the unit at the front of `input`. Refusals the door decides on

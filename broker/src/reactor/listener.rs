@@ -141,15 +141,22 @@ impl Broker {
             self.start_closing(id);
             return;
         }
-        conn.codec.greet(conn.output.buffer());
+        let started = conn.codec.greet(conn.output.buffer());
         if conn.output.pending() > 0 {
             self.schedule.mark_dirty(id, conn);
         }
-        self.handshakes.push(
-            Instant::now() + self.config.handshake_timeout,
-            id,
-            self.next_serial,
-        );
         info!("conn {} accepted from {peer} ({} door)", id.0, door.name());
+        match started {
+            // A door without a handshake: the session starts now.
+            Some(profile) => {
+                conn.open();
+                self.router.connect(id, profile);
+            }
+            None => self.handshakes.push(
+                Instant::now() + self.config.handshake_timeout,
+                id,
+                self.next_serial,
+            ),
+        }
     }
 }

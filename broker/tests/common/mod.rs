@@ -19,8 +19,22 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// A broker running in a thread; stopped and joined on drop.
 pub struct TestBroker {
     pub addr: SocketAddr,
+    /// Every door's address as bound.
+    pub doors: Vec<(broker::doors::Door, SocketAddr)>,
     handle: BrokerHandle,
     thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestBroker {
+    /// Where `door` listens.
+    #[allow(dead_code)]
+    pub fn door(&self, door: broker::doors::Door) -> SocketAddr {
+        self.doors
+            .iter()
+            .find(|(d, _)| *d == door)
+            .map(|(_, a)| *a)
+            .expect("that door is open")
+    }
 }
 
 impl Drop for TestBroker {
@@ -47,10 +61,12 @@ pub fn start_broker_with(config: Config) -> TestBroker {
     };
     let broker = Broker::bind(config).expect("bind broker");
     let addr = broker.local_addr().expect("local addr");
+    let doors = broker.addresses().expect("addresses");
     let handle = broker.handle();
     let thread = Some(std::thread::spawn(move || broker.run()));
     TestBroker {
         addr,
+        doors,
         handle,
         thread,
     }

@@ -150,6 +150,16 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
     })
 }
 
+/// `s` as a JSON string literal, quotes included, escaped as this crate's
+/// writer escapes (so the decoder reads back exactly `s`).
+#[must_use]
+pub fn quote(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len() + 2);
+    write::put_str(&mut out, s);
+    // put_str writes `s` unchanged but for ASCII escapes.
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// Parses a JSON text holding one value.
 ///
 /// # Errors

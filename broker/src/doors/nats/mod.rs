@@ -1,0 +1,341 @@
+//! The NATS door (front-doors spec, seed 004): the NATS client protocol on
+//! the same topic tree, so that nats-py and the `nats` CLI work unchanged.
+//!
+//! ```text
+//! accept --> INFO, session open (as nats-server: CONNECT is optional)
+//! CONNECT/PUB/HPUB/SUB/UNSUB/PING/PONG --> commands, or answered here
+//! bad operation, control line or payload too long --> -ERR '...', close
+//! invalid subject --> -ERR 'Invalid Subject', stay open
+//! ```
+//!
+//! - [`parse`]: operations from the front of the input.
+//! - [`subject`]: subjects to topics and filters, and back.
+//! - [`payload`]: payload bytes to values and back.
+//!
+//! A delivery's payload is encoded once per message ([`Codec::encode_delivery`]);
+//! each subscription's `MSG subject sid len` line is written around it
+//! ([`Codec::wrap_delivery`]).
+
+pub mod parse;
+pub mod payload;
+pub mod subject;
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::io::Write;
+
+use log::debug;
+use serde::Deserialize;
+
+use self::parse::Op;
+use super::{Action, Codec, Decoded, DoorError, Farewell, NATS};
+use crate::core::command::{Filter, PublishKeys, SubscribeOptions, TopicArg};
+use crate::core::{Command, Delivery, DeliveryRule, Notice, Profile, Publish, SubTag, Subscribe};
+
+/// Largest payload, as nats-server's default `max_payload` (1 MiB).
+pub const MAX_PAYLOAD: usize = 1024 * 1024;
+
+/// What a client asked for in `CONNECT` (the fields this door uses; others
+/// are accepted and ignored, as nats-server does).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default)]
+struct ConnectOptions {
+    /// `+OK` after every operation.
+    verbose: bool,
+    /// The client reads headers (`HMSG`).
+    headers: bool,
+    /// The client wants a 503 status for requests nobody answers.
+    no_responders: bool,
+}
+
+/// One subscription of this connection.
+#[derive(Debug)]
+struct Sid {
+    /// The client's name for it.
+    sid: Box<str>,
+    /// Its subject as subscribed.
+    subject: Box<str>,
+    /// Deliveries after which it ends (`UNSUB sid max`).
+    max: Option<u64>,
+    /// Deliveries so far.
+    delivered: Cell<u64>,
+}
+
+/// One NATS connection's codec.
+#[derive(Debug, Default)]
+pub struct NatsCodec {
+    options: ConnectOptions,
+    /// Subscriptions by the router's tag.
+    subs: HashMap<u64, Sid>,
+    /// Tags by the client's sid.
+    tags: HashMap<Box<str>, u64>,
+    /// The last tag given.
+    last_tag: u64,
+}
+
+/// Writes `-ERR 'text'`.
+fn err(out: &mut Vec<u8>, text: &str) {
+    let _ = write!(out, "-ERR '{text}'\r\n");
+}
+
+impl NatsCodec {
+    fn ok(&self, out: &mut Vec<u8>) {
+        if self.options.verbose {
+            out.extend_from_slice(b"+OK\r\n");
+        }
+    }
+
+    /// The action for one operation.
+    fn act<'a>(&mut self, op: Op<'a>, out: &mut Vec<u8>) -> Result<Action<'a>, DoorError> {
+        Ok(match op {
+            Op::Ping => {
+                out.extend_from_slice(b"PONG\r\n");
+                Action::Answered
+            }
+            Op::Pong => Action::Answered,
+            Op::Connect(json) => match serde_json::from_slice::<ConnectOptions>(json) {
+                Ok(options) => {
+                    self.options = options;
+                    self.ok(out);
+                    Action::Answered
+                }
+                Err(e) => {
+                    err(out, "Unknown Protocol Operation");
+                    return Err(format!("bad CONNECT: {e}").into());
+                }
+            },
+            Op::Pub {
+                subject,
+                reply,
+                payload,
+                ..
+            } => self.publish(subject, reply, payload, out),
+            Op::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.subscribe(subject, queue, sid, out),
+            Op::Unsub { sid, max } => self.unsubscribe(sid, max, out),
+        })
+    }
+
+    fn publish<'a>(
+        &self,
+        subject: &'a str,
+        reply: Option<&'a str>,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Action<'a> {
+        let topic = match subject::topic(subject) {
+            Ok(t) => t,
+            Err(e) => {
+                err(out, &e.to_string());
+                return Action::Answered;
+            }
+        };
+        let reply = match reply.map(subject::topic) {
+            Some(Ok(r)) => Some(r.as_str().to_owned()),
+            Some(Err(e)) => {
+                err(out, &e.to_string());
+                return Action::Answered;
+            }
+            None => None,
+        };
+        self.ok(out);
+        let keys = reply.map(|reply| {
+            Box::new(PublishKeys {
+                ack: false,
+                id: None,
+                reply: Some(reply),
+            })
+        });
+        Action::Command(Command::Publish(Publish {
+            topic: TopicArg::new(topic),
+            body: payload::to_body(payload),
+            keys,
+        }))
+    }
+
+    fn subscribe<'a>(
+        &mut self,
+        subject: &'a str,
+        queue: Option<&'a str>,
+        sid: &'a str,
+        out: &mut Vec<u8>,
+    ) -> Action<'a> {
+        let filter = match subject::filter(subject) {
+            Ok(f) => f,
+            Err(_) => {
+                err(out, "Invalid Subject");
+                return Action::Answered;
+            }
+        };
+        if queue.is_some_and(|q| q.contains(|c: char| c.is_whitespace() || c.is_control())) {
+            err(out, "Invalid Queue Name");
+            return Action::Answered;
+        }
+        let tag = match self.tags.get(sid) {
+            Some(&tag) => tag,
+            None => {
+                self.last_tag += 1;
+                self.tags.insert(sid.into(), self.last_tag);
+                self.last_tag
+            }
+        };
+        self.subs.insert(
+            tag,
+            Sid {
+                sid: sid.into(),
+                subject: subject.into(),
+                max: None,
+                delivered: Cell::new(0),
+            },
+        );
+        self.ok(out);
+        let options = queue.map(|q| {
+            Box::new(SubscribeOptions {
+                group: Some(q.to_owned()),
+                ..SubscribeOptions::default()
+            })
+        });
+        Action::Command(Command::Subscribe(Subscribe {
+            filter: Filter::Nats(filter),
+            sent: subject.into(),
+            tag: SubTag(tag),
+            options,
+        }))
+    }
+
+    fn unsubscribe<'a>(&mut self, sid: &str, max: Option<u64>, out: &mut Vec<u8>) -> Action<'a> {
+        self.ok(out);
+        let Some(&tag) = self.tags.get(sid) else {
+            // nats-server ignores an unknown sid.
+            return Action::Answered;
+        };
+        if let (Some(max), Some(s)) = (max, self.subs.get_mut(&tag)) {
+            if s.delivered.get() < max {
+                s.max = Some(max);
+                return Action::Answered;
+            }
+        }
+        self.subs.remove(&tag);
+        self.tags.remove(sid);
+        Action::Command(Command::Unsubscribe(SubTag(tag)))
+    }
+
+    /// The sid of a subscription matching `subject`, for a status message.
+    fn sid_for(&self, subject: &str) -> Option<&str> {
+        self.subs
+            .values()
+            .find(|s| subject::matches(&s.subject, subject))
+            .map(|s| &*s.sid)
+    }
+}
+
+/// The session every NATS connection starts with.
+fn profile() -> Profile {
+    Profile {
+        form: NATS,
+        rule: DeliveryRule::OncePerSubscription,
+        announcements: false,
+    }
+}
+
+impl Codec for NatsCodec {
+    fn greet(&mut self, out: &mut Vec<u8>) -> Option<Profile> {
+        let _ = write!(
+            out,
+            "INFO {{\"server_id\":\"{}\",\"server_name\":\"{}\",\"version\":\"{}\",\"go\":\"rust\",\"proto\":1,\"headers\":true,\"max_payload\":{MAX_PAYLOAD}}}\r\n",
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+        );
+        Some(profile())
+    }
+
+    fn decode<'a>(&mut self, input: &'a [u8], out: &mut Vec<u8>) -> Result<Decoded<'a>, DoorError> {
+        match parse::parse(input, MAX_PAYLOAD) {
+            Ok(None) => Ok(Decoded::Incomplete(0)),
+            Ok(Some((op, used))) => Ok(Decoded::Unit {
+                used,
+                action: self.act(op, out)?,
+            }),
+            Err(e) => {
+                err(out, &e.to_string());
+                Err(Box::new(e))
+            }
+        }
+    }
+
+    fn farewell(&mut self, why: Farewell, out: &mut Vec<u8>) {
+        let text = match why {
+            Farewell::TooManyConnections { .. } => "maximum connections exceeded",
+            Farewell::HandshakeTimeout => "Authentication Timeout",
+            Farewell::TooManyGaps { .. } => "Slow Consumer",
+            Farewell::IdleTimeout { .. } => "Stale Connection",
+        };
+        err(out, text);
+    }
+
+    fn describe(&self) -> &'static str {
+        "NATS"
+    }
+
+    fn encode_delivery(&self, delivery: &Delivery<'_>, out: &mut Vec<u8>) -> Result<(), DoorError> {
+        out.extend_from_slice(&payload::to_bytes(delivery.body));
+        out.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    fn wraps_deliveries(&self) -> bool {
+        true
+    }
+
+    fn wrap_delivery(
+        &self,
+        delivery: &Delivery<'_>,
+        tag: SubTag,
+        shared: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        let Some(sub) = self.subs.get(&tag.0) else {
+            return;
+        };
+        if let Some(max) = sub.max {
+            if sub.delivered.get() >= max {
+                return;
+            }
+        }
+        sub.delivered.set(sub.delivered.get() + 1);
+        let subject = subject::of_topic(delivery.topic);
+        let len = shared.len().saturating_sub(2);
+        let _ = match delivery.reply {
+            Some(reply) => write!(
+                out,
+                "MSG {subject} {} {} {len}\r\n",
+                sub.sid,
+                subject::of_topic(reply)
+            ),
+            None => write!(out, "MSG {subject} {} {len}\r\n", sub.sid),
+        };
+        out.extend_from_slice(shared);
+    }
+
+    fn encode_notice(&self, notice: &Notice<'_>, out: &mut Vec<u8>) {
+        match notice {
+            Notice::Refused { error, .. } => err(out, &error.to_string()),
+            Notice::NoResponders { reply, .. }
+                if self.options.headers && self.options.no_responders =>
+            {
+                let subject = subject::of_topic(reply);
+                if let Some(sid) = self.sid_for(&subject) {
+                    // nats-server's status message: a header block, no payload.
+                    let status = "NATS/1.0 503\r\n\r\n";
+                    let n = status.len();
+                    let _ = write!(out, "HMSG {subject} {sid} {n} {n}\r\n{status}\r\n");
+                }
+            }
+            other => debug!("nothing to tell a NATS client of {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! NATS payloads (bytes) and the core's values (`docs/protocol.md`, NATS
+//! door, "Values").
+//!
+//! Bytes that are UTF-8 text XML can carry become a string value; any other
+//! bytes become `{"$bytes": "<base64>"}`, so that every publish has a value
+//! for lab, history and filters, and a NATS subscriber gets back exactly the
+//! bytes another NATS client sent. A value to bytes: a string is its UTF-8
+//! bytes, `{"$bytes": ...}` its decoded bytes, anything else its JSON text.
+
+use std::borrow::Cow;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use protocol::value::check_text;
+use protocol::{Body, Value};
+
+/// The key of the object that carries bytes that are not text.
+pub const BYTES_KEY: &str = "$bytes";
+
+/// The value of the payload `bytes`.
+#[must_use]
+pub fn to_body(bytes: &[u8]) -> Body<'static> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(s) if check_text(s).is_ok() => protocol::format::json::quote(s),
+        _ => {
+            let mut t = String::with_capacity(bytes.len() * 4 / 3 + 16);
+            t.push_str("{\"");
+            t.push_str(BYTES_KEY);
+            t.push_str("\":\"");
+            STANDARD.encode_string(bytes, &mut t);
+            t.push_str("\"}");
+            t
+        }
+    };
+    Body::Json {
+        text: Cow::Owned(text),
+        xml_len: None,
+    }
+}
+
+/// The payload a NATS client gets for `body`.
+#[must_use]
+pub fn to_bytes<'b>(body: &'b Body<'_>) -> Cow<'b, [u8]> {
+    match body {
+        Body::Json { text, .. } => {
+            // A string without escapes is its own bytes between the quotes.
+            if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                if !inner.contains('\\') {
+                    return Cow::Borrowed(inner.as_bytes());
+                }
+            }
+            match protocol::format::json::parse_value(text) {
+                Ok(v) => Cow::Owned(value_bytes(&v).unwrap_or_else(|| text.as_bytes().to_vec())),
+                Err(_) => Cow::Borrowed(text.as_bytes()),
+            }
+        }
+        Body::Value(v) => Cow::Owned(value_bytes(v).unwrap_or_else(|| v.to_string().into_bytes())),
+    }
+}
+
+/// The bytes of a string or of a `$bytes` object; `None` for any other
+/// value (whose bytes are its JSON text).
+fn value_bytes(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::Str(s) => Some(s.clone().into_bytes()),
+        Value::Dict(entries) => match &entries[..] {
+            [(key, Value::Str(b64))] if key == BYTES_KEY => STANDARD.decode(b64).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_come_back_exactly() {
+        let cases: [&[u8]; 6] = [
+            b"",
+            b"hello",
+            "caf\u{e9} \"quoted\" \\ back".as_bytes(),
+            b"\x00\x01binary\xff",
+            b"{\"a\": 1}",
+            b"line\nbreak",
+        ];
+        for bytes in cases {
+            let body = to_body(bytes);
+            assert_eq!(&*to_bytes(&body), bytes, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn text_is_a_string_and_other_bytes_an_object() {
+        let text = |b: &Body<'_>| match b {
+            Body::Json { text, .. } => text.to_string(),
+            Body::Value(v) => v.to_string(),
+        };
+        assert_eq!(text(&to_body(b"hi")), "\"hi\"");
+        assert_eq!(text(&to_body(b"\xff")), "{\"$bytes\":\"/w==\"}");
+        let lab = Body::Value(Cow::Owned(Value::Int(42)));
+        assert_eq!(&*to_bytes(&lab), b"42", "a lab value's JSON text");
+    }
+}

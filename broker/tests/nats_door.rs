@@ -1,0 +1,205 @@
+//! The NATS door through real sockets, speaking the NATS client protocol by
+//! hand: INFO, CONNECT, SUB/UNSUB, PUB, PING/PONG, MSG, -ERR, and messages
+//! crossing between NATS and lab clients on one topic tree.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::v2::ping;
+use common::{start_broker_with, Raw};
+use protocol::{Format, Method, Value};
+
+/// A NATS client over a plain socket.
+struct Nats {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Nats {
+    fn connect(addr: std::net::SocketAddr) -> Nats {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut c = Nats {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        };
+        let info = c.line();
+        assert!(info.starts_with("INFO {"), "{info}");
+        assert!(
+            info.contains("\"max_payload\":1048576") && info.contains("\"headers\":true"),
+            "{info}"
+        );
+        c
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.reader.read_line(&mut l).expect("a line");
+        l.trim_end_matches("\r\n").to_owned()
+    }
+
+    /// PING, and everything before the PONG.
+    fn sync(&mut self) -> Vec<String> {
+        self.send(b"PING\r\n");
+        let mut before = Vec::new();
+        loop {
+            let l = self.line();
+            if l == "PONG" {
+                return before;
+            }
+            before.push(l);
+        }
+    }
+
+    /// The next `MSG`: its header line and payload.
+    fn msg(&mut self) -> (String, Vec<u8>) {
+        let header = self.line();
+        assert!(header.starts_with("MSG "), "{header}");
+        let len: usize = header.rsplit(' ').next().unwrap().parse().unwrap();
+        let mut payload = vec![0; len + 2];
+        self.reader.read_exact(&mut payload).unwrap();
+        payload.truncate(len);
+        (header, payload)
+    }
+}
+
+/// A broker with its NATS door open, and that door's address.
+fn broker() -> (common::TestBroker, std::net::SocketAddr) {
+    let b = start_broker_with(broker::Config {
+        nats: Some("127.0.0.1:0".parse().unwrap()),
+        ..broker::Config::default()
+    });
+    let addr = b.door(broker::doors::Door::Nats);
+    (b, addr)
+}
+
+#[test]
+fn nats_clients_publish_and_subscribe_with_nats_semantics() {
+    let (_b, addr) = broker();
+    let mut sub = Nats::connect(addr);
+    sub.send(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB time.us.east 1\r\nSUB time.*.east 2\r\nSUB time.us.> 3\r\n");
+    assert!(sub.sync().is_empty());
+    let mut p = Nats::connect(addr);
+    p.send(
+        b"PUB time.us.east 2\r\nhi\r\nPUB time.us.east.atlanta 3\r\nyes\r\nPUB time.us 2\r\nno\r\n",
+    );
+    p.sync();
+    let mut got: Vec<(String, Vec<u8>)> = (0..4).map(|_| sub.msg()).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("MSG time.us.east 1 2".to_owned(), b"hi".to_vec()),
+            ("MSG time.us.east 2 2".to_owned(), b"hi".to_vec()),
+            ("MSG time.us.east 3 2".to_owned(), b"hi".to_vec()),
+            ("MSG time.us.east.atlanta 3 3".to_owned(), b"yes".to_vec()),
+        ],
+        "one copy per matching subscription; no subtree rule"
+    );
+    assert!(sub.sync().is_empty(), "nothing for time.us");
+    sub.send(b"UNSUB 1\r\nUNSUB 2\r\n");
+    sub.sync();
+    p.send(b"PUB time.us.east 3\r\nbye\r\n");
+    p.sync();
+    assert_eq!(sub.msg().0, "MSG time.us.east 3 3");
+}
+
+#[test]
+fn bytes_stay_bytes_between_nats_clients_and_cross_to_lab_clients_as_values() {
+    let (b, addr) = broker();
+    let mut nats = Nats::connect(addr);
+    nats.send(b"SUB chat.> 9\r\n");
+    nats.sync();
+    let mut lab = Raw::json(b.addr);
+    lab.subscribe("/chat");
+    ping(&mut lab);
+    let binary = b"\x00\xffbin";
+    let mut p = Nats::connect(addr);
+    p.send(b"PUB chat.general 5\r\nhello\r\n");
+    p.send(format!("PUB chat.raw {}\r\n", binary.len()).as_bytes());
+    p.send(binary);
+    p.send(b"\r\n");
+    p.sync();
+    assert_eq!(
+        nats.msg(),
+        ("MSG chat.general 9 5".to_owned(), b"hello".to_vec())
+    );
+    assert_eq!(nats.msg().1, binary.to_vec(), "exactly the bytes sent");
+    let got = common::v2::ping_non_lists(&mut lab);
+    assert_eq!(got[0].msg, Value::from("hello"));
+    assert_eq!(got[0].topic, "/chat/general");
+    assert_eq!(got[1].msg, common::v2::json(r#"{"$bytes": "AP9iaW4="}"#));
+    lab.publish("/chat/general", common::v2::json(r#"{"n": 1}"#));
+    lab.publish("/chat/general", "text");
+    ping(&mut lab);
+    assert_eq!(nats.msg().1, br#"{"n":1}"#.to_vec(), "a value's JSON text");
+    assert_eq!(nats.msg().1, b"text".to_vec(), "a string's bytes");
+}
+
+#[test]
+fn a_nats_request_is_answered_by_a_lab_responder() {
+    let (b, addr) = broker();
+    let mut responder = common::wire::subscriber(b.addr, Format::Xml, "/svc/echo");
+    let mut req = Nats::connect(addr);
+    req.send(b"SUB _INBOX.r1.* 1\r\nPUB svc.echo _INBOX.r1.7 4\r\nping\r\n");
+    req.sync();
+    let got = common::v2::ping_non_lists(&mut responder);
+    assert_eq!(got[0].method, Method::Publish);
+    assert_eq!(got[0].reply.as_deref(), Some("/_INBOX/r1/7"));
+    responder.publish("/_INBOX/r1/7", "pong");
+    ping(&mut responder);
+    assert_eq!(
+        req.msg(),
+        ("MSG _INBOX.r1.7 1 4".to_owned(), b"pong".to_vec())
+    );
+}
+
+#[test]
+fn no_responders_is_a_503_status_for_clients_that_asked() {
+    let (_b, addr) = broker();
+    let mut req = Nats::connect(addr);
+    req.send(b"CONNECT {\"headers\":true,\"no_responders\":true}\r\nSUB _INBOX.x.* 4\r\nPUB nobody.home _INBOX.x.1 0\r\n\r\n");
+    let header = req.line();
+    assert_eq!(header, "HMSG _INBOX.x.1 4 16 16");
+    assert_eq!(req.line(), "NATS/1.0 503");
+    let mut quiet = Nats::connect(addr);
+    quiet.send(b"SUB _INBOX.y.* 4\r\nPUB nobody.home _INBOX.y.1 0\r\n\r\n");
+    assert!(
+        quiet.sync().is_empty(),
+        "not without headers and no_responders"
+    );
+}
+
+#[test]
+fn bad_input_gets_nats_server_s_errors() {
+    let (_b, addr) = broker();
+    let mut c = Nats::connect(addr);
+    c.send(b"CONNECT {\"verbose\":true}\r\n");
+    assert_eq!(c.line(), "+OK");
+    c.send(b"SUB a..b 1\r\n");
+    assert_eq!(c.line(), "-ERR 'Invalid Subject'");
+    c.send(b"PUB a.* 1\r\nx\r\n");
+    assert_eq!(c.line(), "-ERR 'Invalid Publish Subject'");
+    c.send(b"PING\r\n");
+    assert_eq!(c.line(), "PONG", "still open");
+    c.send(b"BOGUS\r\n");
+    assert_eq!(c.line(), "-ERR 'Unknown Protocol Operation'");
+    let mut rest = String::new();
+    assert_eq!(
+        c.reader.read_to_string(&mut rest).unwrap_or(0),
+        0,
+        "closed: {rest}"
+    );
+    let mut big = Nats::connect(addr);
+    big.send(format!("PUB a {}\r\n", 2 * 1024 * 1024).as_bytes());
+    assert_eq!(big.line(), "-ERR 'Maximum Payload Violation'");
+}
