@@ -16,6 +16,10 @@ use crate::payload;
     about = "Loopback load generator: lab broker, NATS or Redis"
 )]
 pub struct Cli {
+    /// What to measure: one-way publish/subscribe load, or request/reply
+    /// round trips.
+    #[arg(long, value_enum, default_value_t = Mode::PubSub)]
+    pub mode: Mode,
     /// Which broker to talk to.
     #[arg(long, value_enum, default_value_t = Target::Lab)]
     pub target: Target,
@@ -29,17 +33,18 @@ pub struct Cli {
     /// Process id of the broker, to report its CPU time and peak memory.
     #[arg(long, value_name = "PID")]
     pub broker_pid: Option<u32>,
-    /// Number of publishers.
+    /// Number of publishers (request-reply mode: requesters).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub pubs: u64,
-    /// Number of subscribers.
+    /// Number of subscribers (request-reply mode: responders; only 1).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub subs: u64,
     /// Message size in bytes: the lab frame payload, or the NATS/Redis
     /// message body (at least 37 bytes are always sent).
     #[arg(long, default_value_t = 128)]
     pub size: usize,
-    /// Messages published in total, shared among the publishers.
+    /// Messages published in total, shared among the publishers
+    /// (request-reply mode: round trips, shared among the requesters).
     #[arg(long, default_value_t = 100_000,
           value_parser = clap::value_parser!(u64).range(1..=payload::MAX_SEQ))]
     pub count: u64,
@@ -66,9 +71,30 @@ pub struct Cli {
     /// unmatched patterns cost a publish.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub idle_patterns: u64,
+    /// Lab, pub-sub mode: every publish carries `"ack": true` (protocol v2
+    /// §15) and the publisher waits for one `PUBACK` per message instead of
+    /// one `LIST` answer at the end.
+    #[arg(long)]
+    pub ack: bool,
+    /// Request-reply mode: requests each requester keeps outstanding (1 is a
+    /// closed loop: the next request leaves when the reply has arrived).
+    #[arg(long, value_name = "K", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub window: u64,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+}
+
+/// What a run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Publishers send N messages on one topic; every subscriber receives
+    /// them all.
+    PubSub,
+    /// Requesters send N requests with a reply inbox; one responder echoes
+    /// each on its reply topic; round trips are timed.
+    RequestReply,
 }
 
 /// The broker kinds.
@@ -161,5 +187,9 @@ mod tests {
             Cli::try_parse_from(["bench", "--spawn-broker", "x", "--addr", "127.0.0.1"]).is_err()
         );
         assert!(Cli::try_parse_from(["bench", "--pubs", "0"]).is_err());
+        let rr = Cli::try_parse_from(["bench", "--mode", "request-reply", "--window", "8"]);
+        assert!(rr.is_ok_and(|c| c.mode == Mode::RequestReply && c.window == 8 && !c.ack));
+        assert!(Cli::try_parse_from(["bench", "--ack"]).is_ok_and(|c| c.mode == Mode::PubSub));
+        assert!(Cli::try_parse_from(["bench", "--window", "0"]).is_err());
     }
 }

@@ -5,6 +5,11 @@
 //! `"method":"..."` (JSON) or `method="..."` (XML), and the message text
 //! starts after `"msg":"` (JSON) or after the `>` of the `<msg ...>` element
 //! (XML).
+//!
+//! Protocol v2 §15 options: with [`Lab::ack`] every publish asks for a
+//! `PUBACK`, which the publisher counts; with [`Lab::replies`] a delivery
+//! carrying a `reply` topic is a request ([`Item::Request`]) for the
+//! request/reply mode.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,10 +36,16 @@ pub struct Lab {
     pub idle_patterns: u64,
     /// Subscribers set up so far.
     pub subscribers: AtomicU64,
+    /// Every publish carries `"ack": true`; the publisher waits for one
+    /// `PUBACK` per message.
+    pub ack: bool,
+    /// Deliveries are searched for a `reply` key, and those that have one
+    /// are decoded as [`Item::Request`].
+    pub replies: bool,
 }
 
 /// Appends one frame (header and payload) to `out`.
-fn push_frame(out: &mut Vec<u8>, payload: &str) {
+pub fn push_frame(out: &mut Vec<u8>, payload: &str) {
     out.extend_from_slice(format!("{:>HEADER_LEN$}", payload.len()).as_bytes());
     out.extend_from_slice(payload.as_bytes());
 }
@@ -47,11 +58,13 @@ impl Lab {
             filter: None,
             idle_patterns: 0,
             subscribers: AtomicU64::new(0),
+            ack: false,
+            replies: false,
         }
     }
 
     /// The handshake frame.
-    fn hello(&self) -> Vec<u8> {
+    pub fn hello(&self) -> Vec<u8> {
         let mut out = Vec::new();
         push_frame(&mut out, if self.xml { "XMLQueue" } else { "JSONQueue" });
         out
@@ -110,6 +123,90 @@ impl Lab {
             json_string_value(payload, b"\"msg\"")
         }
     }
+
+    /// One publish frame on `topic` whose payload is `size` bytes without
+    /// the optional keys, with the text built by [`payload::template`].
+    /// `"ack": true` (with [`Lab::ack`]) and `reply` (when given) come on top,
+    /// so that the message text, and so the deliveries, are the same with or
+    /// without them. Returns the frame and the offset of the text in it.
+    pub fn publish_frame(
+        &self,
+        size: usize,
+        topic: &str,
+        reply: Option<&str>,
+    ) -> Result<(Vec<u8>, usize), String> {
+        let mut keys = String::new();
+        let (plain, head, tail) = if self.xml {
+            if self.ack {
+                keys.push_str(r#" ack="true""#);
+            }
+            if let Some(reply) = reply {
+                keys.push_str(&format!(r#" reply="{reply}""#));
+            }
+            let head = |keys: &str| {
+                format!(r#"<message method="PUBLISH" topic="{topic}"{keys}><msg type="str">"#)
+            };
+            (head(""), head(&keys), "</msg></message>")
+        } else {
+            if self.ack {
+                keys.push_str(r#""ack":true,"#);
+            }
+            if let Some(reply) = reply {
+                keys.push_str(&format!(r#""reply":"{reply}","#));
+            }
+            let head =
+                |keys: &str| format!(r#"{{"method":"PUBLISH","topic":"{topic}",{keys}"msg":""#);
+            (head(""), head(&keys), "\"}")
+        };
+        let text = payload::template(size.saturating_sub(plain.len() + tail.len()));
+        let len = head.len() + text.len() + tail.len();
+        if len + DELIVERY_SLACK > MAX_PAYLOAD {
+            return Err(format!(
+                "a {len}-byte frame payload is too close to the lab limit of {MAX_PAYLOAD}"
+            ));
+        }
+        let mut frame = format!("{len:>HEADER_LEN$}{head}").into_bytes();
+        let text_at = frame.len();
+        frame.extend_from_slice(&text);
+        frame.extend_from_slice(tail.as_bytes());
+        Ok((frame, text_at))
+    }
+
+    /// A delivery as a request: its reply topic and its exact message text
+    /// (still escaped as the format escapes it, so that it can be copied into
+    /// an answer in the same format). `None` when it has no reply topic.
+    fn request<'a>(&self, payload: &'a [u8]) -> Option<Item<'a>> {
+        let rest = self.text(payload)?;
+        let head = &payload[..payload.len() - rest.len()];
+        let (text, reply) = if self.xml {
+            // `reply` is an attribute of `<message ...>`, before `<msg`.
+            let reply = &head[find(head, b" reply=\"")? + 8..];
+            (&rest[..find(rest, b"<")?], reply)
+        } else {
+            // The key may come after the text (as the broker writes it) or
+            // before it.
+            let end = json_string_end(rest)?;
+            let reply = json_string_value(&rest[end + 1..], b"\"reply\"")
+                .or_else(|| json_string_value(head, b"\"reply\""))?;
+            (&rest[..end], reply)
+        };
+        let reply = &reply[..find(reply, b"\"")?];
+        Some(Item::Request { reply, text })
+    }
+}
+
+/// The length of a JSON string's content: the offset of its closing quote
+/// in `content` (which starts after the opening quote).
+fn json_string_end(content: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < content.len() {
+        match content[i] {
+            b'"' => return Some(i),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// What follows the opening quote of the string value of `key` (a quoted
@@ -157,38 +254,25 @@ impl Protocol for Lab {
         self.hello()
     }
 
+    /// With [`Lab::ack`] the last `PUBACK` is the proof: nothing to send.
     fn sync_request(&self) -> Vec<u8> {
-        self.list()
+        if self.ack {
+            Vec::new()
+        } else {
+            self.list()
+        }
     }
 
-    fn expected_acks(&self, _messages: u64) -> u64 {
-        1
+    fn expected_acks(&self, messages: u64) -> u64 {
+        if self.ack {
+            messages
+        } else {
+            1
+        }
     }
 
     fn publish_template(&self, size: usize) -> Result<(Vec<u8>, usize), String> {
-        let (head, tail) = if self.xml {
-            (
-                format!(r#"<message method="PUBLISH" topic="{TOPIC}"><msg type="str">"#),
-                "</msg></message>",
-            )
-        } else {
-            (
-                format!(r#"{{"method":"PUBLISH","topic":"{TOPIC}","msg":""#),
-                "\"}",
-            )
-        };
-        let text = payload::template(size.saturating_sub(head.len() + tail.len()));
-        let len = head.len() + text.len() + tail.len();
-        if len + DELIVERY_SLACK > MAX_PAYLOAD {
-            return Err(format!(
-                "a {len}-byte frame payload is too close to the lab limit of {MAX_PAYLOAD}"
-            ));
-        }
-        let mut frame = format!("{len:>HEADER_LEN$}{head}").into_bytes();
-        let text_at = frame.len();
-        frame.extend_from_slice(&text);
-        frame.extend_from_slice(tail.as_bytes());
-        Ok((frame, text_at))
+        self.publish_frame(size, TOPIC, None)
     }
 
     fn decode<'a>(&self, buf: &'a [u8]) -> Result<Option<(usize, Item<'a>)>, String> {
@@ -197,8 +281,11 @@ impl Protocol for Lab {
         };
         let payload = decoded.payload;
         let item = match self.method(payload) {
-            Some(b"PUBLISH") => Item::Delivery(self.text(payload).unwrap_or_default()),
-            Some(b"LIST_NACK") => Item::Ack,
+            Some(b"PUBLISH") => match self.replies.then(|| self.request(payload)).flatten() {
+                Some(request) => request,
+                None => Item::Delivery(self.text(payload).unwrap_or_default()),
+            },
+            Some(b"PUBACK" | b"PONG" | b"LIST_NACK") => Item::Ack,
             Some(b"LIST_ACK") if !self.lists_topic(payload) => Item::Ack,
             Some(b"ERROR") => Item::Error(payload),
             _ => Item::Other,
@@ -208,124 +295,4 @@ impl Protocol for Lab {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Frames `payload` and decodes it with `lab`.
-    fn decode_one(lab: &Lab, payload: &str) -> String {
-        let mut buf = Vec::new();
-        push_frame(&mut buf, payload);
-        match lab.decode(&buf) {
-            Ok(Some((used, item))) => {
-                assert_eq!(used, buf.len());
-                match item {
-                    Item::Delivery(text) => format!("delivery {}", String::from_utf8_lossy(text)),
-                    other => format!("{other:?}"),
-                }
-            }
-            other => format!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn json_frames_are_classified() {
-        let lab = Lab::new(false);
-        assert_eq!(
-            decode_one(
-                &lab,
-                r#"{"method": "PUBLISH", "topic": "/bench", "msg": "t=1 s=2"}"#
-            ),
-            r#"delivery t=1 s=2"}"#
-        );
-        assert_eq!(
-            decode_one(
-                &lab,
-                r#"{"msg":"t=1 s=2","method":"PUBLISH","topic":"/bench"}"#
-            ),
-            r#"delivery t=1 s=2","method":"PUBLISH","topic":"/bench"}"#
-        );
-        assert_eq!(
-            decode_one(
-                &lab,
-                r#"{"method":"LIST_ACK","topic":"/","msg":["/bench"]}"#
-            ),
-            "Other"
-        );
-        assert_eq!(
-            decode_one(&lab, r#"{"method":"LIST_ACK","topic":"/","msg":[]}"#),
-            "Ack"
-        );
-        assert_eq!(
-            decode_one(&lab, r#"{"method":"LIST_NACK","topic":"/","msg":"No"}"#),
-            "Ack"
-        );
-        assert_eq!(
-            decode_one(
-                &lab,
-                r#"{"method":"LAST_MSG","topic":"/bench","msg":"t=1 s=2"}"#
-            ),
-            "Other"
-        );
-        assert!(
-            decode_one(&lab, r#"{"method":"ERROR","topic":"","msg":"bad"}"#).starts_with("Error")
-        );
-    }
-
-    #[test]
-    fn xml_frames_are_classified() {
-        let lab = Lab::new(true);
-        assert_eq!(
-            decode_one(
-                &lab,
-                r#"<?xml version="1.0" encoding="UTF-8"?><message method="PUBLISH" topic="/bench"><msg type="str">t=1 s=2</msg></message>"#
-            ),
-            "delivery t=1 s=2</msg></message>"
-        );
-        assert_eq!(
-            decode_one(
-                &lab,
-                r#"<message method="PUBLISH" topic="/bench"><msg>t=1 s=2</msg></message>"#
-            ),
-            "delivery t=1 s=2</msg></message>"
-        );
-        assert_eq!(
-            decode_one(
-                &lab,
-                r#"<message method="LIST_ACK" topic="/"><msg type="list"><item type="str">/bench</item></msg></message>"#
-            ),
-            "Other"
-        );
-        assert_eq!(
-            decode_one(
-                &lab,
-                r#"<message method="LIST_ACK" topic="/"><msg type="list"/></message>"#
-            ),
-            "Ack"
-        );
-    }
-
-    #[test]
-    fn partial_and_bad_headers() {
-        let lab = Lab::new(false);
-        assert!(matches!(lab.decode(b"   4"), Ok(None)));
-        assert!(matches!(lab.decode(b"   42{}"), Ok(None)));
-        assert!(lab.decode(b"  x42{}").is_err());
-        assert!(lab.decode(b"    0").is_err());
-        assert!(lab.decode(b" 4 2 ").is_err());
-    }
-
-    #[test]
-    fn publish_template_has_the_requested_size() {
-        for xml in [false, true] {
-            let lab = Lab::new(xml);
-            let Ok((frame, text_at)) = lab.publish_template(128) else {
-                panic!("template refused");
-            };
-            assert_eq!(frame.len(), HEADER_LEN + 128);
-            assert!(frame[text_at..].starts_with(b"t=0000"));
-            let decoded = lab.decode(&frame);
-            assert!(matches!(decoded, Ok(Some((n, Item::Delivery(_)))) if n == frame.len()));
-        }
-        assert!(Lab::new(false).publish_template(99_990).is_err());
-    }
-}
+mod tests;

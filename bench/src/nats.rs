@@ -5,7 +5,7 @@ use crate::client::{find, Item, Protocol};
 use crate::payload;
 
 /// The client options: no `+OK` after every command.
-const CONNECT: &str = "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n";
+pub const CONNECT: &str = "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n";
 /// The benchmark subject.
 const SUBJECT: &str = "bench";
 /// Longest control line accepted (the server's `INFO` is the longest).
@@ -53,16 +53,31 @@ impl Protocol for Nats {
         let after = eol + 2;
         let item = if line.starts_with(b"MSG ") {
             // MSG <subject> <sid> [reply-to] <#bytes>
-            let len = line
-                .rsplit(|&b| b == b' ')
-                .next()
-                .and_then(|n| std::str::from_utf8(n).ok())
+            let bad = || format!("bad MSG line {:?}", String::from_utf8_lossy(line));
+            let mut fields = [&[][..]; 5];
+            let mut n = 0;
+            for field in line.split(|&b| b == b' ').filter(|f| !f.is_empty()) {
+                *fields.get_mut(n).ok_or_else(bad)? = field;
+                n += 1;
+            }
+            let len = std::str::from_utf8(fields[n.max(1) - 1])
+                .ok()
                 .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| format!("bad MSG line {:?}", String::from_utf8_lossy(line)))?;
+                .filter(|_| n >= 4)
+                .ok_or_else(bad)?;
             let Some(body) = buf.get(after..after + len + 2) else {
                 return Ok(None);
             };
-            return Ok(Some((after + len + 2, Item::Delivery(&body[..len]))));
+            let text = &body[..len];
+            let item = if n == 5 {
+                Item::Request {
+                    reply: fields[3],
+                    text,
+                }
+            } else {
+                Item::Delivery(text)
+            };
+            return Ok(Some((after + len + 2, item)));
         } else if line == b"PING" {
             Item::Respond(b"PONG\r\n")
         } else if line == b"PONG" {
@@ -103,6 +118,30 @@ mod tests {
             ]
         );
         assert_eq!(&buf[at..], b"MSG bench 1 3");
+    }
+
+    #[test]
+    fn msg_with_reply_subject_is_a_request() {
+        let buf = b"MSG bench.rr 1 _INBOX.bench-7f 7\r\nt=1 s=2\r\nMSG  _INBOX.x  2  3\r\nt=1\r\n";
+        let Ok(Some((used, Item::Request { reply, text }))) = Nats.decode(buf) else {
+            panic!("not a request");
+        };
+        assert_eq!((reply, text), (&b"_INBOX.bench-7f"[..], &b"t=1 s=2"[..]));
+        assert!(matches!(
+            Nats.decode(&buf[used..]),
+            Ok(Some((_, Item::Delivery(b"t=1"))))
+        ));
+        for bad in [
+            &b"MSG bench 1\r\n"[..],
+            b"MSG a 1 r 3 x\r\n",
+            b"MSG a 1 x\r\n",
+        ] {
+            assert!(
+                Nats.decode(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

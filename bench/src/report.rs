@@ -79,12 +79,12 @@ impl Report {
 }
 
 /// Nanoseconds to seconds.
-fn secs(ns: u64) -> f64 {
+pub fn secs(ns: u64) -> f64 {
     ns as f64 / 1e9
 }
 
 /// `count / seconds`, 0 when no time passed.
-fn per_second(count: u64, seconds: f64) -> f64 {
+pub fn per_second(count: u64, seconds: f64) -> f64 {
     if seconds > 0.0 {
         count as f64 / seconds
     } else {
@@ -93,7 +93,7 @@ fn per_second(count: u64, seconds: f64) -> f64 {
 }
 
 /// Formats a count per second with a k/M suffix.
-fn human_rate(rate: f64) -> String {
+pub fn human_rate(rate: f64) -> String {
     if rate >= 1e6 {
         format!("{:.2}M", rate / 1e6)
     } else if rate >= 1e3 {
@@ -104,7 +104,7 @@ fn human_rate(rate: f64) -> String {
 }
 
 /// Formats nanoseconds with a fitting unit.
-fn human_ns(ns: u64) -> String {
+pub fn human_ns(ns: u64) -> String {
     match ns {
         0..1_000 => format!("{ns} ns"),
         1_000..1_000_000 => format!("{:.1} µs", ns as f64 / 1e3),
@@ -115,7 +115,10 @@ fn human_ns(ns: u64) -> String {
 
 /// Prints the human-readable report.
 pub fn print_text(cli: &Cli, r: &Report) {
-    let rate = cli.rate.map_or("unpaced".into(), |r| format!("{r} msg/s"));
+    let mut rate = cli.rate.map_or("unpaced".into(), |r| format!("{r} msg/s"));
+    if cli.ack {
+        rate.push_str(", every publish acknowledged (PUBACK)");
+    }
     let target = match cli.target {
         Target::Lab => format!("lab ({:?})", cli.serializer).to_lowercase(),
         other => format!("{other:?}").to_lowercase(),
@@ -194,6 +197,7 @@ pub fn to_json(cli: &Cli, r: &Report) -> serde_json::Value {
         "frame_bytes": r.frame_bytes,
         "count": cli.count,
         "rate": cli.rate,
+        "ack": cli.ack,
         "published": r.published(),
         "publish_s": r.publish_secs(),
         "publish_rate": per_second(r.published(), r.publish_secs()),

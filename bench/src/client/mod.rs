@@ -15,8 +15,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-pub use self::publisher::{connect_publisher, publish, PubResult};
-pub use self::subscriber::{receive, subscribe, SubResult};
+pub use self::publisher::{connect_publisher, publish, write_until, PubResult};
+pub use self::subscriber::{open_confirmed, receive, subscribe, SubResult};
 
 /// Bytes asked for by every read.
 const READ_SIZE: usize = 64 * 1024;
@@ -29,6 +29,15 @@ pub enum Item<'a> {
     /// A message on the benchmark topic; the slice starts at its text
     /// (`t=... s=...`).
     Delivery(&'a [u8]),
+    /// A delivery that asks for an answer (request/reply mode): the topic or
+    /// subject to answer on, and the exact message text, in the target's own
+    /// escaping (to be copied into the answer as it is).
+    Request {
+        /// Where the answer goes.
+        reply: &'a [u8],
+        /// The request's message text.
+        text: &'a [u8],
+    },
     /// The reply that confirms a request: the answer to LIST (lab), PONG
     /// (NATS), the subscribe confirmation or an integer reply to PUBLISH
     /// (Redis).
@@ -106,7 +115,7 @@ pub enum End {
 }
 
 /// What a receive loop does with the items it decodes.
-trait Handler {
+pub trait Handler {
     /// Handles one item received at `now_ns`; `true` ends the loop.
     fn item(&mut self, item: Item<'_>, now_ns: u64) -> bool;
     /// Called after each read attempt; `Some` ends the loop.
@@ -154,10 +163,15 @@ impl Conn {
         Ok(n)
     }
 
+    /// A second handle on the socket, for a writer beside the receive loop.
+    pub fn writer(&self) -> io::Result<TcpStream> {
+        self.stream.try_clone()
+    }
+
     /// Reads and decodes until the handler is satisfied or gives up. With
     /// `answer`, [`Item::Respond`] bytes are written back at once; without,
     /// they are dropped (for a connection another thread writes to).
-    fn run(
+    pub fn run(
         &mut self,
         proto: &dyn Protocol,
         clock: &Clock,

@@ -185,7 +185,7 @@ fn write_messages(
 }
 
 /// Writes all of `buf`, giving up at `deadline`.
-fn write_until(writer: &mut TcpStream, mut buf: &[u8], deadline: Instant) -> io::Result<()> {
+pub fn write_until(writer: &mut TcpStream, mut buf: &[u8], deadline: Instant) -> io::Result<()> {
     while !buf.is_empty() {
         match writer.write(buf) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),

@@ -28,16 +28,28 @@ impl Handler for AwaitAck {
 /// Opens a subscriber connection and waits until the broker confirms the
 /// subscription.
 pub fn subscribe(addr: SocketAddr, proto: &dyn Protocol, clock: &Clock) -> Result<Conn, String> {
+    open_confirmed(addr, proto, &proto.subscribe_request(), clock)
+        .map_err(|e| format!("subscription not confirmed: {e}"))
+}
+
+/// Opens a connection, sends `request` (which must end with something the
+/// broker answers with an [`Item::Ack`]) and waits for that answer.
+pub fn open_confirmed(
+    addr: SocketAddr,
+    proto: &dyn Protocol,
+    request: &[u8],
+    clock: &Clock,
+) -> Result<Conn, String> {
     let mut conn = Conn::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
     conn.stream
-        .write_all(&proto.subscribe_request())
-        .map_err(|e| format!("subscribe: {e}"))?;
+        .write_all(request)
+        .map_err(|e| format!("sending {addr}: {e}"))?;
     let mut handler = AwaitAck {
         deadline: Instant::now() + Duration::from_secs(10),
     };
     match conn.run(proto, clock, &mut handler, true) {
         End::Done => Ok(conn),
-        end => Err(format!("subscription not confirmed: {end:?}")),
+        end => Err(format!("{end:?}")),
     }
 }
 
