@@ -129,6 +129,7 @@ fn commands_built_by_any_door_are_refused_the_same_way() {
         Command::Publish(Publish {
             topic: TopicArg { topic, sent },
             body: Body::NULL,
+            ack: false,
             keys: None,
         })
     };

@@ -299,6 +299,12 @@ pub(crate) fn put_uint(out: &mut impl Out, n: u64) {
     out.put(Digits::of(n).as_bytes());
 }
 
+/// Appends the decimal form of `n`, two digits per division (for doors
+/// that write frames from templates).
+pub fn push_uint(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(Digits::of(n).as_bytes());
+}
+
 /// Writes the `seq` and `ts` of `attrs` that are present, each as its key
 /// (`,"seq":` in JSON, `" seq="` in XML) then its digits, in one copy.
 pub(crate) fn put_stamps(out: &mut impl Out, attrs: Attrs, seq_key: &[u8], ts_key: &[u8]) {

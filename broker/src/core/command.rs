@@ -68,15 +68,16 @@ pub struct Publish<'a> {
     pub topic: TopicArg<'a>,
     /// The value, as validated JSON text (or a tree).
     pub body: Body<'a>,
-    /// Its v2 keys, if it has any (boxed as a subscription's options are).
+    /// Answer with a `PUBACK` (v2 §15).
+    pub ack: bool,
+    /// Its `id` and `reply`, if it has either (boxed as a subscription's
+    /// options are).
     pub keys: Option<Box<PublishKeys>>,
 }
 
-/// What a publish may carry besides its topic and value (v2 §15).
+/// What a publish may carry besides its topic, value and `ack` (v2 §15).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PublishKeys {
-    /// Answer with a `PUBACK`.
-    pub ack: bool,
     /// The publisher's id for the message, for deduplication (1 to 128
     /// bytes, checked by the door).
     pub id: Option<String>,

@@ -15,6 +15,14 @@ use crate::core::outbox::Outbox;
 use crate::core::topics::{TopicId, TopicLimit};
 use crate::core::ConnId;
 
+/// What an accepted publish that asked for answers got.
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    ack: bool,
+    seq: u64,
+    receivers: u64,
+}
+
 impl Router {
     pub(super) fn publish(&mut self, from: ConnId, p: Publish<'_>, out: &mut impl Outbox) {
         let topic = p.topic.topic.as_str();
@@ -23,8 +31,8 @@ impl Router {
             return;
         }
         let keys = p.keys.as_deref();
-        if let Some(keys) = keys.filter(|k| k.id.is_some()) {
-            if self.repeated(from, topic, keys, out) {
+        if let Some(id) = keys.and_then(|k| k.id.as_deref()) {
+            if self.repeated(from, topic, id, p.ack, out) {
                 return;
             }
         }
@@ -63,8 +71,13 @@ impl Router {
             reply: keys.and_then(|k| k.reply.as_deref()),
         };
         let receivers = self.fan_out(from, id, &delivery, out);
-        if let Some(keys) = keys {
-            self.answer(from, topic, keys, seq, receivers as u64, out);
+        if p.ack || keys.is_some() {
+            let answer = Answer {
+                ack: p.ack,
+                seq,
+                receivers: receivers as u64,
+            };
+            self.answer(from, topic, keys, answer, out);
         }
     }
 
@@ -76,10 +89,11 @@ impl Router {
         &mut self,
         from: ConnId,
         topic: &str,
-        keys: &PublishKeys,
+        id: &str,
+        ack: bool,
         out: &mut impl Outbox,
     ) -> bool {
-        let (Some(id), Some(who)) = (keys.id.as_deref(), self.publisher(from)) else {
+        let Some(who) = self.publisher(from) else {
             return false;
         };
         let now = self.clock.now();
@@ -87,7 +101,7 @@ impl Router {
         let Some(first) = self.dedup.get(&who, topic, id) else {
             return false;
         };
-        if keys.ack {
+        if ack {
             let ack = PubAck {
                 topic,
                 seq: first.seq,
@@ -107,27 +121,31 @@ impl Router {
         &mut self,
         from: ConnId,
         topic: &str,
-        keys: &PublishKeys,
-        seq: u64,
-        receivers: u64,
+        keys: Option<&PublishKeys>,
+        a: Answer,
         out: &mut impl Outbox,
     ) {
-        if let (Some(id), Some(who)) = (keys.id.as_deref(), self.publisher(from)) {
+        let id = keys.and_then(|k| k.id.as_deref());
+        if let (Some(id), Some(who)) = (id, self.publisher(from)) {
             let now = self.clock.now();
-            self.dedup
-                .insert(who, topic, id, now, FirstAck { seq, receivers });
+            let first = FirstAck {
+                seq: a.seq,
+                receivers: a.receivers,
+            };
+            self.dedup.insert(who, topic, id, now, first);
         }
-        if keys.ack {
+        if a.ack {
             let ack = PubAck {
                 topic,
-                seq,
-                receivers,
-                id: keys.id.as_deref(),
+                seq: a.seq,
+                receivers: a.receivers,
+                id,
                 duplicate: false,
             };
             self.tell(from, &Notice::PubAck(ack), out);
         }
-        if let Some(reply) = keys.reply.as_deref().filter(|_| receivers == 0) {
+        let reply = keys.and_then(|k| k.reply.as_deref());
+        if let Some(reply) = reply.filter(|_| a.receivers == 0) {
             self.tell(from, &Notice::NoResponders { reply, topic }, out);
         }
     }

@@ -229,6 +229,19 @@ impl Outbox for ConnOutbox<'_> {
     }
 
     fn notify(&mut self, _form: Form, notice: &Notice<'_>, to: &[ConnId]) {
+        if let [only] = to {
+            // An answer to one client (a PUBACK may follow every publish):
+            // encoded straight into its output, with no shared copy.
+            let Some(conn) = self.conns.get_mut(only.0).filter(|c| c.is_open()) else {
+                return;
+            };
+            let before = conn.output.buffer().len();
+            conn.codec.encode_notice(notice, conn.output.buffer());
+            if conn.output.buffer().len() > before {
+                self.stall |= account(self.flow, self.schedule, *only, conn, self.max_pending);
+            }
+            return;
+        }
         let Some(first) = to.iter().find_map(|id| self.conns.get(id.0)) else {
             return;
         };

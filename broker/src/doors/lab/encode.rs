@@ -6,7 +6,9 @@
 use std::borrow::Cow;
 
 use log::debug;
-use protocol::{Attrs, Body, EncodeError, Format, FrameError, Links, Method, Value, MAX_PAYLOAD};
+use protocol::{
+    frame, Attrs, Body, EncodeError, Format, FrameError, Links, Method, Value, MAX_PAYLOAD,
+};
 
 use super::history;
 use crate::core::delivery::{PresenceEvent, Present, PubAck};
@@ -69,22 +71,72 @@ pub(super) fn notice(format: Format, notice: &Notice<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends a `PUBACK` (v2 §15).
+/// Appends a `PUBACK` (v2 §15). One may follow every publish, so the usual
+/// one (no id, a topic with nothing to escape) is written from a template;
+/// the general path builds it as JSON text, which XML streams.
 fn puback(format: Format, a: &PubAck<'_>, out: &mut Vec<u8>) {
-    let mut msg = vec![
-        ("seq".into(), int(a.seq)),
-        ("receivers".into(), int(a.receivers)),
-    ];
+    let plain = a.id.is_none()
+        && !a.duplicate
+        && !a
+            .topic
+            .bytes()
+            .any(|b| matches!(b, b'"' | b'\\' | b'&' | b'<' | b'>') || b < 0x20);
+    if plain {
+        let _ = frame::encode_with(out, |o| {
+            let (head, mid, tail): (&[u8], &[u8], &[u8]) = match format {
+                Format::Json => (
+                    b"{\"method\":\"PUBACK\",\"topic\":\"",
+                    b"\",\"msg\":{\"seq\":",
+                    b",\"receivers\":",
+                ),
+                Format::Xml => (
+                    b"<message method=\"PUBACK\" topic=\"",
+                    b"\"><msg type=\"dict\"><item key=\"seq\" type=\"int\">",
+                    b"</item><item key=\"receivers\" type=\"int\">",
+                ),
+            };
+            o.extend_from_slice(head);
+            o.extend_from_slice(a.topic.as_bytes());
+            o.extend_from_slice(mid);
+            push_uint(o, a.seq);
+            o.extend_from_slice(tail);
+            push_uint(o, a.receivers);
+            o.extend_from_slice(match format {
+                Format::Json => b"}}",
+                Format::Xml => b"</item></msg></message>",
+            });
+            Ok::<(), FrameError>(())
+        });
+        return;
+    }
+    let mut text = Vec::with_capacity(48 + a.id.map_or(0, str::len));
+    text.extend_from_slice(b"{\"seq\":");
+    push_uint(&mut text, a.seq);
+    text.extend_from_slice(b",\"receivers\":");
+    push_uint(&mut text, a.receivers);
     if let Some(id) = a.id {
-        msg.push(("id".into(), Value::from(id)));
+        text.extend_from_slice(b",\"id\":");
+        text.extend_from_slice(protocol::format::json::quote(id).as_bytes());
     }
     if a.duplicate {
-        msg.push(("duplicate".into(), Value::Bool(true)));
+        text.extend_from_slice(b",\"duplicate\":true");
     }
-    let msg = Value::Dict(msg);
-    if let Err(e) = format.encode_value(Method::PubAck, a.topic, &msg, Attrs::NONE, out) {
+    text.push(b'}');
+    let Ok(text) = String::from_utf8(text) else {
+        return;
+    };
+    let body = Body::Json {
+        text: Cow::Owned(text),
+        xml_len: None,
+    };
+    if let Err(e) = format.encode_parts(Method::PubAck, a.topic, &body, Attrs::NONE, out) {
         debug!("PUBACK on {} not encoded: {e}", a.topic);
     }
+}
+
+/// Appends the decimal digits of `n`, at most the largest protocol integer.
+fn push_uint(out: &mut Vec<u8>, n: u64) {
+    protocol::value::push_uint(out, n.min(i64::MAX as u64));
 }
 
 /// Appends a `PRESENCE` (v2 §16).
@@ -221,5 +273,48 @@ fn list_page(list: TopicList<'_>, format: Format, cursor: Option<&str>, out: &mu
     let msg = Value::List(topics);
     if let Err(e) = format.encode_value(Method::ListAck, "/", &msg, Attrs::more(more), out) {
         debug!("LIST_ACK not encoded: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The general encoder's frame for a `PUBACK` without id.
+    fn general(format: Format, topic: &str, seq: u64, receivers: u64) -> Vec<u8> {
+        let msg = Value::Dict(vec![
+            ("seq".into(), int(seq)),
+            ("receivers".into(), int(receivers)),
+        ]);
+        let mut out = Vec::new();
+        format
+            .encode_value(Method::PubAck, topic, &msg, Attrs::NONE, &mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn the_puback_template_writes_what_the_general_encoder_writes() {
+        for format in Format::ALL {
+            for (topic, seq, receivers) in [
+                ("/a", 1, 0),
+                ("/bench/x-y_z", 123_456_789, 42),
+                ("/t", u64::MAX, 7),
+            ] {
+                let ack = PubAck {
+                    topic,
+                    seq,
+                    receivers,
+                    id: None,
+                    duplicate: false,
+                };
+                let mut fast = Vec::new();
+                puback(format, &ack, &mut fast);
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    String::from_utf8(general(format, topic, seq, receivers)).unwrap()
+                );
+            }
+        }
     }
 }

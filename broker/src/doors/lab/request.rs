@@ -41,14 +41,12 @@ pub(super) fn decode<'a>(format: Format, payload: &'a [u8], out: &mut Vec<u8>) -
     let command = match method {
         Method::Publish => {
             // Nearly every publish is v1's: its keys are not looked at.
-            let keys = if attrs.ack || keys.is_some() {
-                let keys = keys.map(|k| *k).unwrap_or_default();
-                publish_keys(attrs.ack, keys.id, keys.reply)
-            } else {
-                Ok(None)
+            let keys = match keys {
+                Some(k) => publish_keys(k.id, k.reply),
+                None => Ok(None),
             };
             match keys {
-                Ok(keys) => publish(raw, msg, keys, payload.len()),
+                Ok(keys) => publish(raw, msg, attrs.ack, keys, payload.len()),
                 Err(reason) => Err(Refusal { topic: raw, reason }),
             }
         }
@@ -120,7 +118,6 @@ const MAX_ID_LEN: usize = 128;
 #[cold]
 #[inline(never)]
 fn publish_keys(
-    ack: bool,
     id: Option<Cow<'_, str>>,
     reply: Option<Cow<'_, str>>,
 ) -> Result<Option<Box<PublishKeys>>, String> {
@@ -143,8 +140,10 @@ fn publish_keys(
         },
         None => None,
     };
+    if id.is_none() && reply.is_none() {
+        return Ok(None);
+    }
     Ok(Some(Box::new(PublishKeys {
-        ack,
         id: id.map(Cow::into_owned),
         reply,
     })))
@@ -153,6 +152,7 @@ fn publish_keys(
 fn publish<'a>(
     raw: Cow<'a, str>,
     body: Body<'a>,
+    ack: bool,
     keys: Option<Box<PublishKeys>>,
     request_len: usize,
 ) -> Result<Command<'a>, Refusal<'a>> {
@@ -167,7 +167,12 @@ fn publish<'a>(
             });
         }
     }
-    Ok(Command::Publish(Publish { topic, body, keys }))
+    Ok(Command::Publish(Publish {
+        topic,
+        body,
+        ack,
+        keys,
+    }))
 }
 
 /// Whether a message fits every frame it may travel in, in both formats,

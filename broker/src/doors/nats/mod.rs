@@ -144,7 +144,6 @@ impl NatsCodec {
         self.ok(out);
         let keys = reply.map(|reply| {
             Box::new(PublishKeys {
-                ack: false,
                 id: None,
                 reply: Some(reply),
             })
@@ -152,6 +151,7 @@ impl NatsCodec {
         Action::Command(Command::Publish(Publish {
             topic: TopicArg::new(topic),
             body: payload::to_body(payload),
+            ack: false,
             keys,
         }))
     }
