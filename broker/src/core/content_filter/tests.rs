@@ -139,3 +139,52 @@ fn the_budget_bounds_work_that_grows_with_the_message() {
     assert!(!f.accepts(&value, "/t", 1), "spent budget: false");
     assert!(start.elapsed() < std::time::Duration::from_secs(1));
 }
+
+/// Review: `==` charges the shallow size of its operands (`weight`), but
+/// `equal` walks them to the bottom. A list built by doubling shares its
+/// halves (`Rc`), so `k` cheap `map` steps make a value of 2^k leaves
+/// whose comparison the budget never sees.
+#[test]
+fn the_budget_bounds_deep_equality_of_built_values() {
+    let text = format!("[[0]]{}.all(z, z == z)", ".map(a, [a, a])".repeat(20));
+    let f = ContentFilter::compile(&text).unwrap_or_else(|e| panic!("{e}"));
+    let start = std::time::Instant::now();
+    let _ = f.accepts(&protocol::Value::Null, "/t", 1);
+    let took = start.elapsed();
+    assert!(
+        took < std::time::Duration::from_millis(50),
+        "one evaluation took {took:?}, past any budget"
+    );
+}
+
+/// Review: a field or key lookup (`msg[k]`, `msg.f`) scans the object's
+/// entries without charging them, so a loop over a large object's keys
+/// looking each up is quadratic within the budget.
+#[test]
+fn the_budget_bounds_key_lookups_in_large_objects() {
+    let entries: Vec<String> = (0..40_000).map(|i| format!("\"k{i}\":0")).collect();
+    let msg = parse_value(&format!("{{{}}}", entries.join(","))).unwrap();
+    let f = ContentFilter::compile("msg.all(k, msg[k] == 0)").unwrap();
+    let start = std::time::Instant::now();
+    let _ = f.accepts(&msg, "/t", 1);
+    let took = start.elapsed();
+    assert!(
+        took < std::time::Duration::from_millis(50),
+        "one evaluation took {took:?}, past any budget"
+    );
+}
+
+/// Review: `contains`, `startsWith` and `endsWith` need their argument; one
+/// called without it is CEL with no overload, so a compile error rather
+/// than a filter that silently rejects everything.
+#[test]
+fn a_string_function_without_its_argument_does_not_compile() {
+    for text in [
+        "topic.contains()",
+        "topic.startsWith()",
+        "topic.endsWith()",
+        "contains(topic)",
+    ] {
+        assert!(ContentFilter::compile(text).is_err(), "{text} compiled");
+    }
+}
