@@ -162,7 +162,9 @@ impl TopicTree {
         let missing = prefixes(topic)
             .filter(|p| !self.by_path.contains_key(*p))
             .count();
-        if self.len() + missing > self.max_topics {
+        // Every topic but the root counts, inboxes too (they are not in
+        // the list that `len` counts).
+        if self.by_path.len() - 1 + missing > self.max_topics {
             return Err(TopicLimit {
                 max: self.max_topics,
             });

@@ -241,7 +241,7 @@ impl<'a> Compiler<'a> {
             _ => {
                 let func = function(name)?;
                 match args[..] {
-                    [a] => Node::Call(func, Box::new(self.node(a, d)?), None),
+                    [a] if !func.takes_two() => Node::Call(func, Box::new(self.node(a, d)?), None),
                     [a, b] if func.takes_two() => Node::Call(
                         func,
                         Box::new(self.node(a, d)?),
