@@ -66,9 +66,11 @@ impl Router {
             action,
             ts,
         };
+        // Not an answer, so told as announcements are: a watcher that
+        // drops deliveries and is over its limit misses it (WHO tells).
         for (form, to) in (0..=u8::MAX).map(Form).zip(announce_to.iter()) {
             if !to.is_empty() {
-                out.notify(form, &Notice::Presence(event), to);
+                out.announce(form, &Notice::Presence(event), to);
             }
         }
     }

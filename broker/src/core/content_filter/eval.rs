@@ -12,7 +12,7 @@ use std::rc::Rc;
 use protocol::Value;
 
 use super::compile::{Cmp, Func, Loop, LoopKind, Node};
-use super::val::{arith, compare, equal, weight, Dict, Seq, Val};
+use super::val::{arith, compare, equal, spend, weight, Dict, Seq, Val};
 use super::{Fault, BUDGET};
 
 type Res<'e> = Result<Val<'e>, Fault>;
@@ -30,16 +30,7 @@ struct Cx<'e> {
 impl Cx<'_> {
     #[inline]
     fn charge(&mut self, units: u32) -> Result<(), Fault> {
-        match self.budget.checked_sub(units) {
-            Some(left) => {
-                self.budget = left;
-                Ok(())
-            }
-            None => {
-                self.budget = 0;
-                Err(Fault::Budget)
-            }
-        }
+        spend(&mut self.budget, units)
     }
 }
 
@@ -67,7 +58,7 @@ fn eval<'e>(node: &'e Node, cx: &mut Cx<'e>) -> Res<'e> {
             .map_err(|_| Fault::Range),
         Node::Local(slot) => cx.locals.get(*slot).cloned().ok_or(Fault::Missing),
         Node::Select { of, field, test } => match eval(of, cx)? {
-            Val::Map(m) => match m.field(field) {
+            Val::Map(m) => match m.field(field, &mut cx.budget)? {
                 Some(v) if !*test => Ok(v),
                 found => {
                     if *test {
@@ -87,10 +78,9 @@ fn eval<'e>(node: &'e Node, cx: &mut Cx<'e>) -> Res<'e> {
         Node::Or(ab) => logic(true, &ab[0], &ab[1], cx),
         Node::Compare(op, ab) => {
             let (a, b) = (eval(&ab[0], cx)?, eval(&ab[1], cx)?);
-            cx.charge(weight(&a).min(weight(&b)))?;
             let yes = match op {
-                Cmp::Eq => equal(&a, &b),
-                Cmp::Ne => !equal(&a, &b),
+                Cmp::Eq => equal(&a, &b, &mut cx.budget)?,
+                Cmp::Ne => !equal(&a, &b, &mut cx.budget)?,
                 Cmp::Lt => compare(&a, &b)? == Ordering::Less,
                 Cmp::Le => compare(&a, &b)? != Ordering::Greater,
                 Cmp::Gt => compare(&a, &b)? == Ordering::Greater,
@@ -109,7 +99,7 @@ fn eval_rare<'e>(node: &'e Node, cx: &mut Cx<'e>) -> Res<'e> {
     match node {
         Node::Index(ab) => {
             let (of, at) = (eval(&ab[0], cx)?, eval(&ab[1], cx)?);
-            index(&of, &at)
+            index(&of, &at, &mut cx.budget)
         }
         Node::List(items) => {
             let mut all = Vec::with_capacity(items.len());
@@ -142,8 +132,7 @@ fn eval_rare<'e>(node: &'e Node, cx: &mut Cx<'e>) -> Res<'e> {
         }
         Node::In(ab) => {
             let (item, within) = (eval(&ab[0], cx)?, eval(&ab[1], cx)?);
-            cx.charge(weight(&within))?;
-            contains(&within, &item)
+            contains(&within, &item, &mut cx.budget)
         }
         Node::Call(f, a, b) => {
             let a = eval(a, cx)?;
@@ -185,7 +174,7 @@ fn logic<'e>(or: bool, a: &'e Node, b: &'e Node, cx: &mut Cx<'e>) -> Res<'e> {
     }
 }
 
-fn index<'e>(of: &Val<'e>, at: &Val<'_>) -> Res<'e> {
+fn index<'e>(of: &Val<'e>, at: &Val<'_>, budget: &mut u32) -> Res<'e> {
     match of {
         Val::List(l) => {
             let i = match at {
@@ -195,15 +184,26 @@ fn index<'e>(of: &Val<'e>, at: &Val<'_>) -> Res<'e> {
             };
             l.get(i).ok_or(Fault::Missing)
         }
-        Val::Map(m) => m.get(at).ok_or(Fault::Missing),
+        Val::Map(m) => m.get(at, budget)?.ok_or(Fault::Missing),
         _ => Err(Fault::Type),
     }
 }
 
-fn contains(within: &Val<'_>, item: &Val<'_>) -> Res<'static> {
+fn contains(within: &Val<'_>, item: &Val<'_>, budget: &mut u32) -> Res<'static> {
     let found = match within {
-        Val::List(l) => (0..l.len()).any(|i| l.get(i).is_some_and(|x| equal(&x, item))),
-        Val::Map(m) => m.get(item).is_some(),
+        Val::List(l) => {
+            let mut found = false;
+            for i in 0..l.len() {
+                if let Some(x) = l.get(i) {
+                    if equal(&x, item, budget)? {
+                        found = true;
+                        break;
+                    }
+                }
+            }
+            found
+        }
+        Val::Map(m) => m.get(item, budget)?.is_some(),
         _ => return Err(Fault::Type),
     };
     Ok(Val::Bool(found))

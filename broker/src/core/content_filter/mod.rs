@@ -39,6 +39,12 @@ pub const BUDGET: u32 = 25_000;
 /// along it.
 pub const MAX_DEPTH: usize = 64;
 
+/// Most `(` in a filter's text: calls and grouping.
+pub const MAX_CALLS: usize = 64;
+
+/// Most nodes of a parsed filter, macros expanded.
+pub const MAX_NODES: usize = 2048;
+
 /// Why a filter was refused at `SUBSCRIBE`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
@@ -89,8 +95,17 @@ impl ContentFilter {
                 max: MAX_FILTER_LEN,
             });
         }
+        // Each call (a macro above all) expands to many nodes, and the
+        // parser's work grows faster than the text: bounded before parsing.
+        let calls = text.bytes().filter(|&b| b == b'(').count();
+        if calls > MAX_CALLS {
+            return Err(FilterError::Invalid(format!(
+                "more than {MAX_CALLS} calls and parentheses"
+            )));
+        }
         let ast = cel::parser::PrattParser::new()
             .max_recursion_depth(u16::try_from(MAX_DEPTH).unwrap_or(u16::MAX))
+            .max_expression_node_count(MAX_NODES)
             .parse(text)
             .map_err(|e| FilterError::Invalid(first_line(&e.to_string())))?;
         let (root, reads_msg) = compile::compile(&ast).map_err(FilterError::Invalid)?;

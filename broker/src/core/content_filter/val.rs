@@ -93,27 +93,31 @@ impl<'e> Dict<'e> {
     }
 
     /// The value under `key`; of duplicate keys in a message, the last (as
-    /// JSON parsers read them).
-    pub fn get(&self, key: &Val<'_>) -> Option<Val<'e>> {
-        match self {
+    /// JSON parsers read them). The entries scanned are paid from `budget`.
+    pub fn get(&self, key: &Val<'_>, budget: &mut u32) -> Result<Option<Val<'e>>, Fault> {
+        spend(budget, u32::try_from(self.len()).unwrap_or(u32::MAX))?;
+        Ok(match self {
             Dict::Doc(d) => {
-                let Val::Str(k) = key else { return None };
+                let Val::Str(k) = key else { return Ok(None) };
                 d.iter()
                     .rev()
                     .find(|(name, _)| name == k)
                     .map(|(_, v)| Val::of(v))
             }
-            Dict::Own(d) => d
-                .iter()
-                .rev()
-                .find(|(k, _)| equal(k, key))
-                .map(|(_, v)| v.clone()),
-        }
+            Dict::Own(d) => {
+                for (k, v) in d.iter().rev() {
+                    if equal(k, key, budget)? {
+                        return Ok(Some(v.clone()));
+                    }
+                }
+                None
+            }
+        })
     }
 
     /// The value under the field name `key`.
-    pub fn field(&self, key: &str) -> Option<Val<'e>> {
-        self.get(&Val::Str(Cow::Borrowed(key)))
+    pub fn field(&self, key: &str, budget: &mut u32) -> Result<Option<Val<'e>>, Fault> {
+        self.get(&Val::Str(Cow::Borrowed(key)), budget)
     }
 
     pub fn key(&self, i: usize) -> Option<Val<'e>> {
@@ -172,34 +176,68 @@ fn compare_double(x: f64, approx: f64, exact: i128) -> Option<Ordering> {
     }
 }
 
-/// CEL equality: numbers by value across kinds, lists and maps element by
-/// element, values of different types unequal.
-pub(super) fn equal(a: &Val<'_>, b: &Val<'_>) -> bool {
-    if let (Some(x), Some(y)) = (num(a), num(b)) {
-        return compare_nums(x, y) == Some(Ordering::Equal);
+/// Takes `units` from `budget`, or fails having spent it all.
+pub(super) fn spend(budget: &mut u32, units: u32) -> Result<(), Fault> {
+    match budget.checked_sub(units) {
+        Some(left) => {
+            *budget = left;
+            Ok(())
+        }
+        None => {
+            *budget = 0;
+            Err(Fault::Budget)
+        }
     }
-    match (a, b) {
+}
+
+/// CEL equality: numbers by value across kinds, lists and maps element by
+/// element, values of different types unequal. Every element compared is
+/// paid from `budget` (values an expression builds can share their parts,
+/// so their size is not what their construction paid).
+pub(super) fn equal(a: &Val<'_>, b: &Val<'_>, budget: &mut u32) -> Result<bool, Fault> {
+    spend(budget, 1 + weight(a).min(weight(b)))?;
+    if let (Some(x), Some(y)) = (num(a), num(b)) {
+        return Ok(compare_nums(x, y) == Some(Ordering::Equal));
+    }
+    Ok(match (a, b) {
         (Val::Null, Val::Null) => true,
         (Val::Bool(x), Val::Bool(y)) => x == y,
         (Val::Str(x), Val::Str(y)) => x == y,
         (Val::List(x), Val::List(y)) => {
-            x.len() == y.len()
-                && (0..x.len()).all(|i| match (x.get(i), y.get(i)) {
-                    (Some(p), Some(q)) => equal(&p, &q),
+            if x.len() != y.len() {
+                return Ok(false);
+            }
+            for i in 0..x.len() {
+                let same = match (x.get(i), y.get(i)) {
+                    (Some(p), Some(q)) => equal(&p, &q, budget)?,
                     _ => false,
-                })
+                };
+                if !same {
+                    return Ok(false);
+                }
+            }
+            true
         }
         (Val::Map(x), Val::Map(y)) => {
-            x.len() == y.len()
-                && (0..x.len()).all(|i| {
-                    x.key(i).is_some_and(|k| match (x.get(&k), y.get(&k)) {
-                        (Some(p), Some(q)) => equal(&p, &q),
-                        _ => false,
-                    })
-                })
+            if x.len() != y.len() {
+                return Ok(false);
+            }
+            for i in 0..x.len() {
+                let Some(k) = x.key(i) else {
+                    return Ok(false);
+                };
+                let same = match (x.get(&k, budget)?, y.get(&k, budget)?) {
+                    (Some(p), Some(q)) => equal(&p, &q, budget)?,
+                    _ => false,
+                };
+                if !same {
+                    return Ok(false);
+                }
+            }
+            true
         }
         _ => false,
-    }
+    })
 }
 
 /// CEL ordering: numbers across kinds, strings by bytes, bools; anything
@@ -286,12 +324,16 @@ pub(super) fn weight(v: &Val<'_>) -> u32 {
 mod tests {
     use super::*;
 
+    fn eq(a: &Val<'_>, b: &Val<'_>) -> bool {
+        equal(a, b, &mut 100).unwrap()
+    }
+
     #[test]
     fn numbers_compare_by_value_across_kinds() {
-        assert!(equal(&Val::Int(1), &Val::Double(1.0)));
-        assert!(equal(&Val::Uint(1), &Val::Int(1)));
-        assert!(!equal(&Val::Int(-1), &Val::Uint(u64::MAX)));
-        assert!(!equal(
+        assert!(eq(&Val::Int(1), &Val::Double(1.0)));
+        assert!(eq(&Val::Uint(1), &Val::Int(1)));
+        assert!(!eq(&Val::Int(-1), &Val::Uint(u64::MAX)));
+        assert!(!eq(
             &Val::Int(i64::MAX),
             &Val::Double(9_223_372_036_854_775_807.0)
         ));
@@ -304,7 +346,7 @@ mod tests {
             compare(&Val::Double(f64::NAN), &Val::Int(2)),
             Err(Fault::Type)
         );
-        assert!(!equal(&Val::Str("1".into()), &Val::Int(1)), "types differ");
+        assert!(!eq(&Val::Str("1".into()), &Val::Int(1)), "types differ");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Found in review of v2 parts 2 and 3: behaviours that contradict the
-//! spec or `docs/protocol.md`, shown through real sockets.
+//! Bounds of v2 parts 2 and 3 that one client must not get past, through
+//! real sockets: a filter's evaluation, inbox topics under the topic limit,
+//! presence frames to a watcher that stopped reading.
 
 mod common;
 
