@@ -45,6 +45,9 @@ pub(super) struct Parser<'a> {
     pub(super) pos: usize,
 }
 
+/// Bytes of a string looked at one by one before block scanning.
+const SHORT: usize = 8;
+
 impl<'a> Parser<'a> {
     pub(super) fn new(src: &'a str) -> Self {
         Parser {
@@ -263,9 +266,16 @@ impl<'a> Parser<'a> {
     /// Moves past string bytes that need no attention: all but `"`, `\\`,
     /// control characters and 0xEF (which starts U+FFFE and U+FFFF).
     fn skip_plain(&mut self) {
-        self.pos = scan::find(self.bytes, self.pos, |b| {
-            (b == b'"') | (b == b'\\') | (b < 0x20) | (b == 0xEF)
-        });
+        let special = |b: u8| (b == b'"') | (b == b'\\') | (b < 0x20) | (b == 0xEF);
+        // Keys and most short values end within a few bytes: look at those
+        // one by one before testing whole blocks.
+        for _ in 0..SHORT {
+            match self.bytes.get(self.pos) {
+                Some(&b) if !special(b) => self.pos += 1,
+                _ => return,
+            }
+        }
+        self.pos = scan::find(self.bytes, self.pos, special);
     }
 
     /// Reads a string whose opening quote was consumed; borrowed when it has no escapes.
