@@ -203,3 +203,18 @@ fn bad_input_gets_nats_server_s_errors() {
     big.send(format!("PUB a {}\r\n", 2 * 1024 * 1024).as_bytes());
     assert_eq!(big.line(), "-ERR 'Maximum Payload Violation'");
 }
+
+#[test]
+fn echo_off_keeps_a_client_s_own_messages_from_it() {
+    let (_b, addr) = broker();
+    let mut loud = Nats::connect(addr);
+    loud.send(b"SUB room 1\r\n");
+    loud.sync();
+    let mut quiet = Nats::connect(addr);
+    quiet.send(b"CONNECT {\"echo\":false}\r\nSUB room 1\r\nSUB room.> 2\r\nPUB room 4\r\nmine\r\n");
+    assert!(quiet.sync().is_empty(), "not its own message");
+    assert_eq!(loud.msg(), ("MSG room 1 4".to_owned(), b"mine".to_vec()));
+    loud.send(b"PUB room 5\r\nloud!\r\n");
+    assert_eq!(loud.msg().1, b"loud!".to_vec(), "echo is on by default");
+    assert_eq!(quiet.msg(), ("MSG room 1 5".to_owned(), b"loud!".to_vec()));
+}

@@ -34,6 +34,9 @@ pub enum Command<'a> {
     /// Remove the sending connection's subscription with this tag (a NATS
     /// `UNSUB`).
     Unsubscribe(SubTag),
+    /// Whether the sending connection receives its own publishes (NATS
+    /// `CONNECT` `echo`; on by default).
+    Echo(bool),
 }
 
 /// A topic as a request names it: valid and normalized, plus the text the

@@ -52,7 +52,13 @@ impl FanOut<'_> {
         by_form.iter_mut().for_each(Vec::clear);
         let mut spare = CacheHint::default();
         let hint = match sessions.get_mut(from.0) {
-            Some(Some(s)) => &mut s.cache_hint,
+            Some(Some(s)) => {
+                if !s.echo {
+                    // Collected already, as far as `collect` can tell.
+                    s.seen_in = stamp;
+                }
+                &mut s.cache_hint
+            }
             _ => &mut spare,
         };
         let matches = subs.matching(topic, delivery.topic, hint);

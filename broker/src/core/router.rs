@@ -276,6 +276,11 @@ impl Router {
             Command::History(q) => self.history(from, &q, out),
             Command::Who(t) => self.who(from, &t, out),
             Command::Unsubscribe(tag) => self.unsubscribe(from, tag, out),
+            Command::Echo(echo) => {
+                if let Some(s) = self.session_mut(from) {
+                    s.echo = echo;
+                }
+            }
         }
     }
 

@@ -13,7 +13,7 @@ pub(super) struct Session {
     /// disconnecting cost this client's subscriptions, not all of them.
     pub subs: Vec<SubId>,
     /// The last publish this session was collected for (deduplication
-    /// without a per-publish set).
+    /// without a per-publish set), or that it published with echo off.
     pub seen_in: u64,
     /// The topic this client last published on and its id: a publisher
     /// usually repeats its topic, and a string compare is cheaper than a hash
@@ -30,6 +30,8 @@ pub(super) struct Session {
     pub away: bool,
     /// The topics it is a presence member of.
     pub present_on: Vec<Box<str>>,
+    /// Whether it receives its own publishes.
+    pub echo: bool,
 }
 
 impl Session {
@@ -45,12 +47,14 @@ impl Session {
             serial,
             away: false,
             present_on: Vec::new(),
+            echo: true,
         }
     }
 }
 
 /// Adds `r` to the recipients of the delivery stamped `stamp`, in its
-/// session's form, unless its connection delivers once and has it already.
+/// session's form, unless its connection delivers once and has it already,
+/// or is a publisher that does not want its own messages.
 #[inline(always)]
 pub(super) fn collect(
     sessions: &mut [Option<Session>],
@@ -61,10 +65,11 @@ pub(super) fn collect(
     let Some(Some(s)) = sessions.get_mut(r.conn.0) else {
         return;
     };
+    // Collected already, or the publisher itself with echo off.
+    if s.seen_in == stamp {
+        return;
+    }
     if s.profile.rule == DeliveryRule::OncePerConnection {
-        if s.seen_in == stamp {
-            return;
-        }
         s.seen_in = stamp;
     }
     let form = s.profile.form.index();

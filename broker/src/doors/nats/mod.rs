@@ -37,7 +37,7 @@ pub const MAX_PAYLOAD: usize = 1024 * 1024;
 
 /// What a client asked for in `CONNECT` (the fields this door uses; others
 /// are accepted and ignored, as nats-server does).
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default)]
 struct ConnectOptions {
     /// `+OK` after every operation.
@@ -46,6 +46,19 @@ struct ConnectOptions {
     headers: bool,
     /// The client wants a 503 status for requests nobody answers.
     no_responders: bool,
+    /// The client receives its own publishes (nats-server's default).
+    echo: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            verbose: false,
+            headers: false,
+            no_responders: false,
+            echo: true,
+        }
+    }
 }
 
 /// One subscription of this connection.
@@ -97,7 +110,7 @@ impl NatsCodec {
                 Ok(options) => {
                     self.options = options;
                     self.ok(out);
-                    Action::Answered
+                    Action::Command(Command::Echo(options.echo))
                 }
                 Err(e) => {
                     err(out, "Unknown Protocol Operation");
