@@ -218,3 +218,46 @@ fn echo_off_keeps_a_client_s_own_messages_from_it() {
     assert_eq!(loud.msg().1, b"loud!".to_vec(), "echo is on by default");
     assert_eq!(quiet.msg(), ("MSG room 1 5".to_owned(), b"loud!".to_vec()));
 }
+
+#[test]
+fn a_message_too_large_for_lab_frames_is_a_size_gap_for_lab_clients_that_said_hello() {
+    let (b, addr) = broker();
+    let (mut v2, _) = common::v2::hello_client(b.addr, Format::Json, Value::Null);
+    v2.subscribe("/big");
+    ping(&mut v2);
+    let mut v1 = common::wire::subscriber(b.addr, Format::Xml, "/big");
+    let mut nats = Nats::connect(addr);
+    nats.send(b"SUB big 1\r\n");
+    nats.sync();
+    let large = vec![b'x'; 150_000];
+    let mut p = Nats::connect(addr);
+    p.send(format!("PUB big {}\r\n", large.len()).as_bytes());
+    p.send(&large);
+    p.send(b"\r\nPUB big 5\r\nsmall\r\n");
+    p.sync();
+    assert_eq!(nats.msg().1, large, "NATS carries it whole");
+    assert_eq!(nats.msg().1, b"small".to_vec());
+    let got = common::v2::ping_non_lists(&mut v2);
+    assert_eq!(got[0].method, Method::Gap, "{got:?}");
+    assert_eq!(common::v2::parse_gap(&got[0]).reason, "size");
+    assert_eq!(
+        (got[1].method, got[1].attrs.seq),
+        (Method::Publish, Some(2))
+    );
+    let old = common::v2::ping_non_lists(&mut v1);
+    assert_eq!(old.len(), 1, "a v1 client gets the next one only: {old:?}");
+    // A replayed message too large for the client is a gap too.
+    p.send(format!("PUB huge {}\r\n", large.len()).as_bytes());
+    p.send(&large);
+    p.send(b"\r\n");
+    p.sync();
+    let (mut late, _) = common::v2::hello_client(b.addr, Format::Json, Value::Null);
+    late.subscribe("/huge");
+    let replay = common::v2::ping_non_lists(&mut late);
+    assert_eq!(replay.len(), 1, "{replay:?}");
+    let gap = common::v2::parse_gap(&replay[0]);
+    assert_eq!(
+        (gap.topic.as_str(), gap.from, gap.reason.as_str()),
+        ("/huge", 1, "size")
+    );
+}

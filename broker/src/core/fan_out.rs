@@ -33,7 +33,8 @@ impl FanOut<'_> {
     /// by form, once per connection or per subscription as each connection's
     /// door delivers; one member of each matching queue group, among those
     /// whose filter passes it, gets it in turn. Returns for how many
-    /// recipients it was queued.
+    /// recipients it was queued, and the forms (a bit per form index) that
+    /// could not carry it: their recipients stay in `by_form`.
     #[inline]
     pub fn run(
         self,
@@ -41,7 +42,7 @@ impl FanOut<'_> {
         topic: TopicId,
         delivery: &Delivery<'_>,
         out: &mut impl Outbox,
-    ) -> usize {
+    ) -> (usize, u64) {
         let FanOut {
             subs,
             sessions,
@@ -88,12 +89,15 @@ impl FanOut<'_> {
                     .pick_members(grouped, |r| collect(sessions, by_form, stamp, r));
             }
         }
-        let mut queued = 0;
+        let (mut queued, mut unfit) = (0, 0u64);
         for (form, to) in (0..=u8::MAX).map(Form).zip(by_form.iter()) {
             if !to.is_empty() {
-                queued += out.deliver(form, delivery, to);
+                match out.deliver(form, delivery, to) {
+                    Some(n) => queued += n,
+                    None => unfit |= 1u64.checked_shl(u32::from(form.0)).unwrap_or(0),
+                }
             }
         }
-        queued
+        (queued, unfit)
     }
 }

@@ -13,8 +13,9 @@ pub trait Outbox {
     /// Queues `delivery` for every recipient in `to`, all of one form: the
     /// delivery is encoded once and the same bytes go to each (within the
     /// slow-consumer limit of each). Returns for how many it was queued
-    /// (not dropped by a slow policy, not refused as too large).
-    fn deliver(&mut self, form: Form, delivery: &Delivery<'_>, to: &[Recipient]) -> usize;
+    /// (not dropped by a slow policy), or `None` when this form cannot carry
+    /// it at all (too large for the protocol's frames).
+    fn deliver(&mut self, form: Form, delivery: &Delivery<'_>, to: &[Recipient]) -> Option<usize>;
 
     /// Queues `notice` for every connection in `to`, all of one form,
     /// encoded once.
@@ -39,7 +40,8 @@ pub trait Outbox {
     /// of it at once, so it may take the output past the slow-consumer
     /// limit, unlike live deliveries, which the client has had the chance to
     /// read.
-    fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>);
+    /// Returns `false` when `to`'s protocol cannot carry it.
+    fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>) -> bool;
 
     /// Sets what happens to `to` when its pending output passes its limit.
     fn set_slow_policy(&mut self, to: ConnId, policy: SlowPolicy);

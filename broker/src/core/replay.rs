@@ -32,6 +32,9 @@ pub(super) struct Recall<'a> {
     /// The subscription's content filter: replayed messages pass it too
     /// (v2 §14), and those it rejects are not gaps.
     pub content: Option<&'a ContentFilter>,
+    /// The client said `HELLO`: a kept message too large for its protocol
+    /// is a `GAP` (reason `size`) rather than nothing.
+    pub size_gaps: bool,
 }
 
 impl Recall<'_> {
@@ -155,6 +158,8 @@ impl Recall<'_> {
             ts: entry.ts,
             reply: None,
         };
-        out.replay(self.to, &delivery);
+        if !out.replay(self.to, &delivery) && self.size_gaps {
+            self.gap(topic, entry.seq, entry.seq, GapReason::Size, out);
+        }
     }
 }

@@ -185,6 +185,7 @@ impl Router {
             epoch: &self.config.epoch,
             cutoff,
             content: None,
+            size_gaps: self.session(to).is_some_and(|s| s.said_hello),
         }
     }
 
@@ -289,6 +290,7 @@ impl Router {
             return;
         };
         let old = session.name.clone();
+        session.said_hello = true;
         if let Some(name) = h.name {
             session.name = Some(name.into_owned());
         }

@@ -3,12 +3,13 @@
 //! `NO_RESPONDERS`). Reply inboxes are numbered but never kept, and go once
 //! unused.
 
+use log::warn;
 use protocol::Body;
 
 use super::Router;
 use crate::core::command::{CoreError, Publish, PublishKeys};
 use crate::core::dedup::{FirstAck, Publisher};
-use crate::core::delivery::{Delivery, DeliveryKind, Notice, PubAck};
+use crate::core::delivery::{Delivery, DeliveryKind, Form, Gap, GapReason, Notice, PubAck};
 use crate::core::fan_out::FanOut;
 use crate::core::inboxes::is_inbox;
 use crate::core::outbox::Outbox;
@@ -70,7 +71,10 @@ impl Router {
             ts,
             reply: keys.and_then(|k| k.reply.as_deref()),
         };
-        let receivers = self.fan_out(from, id, &delivery, out);
+        let (receivers, unfit) = self.fan_out(from, id, &delivery, out);
+        if unfit != 0 {
+            self.size_gaps(unfit, topic, seq, out);
+        }
         if p.ack || keys.is_some() {
             let answer = Answer {
                 ack: p.ack,
@@ -160,8 +164,48 @@ impl Router {
         })
     }
 
+    /// Tells the recipients that could not be given message `seq` of
+    /// `topic` (too large for their protocol, in the forms of `unfit`):
+    /// a `GAP` (reason `size`) to those that said `HELLO`, a log line for
+    /// the others (front-doors spec, "Values").
+    #[cold]
+    #[inline(never)]
+    fn size_gaps(&mut self, unfit: u64, topic: &str, seq: u64, out: &mut impl Outbox) {
+        let gap = Gap {
+            topic,
+            from: seq,
+            to: seq,
+            reason: GapReason::Size,
+            epoch: &self.config.epoch,
+        };
+        let mut silent = 0;
+        for (i, to) in self.by_form.iter().enumerate() {
+            if i >= 64 || unfit & (1 << i) == 0 {
+                continue;
+            }
+            let told: Vec<ConnId> = to
+                .iter()
+                .map(|r| r.conn)
+                .filter(|c| {
+                    let v2 = self
+                        .sessions
+                        .get(c.0)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|s| s.said_hello);
+                    silent += usize::from(!v2);
+                    v2
+                })
+                .collect();
+            if !told.is_empty() {
+                let form = Form(u8::try_from(i).unwrap_or(u8::MAX));
+                out.notify(form, &Notice::Gap(gap), &told);
+            }
+        }
+        warn!("message {seq} of {topic} is too large for some recipients' protocol: {silent} without a GAP");
+    }
+
     /// Hands `delivery` to the subscriptions matching `topic`; returns the
-    /// connections it was queued for.
+    /// connections it was queued for, and the forms that could not carry it.
     #[inline]
     fn fan_out(
         &mut self,
@@ -169,7 +213,7 @@ impl Router {
         topic: TopicId,
         delivery: &Delivery<'_>,
         out: &mut impl Outbox,
-    ) -> usize {
+    ) -> (usize, u64) {
         self.fan_outs += 1;
         FanOut {
             subs: &mut self.subs,

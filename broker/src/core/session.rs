@@ -32,6 +32,8 @@ pub(super) struct Session {
     pub present_on: Vec<Box<str>>,
     /// Whether it receives its own publishes.
     pub echo: bool,
+    /// It said `HELLO` (v2): it is told of messages too large for it.
+    pub said_hello: bool,
 }
 
 impl Session {
@@ -48,6 +50,7 @@ impl Session {
             away: false,
             present_on: Vec::new(),
             echo: true,
+            said_hello: false,
         }
     }
 }

@@ -182,34 +182,30 @@ fn drop_slow(schedule: &mut Schedule, id: ConnId, conn: &mut Connection, limit: 
 }
 
 impl Outbox for ConnOutbox<'_> {
-    fn deliver(&mut self, _form: Form, delivery: &Delivery<'_>, to: &[Recipient]) -> usize {
+    fn deliver(&mut self, _form: Form, delivery: &Delivery<'_>, to: &[Recipient]) -> Option<usize> {
         if let [only] = to {
             // One recipient needs no shared copy: encode into its output. A
             // connection that may drop deliveries takes the shared path,
             // where the policy judges the bytes before they are queued.
-            let Some(conn) = self.conns.get_mut(only.conn.0) else {
-                return 0;
-            };
+            let conn = self.conns.get_mut(only.conn.0)?;
             if !conn.codec.wraps_deliveries() && matches!(conn.slow, Slow::Disconnect) {
-                if conn.is_open() && encode(conn, delivery).is_some() {
-                    self.stall |=
-                        account(self.flow, self.schedule, only.conn, conn, self.max_pending);
-                    return 1;
+                if !conn.is_open() {
+                    return Some(0);
                 }
-                return 0;
+                encode(conn, delivery)?;
+                self.stall |= account(self.flow, self.schedule, only.conn, conn, self.max_pending);
+                return Some(1);
             }
         }
-        let Some(first) = to.iter().find_map(|r| self.conns.get(r.conn.0)) else {
-            return 0;
-        };
+        let first = to.iter().find_map(|r| self.conns.get(r.conn.0))?;
         let wraps = first.codec.wraps_deliveries();
         self.scratch.clear();
         if let Err(e) = first.codec.encode_delivery(delivery, self.scratch) {
             debug!("delivery on {} not encoded: {e}", delivery.topic);
-            return 0;
+            return None;
         }
         if !wraps {
-            return self.fan_out(Some(delivery), to.iter().map(|r| r.conn));
+            return Some(self.fan_out(Some(delivery), to.iter().map(|r| r.conn)));
         }
         let mut queued = 0;
         for r in to {
@@ -225,7 +221,7 @@ impl Outbox for ConnOutbox<'_> {
             self.stall |= account(self.flow, self.schedule, r.conn, conn, self.max_pending);
             queued += 1;
         }
-        queued
+        Some(queued)
     }
 
     fn notify(&mut self, _form: Form, notice: &Notice<'_>, to: &[ConnId]) {
@@ -294,14 +290,16 @@ impl Outbox for ConnOutbox<'_> {
         }
     }
 
-    fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>) {
+    fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>) -> bool {
         let Some(conn) = self.conns.get_mut(to.0).filter(|c| c.is_open()) else {
-            return;
+            return true;
         };
-        if let Some(added) = encode(conn, delivery) {
-            self.stall |= account(self.flow, self.schedule, to, conn, usize::MAX);
-            conn.output.allow(added);
-        }
+        let Some(added) = encode(conn, delivery) else {
+            return false;
+        };
+        self.stall |= account(self.flow, self.schedule, to, conn, usize::MAX);
+        conn.output.allow(added);
+        true
     }
 }
 

@@ -60,7 +60,7 @@ impl Recorder {
 }
 
 impl Outbox for Recorder {
-    fn deliver(&mut self, form: Form, delivery: &Delivery<'_>, to: &[Recipient]) -> usize {
+    fn deliver(&mut self, form: Form, delivery: &Delivery<'_>, to: &[Recipient]) -> Option<usize> {
         self.delivered.push(Delivered {
             form,
             topic: delivery.topic.to_owned(),
@@ -69,7 +69,7 @@ impl Outbox for Recorder {
         self.fan_out(to.iter().map(|r| r.conn), |codec, out| {
             codec.encode_delivery(delivery, out).expect("encodable");
         });
-        to.len()
+        Some(to.len())
     }
 
     fn notify(&mut self, _form: Form, notice: &Notice<'_>, to: &[ConnId]) {
@@ -78,10 +78,11 @@ impl Outbox for Recorder {
         });
     }
 
-    fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>) {
+    fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>) -> bool {
         self.fan_out(std::iter::once(to), |codec, out| {
             codec.encode_delivery(delivery, out).expect("encodable");
         });
+        true
     }
 
     fn set_slow_policy(&mut self, to: ConnId, policy: SlowPolicy) {
