@@ -60,6 +60,20 @@ impl Nats {
         }
     }
 
+    /// The next `HMSG`: its header line, header block and payload.
+    fn hmsg(&mut self) -> (String, Vec<u8>, Vec<u8>) {
+        let line = self.line();
+        assert!(line.starts_with("HMSG "), "{line}");
+        let mut fields = line.rsplit(' ');
+        let total: usize = fields.next().unwrap().parse().unwrap();
+        let hlen: usize = fields.next().unwrap().parse().unwrap();
+        let mut body = vec![0; total + 2];
+        self.reader.read_exact(&mut body).unwrap();
+        body.truncate(total);
+        let payload = body.split_off(hlen);
+        (line, body, payload)
+    }
+
     /// The next `MSG`: its header line and payload.
     fn msg(&mut self) -> (String, Vec<u8>) {
         let header = self.line();
@@ -259,5 +273,45 @@ fn a_message_too_large_for_lab_frames_is_a_size_gap_for_lab_clients_that_said_he
     assert_eq!(
         (gap.topic.as_str(), gap.from, gap.reason.as_str()),
         ("/huge", 1, "size")
+    );
+}
+
+#[test]
+fn headers_reach_nats_clients_that_read_them() {
+    let (b, addr) = broker();
+    let mut with = Nats::connect(addr);
+    with.send(b"CONNECT {\"headers\":true}\r\nSUB h 1\r\n");
+    with.sync();
+    let mut without = Nats::connect(addr);
+    without.send(b"SUB h 2\r\n");
+    without.sync();
+    let mut lab = common::wire::subscriber(b.addr, Format::Json, "/h");
+    let headers = b"NATS/1.0\r\nTrace: 7\r\n\r\n";
+    let mut p = Nats::connect(addr);
+    p.send(
+        format!(
+            "HPUB h _INBOX.r {} {}\r\n",
+            headers.len(),
+            headers.len() + 2
+        )
+        .as_bytes(),
+    );
+    p.send(headers);
+    p.send(b"hi\r\n");
+    p.sync();
+    let (line, got_headers, payload) = with.hmsg();
+    assert_eq!(
+        line,
+        format!("HMSG h 1 _INBOX.r {} {}", headers.len(), headers.len() + 2)
+    );
+    assert_eq!((got_headers, payload), (headers.to_vec(), b"hi".to_vec()));
+    assert_eq!(
+        without.msg(),
+        ("MSG h 2 _INBOX.r 2".to_owned(), b"hi".to_vec())
+    );
+    let m = &common::v2::ping_non_lists(&mut lab)[0];
+    assert_eq!(
+        (m.msg.clone(), m.reply.as_deref()),
+        (Value::from("hi"), Some("/_INBOX/r"))
     );
 }

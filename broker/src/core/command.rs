@@ -86,6 +86,10 @@ pub struct PublishKeys {
     pub id: Option<String>,
     /// Where answers go: a normalized topic without patterns.
     pub reply: Option<String>,
+    /// A NATS header block (`NATS/1.0\r\n...\r\n\r\n`), passed to NATS
+    /// subscribers that read headers; other doors have no headers, and it
+    /// is not kept.
+    pub headers: Option<Vec<u8>>,
 }
 
 /// What a subscription matches. Each door builds the filters its protocol

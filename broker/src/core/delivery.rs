@@ -90,6 +90,8 @@ pub struct Delivery<'a> {
     pub ts: u64,
     /// Where its publisher wants answers (v2 §15), if anywhere.
     pub reply: Option<&'a str>,
+    /// Its NATS header block, if its publisher gave one.
+    pub headers: Option<&'a [u8]>,
 }
 
 /// The answer to a publish that asked for one (v2 §15 `PUBACK`).

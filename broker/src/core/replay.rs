@@ -157,6 +157,7 @@ impl Recall<'_> {
             seq: entry.seq,
             ts: entry.ts,
             reply: None,
+            headers: None,
         };
         if !out.replay(self.to, &delivery) && self.size_gaps {
             self.gap(topic, entry.seq, entry.seq, GapReason::Size, out);

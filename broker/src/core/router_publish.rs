@@ -70,6 +70,7 @@ impl Router {
             seq,
             ts,
             reply: keys.and_then(|k| k.reply.as_deref()),
+            headers: keys.and_then(|k| k.headers.as_deref()),
         };
         let (receivers, unfit) = self.fan_out(from, id, &delivery, out);
         if unfit != 0 {

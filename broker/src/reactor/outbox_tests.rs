@@ -113,6 +113,7 @@ fn live<'a>(topic: &'a str, body: &'a Body<'a>) -> Delivery<'a> {
         seq: 1,
         ts: 1_733_500_000_000,
         reply: None,
+        headers: None,
     }
 }
 

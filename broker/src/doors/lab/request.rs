@@ -144,6 +144,7 @@ fn publish_keys(
         return Ok(None);
     }
     Ok(Some(Box::new(PublishKeys {
+        headers: None,
         id: id.map(Cow::into_owned),
         reply,
     })))

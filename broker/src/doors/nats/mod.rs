@@ -120,9 +120,9 @@ impl NatsCodec {
             Op::Pub {
                 subject,
                 reply,
+                headers,
                 payload,
-                ..
-            } => self.publish(subject, reply, payload, out),
+            } => self.publish(subject, reply, headers, payload, out),
             Op::Sub {
                 subject,
                 queue,
@@ -136,6 +136,7 @@ impl NatsCodec {
         &self,
         subject: &'a str,
         reply: Option<&'a str>,
+        headers: Option<&[u8]>,
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Action<'a> {
@@ -155,10 +156,11 @@ impl NatsCodec {
             None => None,
         };
         self.ok(out);
-        let keys = reply.map(|reply| {
+        let keys = (reply.is_some() || headers.is_some()).then(|| {
             Box::new(PublishKeys {
                 id: None,
-                reply: Some(reply),
+                reply,
+                headers: headers.map(<[u8]>::to_vec),
             })
         });
         Action::Command(Command::Publish(Publish {
@@ -322,15 +324,18 @@ impl Codec for NatsCodec {
         sub.delivered.set(sub.delivered.get() + 1);
         let subject = subject::of_topic(delivery.topic);
         let len = shared.len().saturating_sub(2);
-        let _ = match delivery.reply {
-            Some(reply) => write!(
-                out,
-                "MSG {subject} {} {} {len}\r\n",
-                sub.sid,
-                subject::of_topic(reply)
-            ),
-            None => write!(out, "MSG {subject} {} {len}\r\n", sub.sid),
-        };
+        let reply = delivery.reply.map(subject::of_topic);
+        let reply = reply.as_deref().map_or(String::new(), |r| format!(" {r}"));
+        match delivery.headers.filter(|_| self.options.headers) {
+            Some(headers) => {
+                let (hlen, total) = (headers.len(), headers.len() + len);
+                let _ = write!(out, "HMSG {subject} {}{reply} {hlen} {total}\r\n", sub.sid);
+                out.extend_from_slice(headers);
+            }
+            None => {
+                let _ = write!(out, "MSG {subject} {}{reply} {len}\r\n", sub.sid);
+            }
+        }
         out.extend_from_slice(shared);
     }
 
