@@ -247,6 +247,18 @@ impl NatsCodec {
     }
 }
 
+/// Appends the subject of the normalized topic `topic` (`/a/b` is `a.b`).
+fn put_subject(out: &mut Vec<u8>, topic: &str) {
+    let rest = topic.strip_prefix('/').unwrap_or(topic).as_bytes();
+    let start = out.len();
+    out.extend_from_slice(rest);
+    for b in &mut out[start..] {
+        if *b == b'/' {
+            *b = b'.';
+        }
+    }
+}
+
 /// The session every NATS connection starts with.
 fn profile() -> Profile {
     Profile {
@@ -322,19 +334,28 @@ impl Codec for NatsCodec {
             }
         }
         sub.delivered.set(sub.delivered.get() + 1);
-        let subject = subject::of_topic(delivery.topic);
+        // Written byte by byte, with no allocation: this runs once per
+        // recipient.
         let len = shared.len().saturating_sub(2);
-        let reply = delivery.reply.map(subject::of_topic);
-        let reply = reply.as_deref().map_or(String::new(), |r| format!(" {r}"));
-        match delivery.headers.filter(|_| self.options.headers) {
-            Some(headers) => {
-                let (hlen, total) = (headers.len(), headers.len() + len);
-                let _ = write!(out, "HMSG {subject} {}{reply} {hlen} {total}\r\n", sub.sid);
-                out.extend_from_slice(headers);
-            }
-            None => {
-                let _ = write!(out, "MSG {subject} {}{reply} {len}\r\n", sub.sid);
-            }
+        let headers = delivery.headers.filter(|_| self.options.headers);
+        out.extend_from_slice(if headers.is_some() { b"HMSG " } else { b"MSG " });
+        put_subject(out, delivery.topic);
+        out.push(b' ');
+        out.extend_from_slice(sub.sid.as_bytes());
+        if let Some(reply) = delivery.reply {
+            out.push(b' ');
+            put_subject(out, reply);
+        }
+        out.push(b' ');
+        if let Some(h) = headers {
+            protocol::value::push_uint(out, h.len() as u64);
+            out.push(b' ');
+            protocol::value::push_uint(out, (h.len() + len) as u64);
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(h);
+        } else {
+            protocol::value::push_uint(out, len as u64);
+            out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(shared);
     }
