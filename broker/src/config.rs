@@ -58,6 +58,9 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// Where the NATS door listens; `None` (the default): no NATS door.
     pub nats: Option<SocketAddr>,
+    /// How often the NATS door sends a client `PING`; two left unanswered
+    /// close it as stale (nats-server's defaults: 2 minutes, 2).
+    pub nats_ping_interval: Duration,
 }
 
 impl Default for Config {
@@ -79,6 +82,7 @@ impl Default for Config {
             away: Some(Duration::from_secs(60)),
             idle_timeout: None,
             nats: None,
+            nats_ping_interval: Duration::from_secs(120),
         }
     }
 }

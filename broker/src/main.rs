@@ -58,6 +58,9 @@ struct Args {
     /// Open the NATS door on this address (HOST:PORT, e.g. 127.0.0.1:4222); off by default.
     #[arg(long, value_name = "ADDR")]
     nats: Option<String>,
+    /// Seconds between the NATS door's PINGs to each client (two unanswered: stale, closed).
+    #[arg(long, default_value = "120", value_parser = positive_seconds, allow_hyphen_values = true)]
+    nats_ping_interval: Duration,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
@@ -123,6 +126,7 @@ fn main() -> ExitCode {
     let config = Config {
         addr,
         nats,
+        nats_ping_interval: args.nats_ping_interval,
         max_connections: args.max_connections,
         max_pending_output: args.max_pending_output,
         max_topics: args.max_topics,

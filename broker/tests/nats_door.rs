@@ -315,3 +315,37 @@ fn headers_reach_nats_clients_that_read_them() {
         (Value::from("hi"), Some("/_INBOX/r"))
     );
 }
+
+#[test]
+fn a_client_that_does_not_answer_pings_is_closed_as_stale() {
+    let b = start_broker_with(broker::Config {
+        nats: Some("127.0.0.1:0".parse().unwrap()),
+        nats_ping_interval: Duration::from_millis(200),
+        ..broker::Config::default()
+    });
+    let addr = b.door(broker::doors::Door::Nats);
+    let mut silent = Nats::connect(addr);
+    let mut alive = Nats::connect(addr);
+    let mut lines = Vec::new();
+    loop {
+        let l = silent.line();
+        if l.is_empty() {
+            break;
+        }
+        lines.push(l);
+        // The live client answers every PING it gets.
+        alive.send(b"PONG\r\n");
+    }
+    assert_eq!(
+        lines,
+        ["PING", "PING", "-ERR 'Stale Connection'"],
+        "two PINGs unanswered, then closed"
+    );
+    let mut answered = 0;
+    while answered < 3 {
+        let l = alive.line();
+        assert_eq!(l, "PING", "still open");
+        alive.send(b"PONG\r\n");
+        answered += 1;
+    }
+}

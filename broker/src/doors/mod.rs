@@ -46,12 +46,13 @@ impl Door {
         }
     }
 
-    /// A codec for a new connection through this door.
+    /// A codec for a new connection through this door, configured by
+    /// `config`.
     #[must_use]
-    pub fn codec(self) -> Box<dyn Codec> {
+    pub fn codec(self, config: &crate::Config) -> Box<dyn Codec> {
         match self {
             Door::Lab => Box::new(lab::LabCodec::default()),
-            Door::Nats => Box::new(nats::NatsCodec::default()),
+            Door::Nats => Box::new(nats::NatsCodec::new(config.nats_ping_interval)),
         }
     }
 }
@@ -109,6 +110,8 @@ pub enum Farewell {
         /// The timeout.
         after: std::time::Duration,
     },
+    /// It did not answer the door's keep-alive probes (NATS's `PING`).
+    Stale,
 }
 
 /// One connection's protocol: see the module docs.
@@ -172,4 +175,15 @@ pub trait Codec: fmt::Debug + Send {
     /// Appends `notice` in this protocol (some doors have nothing to say for
     /// some notices: the lab protocol alone announces topics).
     fn encode_notice(&self, notice: &Notice<'_>, out: &mut Vec<u8>);
+
+    /// Called about once a second on an open connection: a door that probes
+    /// its clients (NATS's `PING`) writes the probe to `out`.
+    ///
+    /// # Errors
+    /// [`Farewell::Stale`] when the client left too many probes unanswered:
+    /// the connection is closed with it.
+    fn keepalive(&mut self, now: std::time::Instant, out: &mut Vec<u8>) -> Result<(), Farewell> {
+        let _ = (now, out);
+        Ok(())
+    }
 }

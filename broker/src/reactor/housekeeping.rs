@@ -19,6 +19,7 @@ impl Broker {
             debug!("{gone} kept messages expired");
         }
         self.router.expire_ids();
+        self.keep_alive(now);
         let (timeout, away) = (self.config.idle_timeout, self.config.away);
         if timeout.is_none() && away.is_none() {
             return;
@@ -44,6 +45,35 @@ impl Broker {
                     conn.away = true;
                 }
             }
+        }
+    }
+
+    /// Lets every open connection's door probe its client (NATS's `PING`),
+    /// and closes those that left too many probes unanswered.
+    fn keep_alive(&mut self, now: Instant) {
+        let mut stale = Vec::new();
+        for (i, conn) in &mut self.conns {
+            if conn.life() != Life::Open {
+                continue;
+            }
+            let before = conn.output.buffer().len();
+            match conn.codec.keepalive(now, conn.output.buffer()) {
+                Ok(()) if conn.output.buffer().len() > before => {
+                    self.schedule.mark_dirty(ConnId(i), conn);
+                }
+                Ok(()) => {}
+                Err(why) => stale.push((ConnId(i), why)),
+            }
+        }
+        for (id, why) in stale {
+            if let Some(conn) = self.conns.get_mut(id.0) {
+                info!(
+                    "conn {} ({}): no answer to the keep-alive probes; closing",
+                    id.0, conn.peer
+                );
+                conn.codec.farewell(why, conn.output.buffer());
+            }
+            self.start_closing(id);
         }
     }
 

@@ -91,7 +91,7 @@ impl Broker {
     }
 
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, door: Door) {
-        let codec = door.codec();
+        let codec = door.codec(&self.config);
         let open = self.conns.len() - self.refusals;
         let full = open >= self.config.max_connections;
         if full && self.refusals >= MAX_REFUSALS {

@@ -135,6 +135,7 @@ impl Codec for LabCodec {
             Farewell::IdleTimeout { after } => {
                 format!("idle timeout: nothing received for {after:?}; closing")
             }
+            Farewell::Stale => "stale connection; closing".to_owned(),
         };
         encode::error(self.format(), "", &reason, out);
     }

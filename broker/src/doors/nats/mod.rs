@@ -23,6 +23,7 @@ pub mod subject;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use log::debug;
 use serde::Deserialize;
@@ -74,10 +75,20 @@ struct Sid {
     delivered: Cell<u64>,
 }
 
+/// `PING`s left unanswered after which a client is stale (nats-server's
+/// `max_pings_out`).
+const MAX_PINGS_OUT: u8 = 2;
+
 /// One NATS connection's codec.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NatsCodec {
     options: ConnectOptions,
+    /// How often the door sends `PING`.
+    ping_interval: Duration,
+    /// When it last did (or when the connection started).
+    last_ping: Instant,
+    /// `PING`s sent since the client's last `PONG`.
+    pings_out: u8,
     /// Subscriptions by the router's tag.
     subs: HashMap<u64, Sid>,
     /// Tags by the client's sid.
@@ -92,6 +103,20 @@ fn err(out: &mut Vec<u8>, text: &str) {
 }
 
 impl NatsCodec {
+    /// A codec that probes its client every `ping_interval`.
+    #[must_use]
+    pub fn new(ping_interval: Duration) -> Self {
+        NatsCodec {
+            options: ConnectOptions::default(),
+            ping_interval,
+            last_ping: Instant::now(),
+            pings_out: 0,
+            subs: HashMap::new(),
+            tags: HashMap::new(),
+            last_tag: 0,
+        }
+    }
+
     fn ok(&self, out: &mut Vec<u8>) {
         if self.options.verbose {
             out.extend_from_slice(b"+OK\r\n");
@@ -105,7 +130,10 @@ impl NatsCodec {
                 out.extend_from_slice(b"PONG\r\n");
                 Action::Answered
             }
-            Op::Pong => Action::Answered,
+            Op::Pong => {
+                self.pings_out = 0;
+                Action::Answered
+            }
             Op::Connect(json) => match serde_json::from_slice::<ConnectOptions>(json) {
                 Ok(options) => {
                     self.options = options;
@@ -299,7 +327,7 @@ impl Codec for NatsCodec {
             Farewell::TooManyConnections { .. } => "maximum connections exceeded",
             Farewell::HandshakeTimeout => "Authentication Timeout",
             Farewell::TooManyGaps { .. } => "Slow Consumer",
-            Farewell::IdleTimeout { .. } => "Stale Connection",
+            Farewell::IdleTimeout { .. } | Farewell::Stale => "Stale Connection",
         };
         err(out, text);
     }
@@ -358,6 +386,19 @@ impl Codec for NatsCodec {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(shared);
+    }
+
+    fn keepalive(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), Farewell> {
+        if now.saturating_duration_since(self.last_ping) < self.ping_interval {
+            return Ok(());
+        }
+        if self.pings_out >= MAX_PINGS_OUT {
+            return Err(Farewell::Stale);
+        }
+        out.extend_from_slice(b"PING\r\n");
+        self.pings_out += 1;
+        self.last_ping = now;
+        Ok(())
     }
 
     fn encode_notice(&self, notice: &Notice<'_>, out: &mut Vec<u8>) {
