@@ -156,7 +156,10 @@ fn a_wrapping_door_encodes_once_and_wraps_each_subscription() {
 
 #[test]
 fn lab_recipients_share_one_encoding_byte_for_byte() {
-    let mut f = Fixture::new(vec![Door::Lab.codec(), Door::Lab.codec()]);
+    let mut f = Fixture::new(vec![
+        Door::Lab.codec(&crate::Config::default()),
+        Door::Lab.codec(&crate::Config::default()),
+    ]);
     let to: Vec<Recipient> = (0..2)
         .map(|i| Recipient {
             conn: ConnId(i),
@@ -176,7 +179,10 @@ fn lab_recipients_share_one_encoding_byte_for_byte() {
 
 #[test]
 fn a_delivery_past_the_limit_drops_that_recipient_only() {
-    let mut f = Fixture::new(vec![Door::Lab.codec(), Door::Lab.codec()]);
+    let mut f = Fixture::new(vec![
+        Door::Lab.codec(&crate::Config::default()),
+        Door::Lab.codec(&crate::Config::default()),
+    ]);
     f.conns[1].output.buffer().extend_from_slice(&[b'x'; 100]);
     let to: Vec<Recipient> = (0..2)
         .map(|i| Recipient {
@@ -194,7 +200,7 @@ fn a_delivery_past_the_limit_drops_that_recipient_only() {
 
 #[test]
 fn a_replay_may_pass_the_limit_and_raises_the_allowance() {
-    let mut f = Fixture::new(vec![Door::Lab.codec()]);
+    let mut f = Fixture::new(vec![Door::Lab.codec(&crate::Config::default())]);
     let mut outbox = f.outbox(10);
     assert!(outbox.accepts_replay(ConnId(0)));
     let retained = Delivery {
