@@ -11,7 +11,8 @@
 //! - [`delivery`]: what the router hands out ([`Delivery`], [`Notice`]) and to
 //!   whom ([`Recipient`], [`Form`], [`Profile`]).
 //! - [`outbox`]: the [`Outbox`] trait the router writes to.
-//! - [`router`]: [`Router`], the rules.
+//! - [`router`]: [`Router`], the rules (publishing, subscribing and presence
+//!   in child modules); `fan_out`: a delivery to the matching subscriptions.
 //! - [`session`]: the router's view of one connection.
 //! - [`topics`]: [`TopicTree`], every topic with its [`history`]: numbering
 //!   and kept messages.
@@ -20,6 +21,11 @@
 //! - [`subs`]: [`SubscriptionIndex`], subscriptions apart from topics, matched
 //!   through a filter trie ([`trie`]) and a per-topic match cache.
 //! - [`groups`]: queue groups, one member of each getting a message in turn.
+//! - [`content_filter`], [`content_filters`]: CEL content filters, compiled
+//!   once per text and judged once per message.
+//! - [`dedup`]: publish ids in the deduplication window.
+//! - [`inboxes`]: reply topics under `/_INBOX`.
+//! - [`presence`]: who is on which topic.
 //! - `clock`: the time messages are accepted at, read once per loop turn.
 
 mod clock;

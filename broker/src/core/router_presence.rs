@@ -3,8 +3,9 @@
 //! per message), renames, and `WHO`.
 
 use super::Router;
-use crate::core::command::TopicArg;
+use crate::core::command::{Filter, TopicArg};
 use crate::core::delivery::{Form, Notice, PresenceAction, PresenceEvent, Present};
+use crate::core::inboxes::is_inbox;
 use crate::core::outbox::Outbox;
 use crate::core::ConnId;
 
@@ -98,10 +99,10 @@ impl Router {
                     .subs
                     .iter()
                     .filter_map(|&id| match &self.subs.get(id)?.filter {
-                        crate::core::Filter::Subtree(t) => Some(t.as_str().to_owned()),
-                        crate::core::Filter::Pattern(_) | crate::core::Filter::Nats(_) => None,
+                        Filter::Subtree(t) => Some(t.as_str().to_owned()),
+                        Filter::Pattern(_) | Filter::Nats(_) => None,
                     })
-                    .filter(|t| !crate::core::inboxes::is_inbox(t))
+                    .filter(|t| !is_inbox(t))
                     .collect();
                 for topic in exact {
                     self.join(conn, &topic, out);

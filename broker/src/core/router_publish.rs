@@ -202,7 +202,9 @@ impl Router {
                 out.notify(form, &Notice::Gap(gap), &told);
             }
         }
-        warn!("message {seq} of {topic} is too large for some recipients' protocol: {silent} without a GAP");
+        if silent > 0 {
+            warn!("message {seq} of {topic} is too large for {silent} recipients' protocol, which said no HELLO: not delivered to them");
+        }
     }
 
     /// Hands `delivery` to the subscriptions matching `topic`; returns the
