@@ -77,9 +77,10 @@ impl Running {
         }
     }
 
-    /// Log lines received so far.
+    /// Every log line of a broker that has exited: read to the end of its
+    /// stderr, so the last lines are not lost to the reader thread's lag.
     fn lines(&self) -> Vec<String> {
-        self.log.try_iter().collect()
+        self.log.iter().collect()
     }
 }
 
