@@ -61,6 +61,14 @@ pub struct Config {
     /// How often the NATS door sends a client `PING`; two left unanswered
     /// close it as stale (nats-server's defaults: 2 minutes, 2).
     pub nats_ping_interval: Duration,
+    /// Where the WebSocket chat door listens; `None` (the default): no
+    /// WebSocket door.
+    pub ws: Option<SocketAddr>,
+    /// The topic chat rooms are under: room `R` is `<prefix>/R`.
+    pub chat_prefix: String,
+    /// Largest WebSocket message, all fragments together; a larger one
+    /// closes the connection with status 1009.
+    pub ws_max_message: usize,
 }
 
 impl Default for Config {
@@ -83,6 +91,9 @@ impl Default for Config {
             idle_timeout: None,
             nats: None,
             nats_ping_interval: Duration::from_secs(120),
+            ws: None,
+            chat_prefix: "/chat".into(),
+            ws_max_message: crate::doors::chat::MAX_MESSAGE,
         }
     }
 }
@@ -93,6 +104,7 @@ impl Config {
     pub fn doors(&self) -> Vec<(Door, SocketAddr)> {
         let mut doors = vec![(Door::Lab, self.addr)];
         doors.extend(self.nats.map(|a| (Door::Nats, a)));
+        doors.extend(self.ws.map(|a| (Door::Ws, a)));
         doors
     }
 }

@@ -61,6 +61,17 @@ struct Args {
     /// Seconds between the NATS door's PINGs to each client (two unanswered: stale, closed).
     #[arg(long, default_value = "120", value_parser = positive_seconds, allow_hyphen_values = true)]
     nats_ping_interval: Duration,
+    /// Open the WebSocket chat door (seed 000's protocol) on this address
+    /// (HOST:PORT, e.g. 127.0.0.1:8080); off by default.
+    #[arg(long, value_name = "ADDR")]
+    ws: Option<String>,
+    /// The topic chat rooms are under: room R is the topic PREFIX/R.
+    #[arg(long, default_value = "/chat", value_parser = topic_prefix)]
+    chat_prefix: String,
+    /// Largest WebSocket message in bytes (all fragments together); a larger
+    /// one closes the connection with status 1009.
+    #[arg(long, default_value = "1048576", value_parser = limit, allow_hyphen_values = true)]
+    ws_max_message: usize,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
@@ -85,6 +96,14 @@ fn positive_seconds(text: &str) -> Result<Duration, String> {
         return Err("must be a number of seconds above 0".into());
     }
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+/// A topic in normal form (`/chat`), for the chat rooms' prefix.
+fn topic_prefix(text: &str) -> Result<String, String> {
+    match protocol::Topic::parse(text) {
+        Ok(t) => Ok(t.as_str().to_owned()),
+        Err(e) => Err(format!("{text}: {e}")),
+    }
 }
 
 /// The first address `HOST:PORT` resolves to.
@@ -123,10 +142,21 @@ fn main() -> ExitCode {
         }
         None => None,
     };
+    let ws = match args.ws.as_deref().map(resolve_addr) {
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            log::error!("--ws: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => None,
+    };
     let config = Config {
         addr,
         nats,
         nats_ping_interval: args.nats_ping_interval,
+        ws,
+        chat_prefix: args.chat_prefix,
+        ws_max_message: args.ws_max_message,
         max_connections: args.max_connections,
         max_pending_output: args.max_pending_output,
         max_topics: args.max_topics,

@@ -92,6 +92,9 @@ pub struct Delivery<'a> {
     pub reply: Option<&'a str>,
     /// Its NATS header block, if its publisher gave one.
     pub headers: Option<&'a [u8]>,
+    /// Its publisher's HELLO name, on a live delivery from a named client
+    /// (a chat `message`'s `sender` for a value that is not a chat one).
+    pub publisher: Option<&'a str>,
 }
 
 /// The answer to a publish that asked for one (v2 §15 `PUBACK`).

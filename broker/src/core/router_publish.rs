@@ -63,6 +63,9 @@ impl Router {
                 self.announce(out);
             }
         }
+        // Copied: the delivery is fanned out by `&mut self`. Only named
+        // publishers pay for it.
+        let publisher = self.session(from).and_then(|s| s.name.clone());
         let delivery = Delivery {
             kind: DeliveryKind::Live,
             topic,
@@ -71,6 +74,7 @@ impl Router {
             ts,
             reply: keys.and_then(|k| k.reply.as_deref()),
             headers: keys.and_then(|k| k.headers.as_deref()),
+            publisher: publisher.as_deref(),
         };
         let (receivers, unfit) = self.fan_out(from, id, &delivery, out);
         if unfit != 0 {

@@ -11,6 +11,7 @@
 //! add a [`Door`] variant that builds the codec, and a listener address in
 //! [`crate::Config`]. ARCHITECTURE.md walks through it.
 
+pub mod chat;
 pub mod lab;
 pub mod nats;
 
@@ -25,6 +26,8 @@ pub const LAB_XML: Form = Form(1);
 /// Deliveries to NATS clients (their payload; each subscription's `MSG`
 /// line is written around it).
 pub const NATS: Form = Form(2);
+/// Deliveries to WebSocket chat clients (a whole `message` frame).
+pub const CHAT: Form = Form(3);
 
 /// A client protocol the broker can listen for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,6 +37,8 @@ pub enum Door {
     Lab,
     /// The NATS client protocol ([`nats::NatsCodec`]).
     Nats,
+    /// WebSocket, with seed 000's chat protocol ([`chat::ChatCodec`]).
+    Ws,
 }
 
 impl Door {
@@ -43,6 +48,7 @@ impl Door {
         match self {
             Door::Lab => "lab",
             Door::Nats => "nats",
+            Door::Ws => "ws",
         }
     }
 
@@ -53,6 +59,10 @@ impl Door {
         match self {
             Door::Lab => Box::new(lab::LabCodec::default()),
             Door::Nats => Box::new(nats::NatsCodec::new(config.nats_ping_interval)),
+            Door::Ws => Box::new(chat::ChatCodec::new(
+                &config.chat_prefix,
+                config.ws_max_message,
+            )),
         }
     }
 }
@@ -84,6 +94,9 @@ pub enum Action<'a> {
     Start(Profile),
     /// A request for the router.
     Command(Command<'a>),
+    /// Several requests for the router, applied in order (one chat
+    /// `subscribe` is a `HELLO`, a `SUBSCRIBE` and a `HISTORY`).
+    Commands(Vec<Command<'a>>),
     /// Nothing for the router: the door answered by itself (refusing a
     /// request it could not decode, say) into the output it was given.
     Answered,

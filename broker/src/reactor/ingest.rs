@@ -193,6 +193,14 @@ impl Broker {
                 false
             }
             Action::Command(command) => self.dispatch(id, command),
+            // Every command is applied, whether an earlier one stalls or not.
+            Action::Commands(commands) => {
+                let mut stall = false;
+                for command in commands {
+                    stall |= self.dispatch(id, command);
+                }
+                stall
+            }
             Action::Answered => false,
         }
     }

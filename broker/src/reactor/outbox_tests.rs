@@ -114,6 +114,7 @@ fn live<'a>(topic: &'a str, body: &'a Body<'a>) -> Delivery<'a> {
         ts: 1_733_500_000_000,
         reply: None,
         headers: None,
+        publisher: None,
     }
 }
 

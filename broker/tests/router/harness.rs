@@ -154,6 +154,11 @@ impl Harness {
         }
         match action {
             Action::Command(command) => self.router.handle(from, command, &mut self.out),
+            Action::Commands(commands) => {
+                for command in commands {
+                    self.router.handle(from, command, &mut self.out);
+                }
+            }
             Action::Answered => {}
             Action::Start(_) => panic!("a second handshake"),
         }
