@@ -97,6 +97,10 @@ pub enum Action<'a> {
     /// Several requests for the router, applied in order (one chat
     /// `subscribe` is a `HELLO`, a `SUBSCRIBE` and a `HISTORY`).
     Commands(Vec<Command<'a>>),
+    /// The client ended the session the way its protocol does (a WebSocket
+    /// close frame, answered into the output): the connection closes once
+    /// the output is flushed, as a normal end rather than an error.
+    Close,
     /// Nothing for the router: the door answered by itself (refusing a
     /// request it could not decode, say) into the output it was given.
     Answered,

@@ -202,6 +202,13 @@ impl Broker {
                 stall
             }
             Action::Answered => false,
+            Action::Close => {
+                if let Some(conn) = self.conns.get(id.0) {
+                    info!("conn {} ({}) closed by its client", id.0, conn.peer);
+                }
+                self.start_closing(id);
+                false
+            }
         }
     }
 

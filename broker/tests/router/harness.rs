@@ -159,7 +159,7 @@ impl Harness {
                     self.router.handle(from, command, &mut self.out);
                 }
             }
-            Action::Answered => {}
+            Action::Answered | Action::Close => {}
             Action::Start(_) => panic!("a second handshake"),
         }
     }

@@ -12,7 +12,7 @@
 //! get_history --> HISTORY --> history {messages}
 //! not JSON --> {"error":"Invalid message format"}; unknown type, missing
 //!              field --> {"error": ...}; the connection stays open
-//! ping --> pong; close --> close (echoed), then closed
+//! ping --> pong; close --> close (echoed), then closed (Action::Close)
 //! bad frame, message over the limit --> close 1002/1007/1009, closed
 //! ```
 //!
@@ -75,12 +75,9 @@ enum Awaited {
     History,
 }
 
-/// Why the connection closes on the client's initiative or for its frames.
+/// Why the door closes a connection: its upgrade request or its frames.
 #[derive(Debug, thiserror::Error)]
 enum Closing {
-    /// The client sent a close frame (answered with one).
-    #[error("client closed the WebSocket (code {})", .0.map_or("none".into(), |c| c.to_string()))]
-    ByClient(Option<u16>),
     /// A frame broke the protocol (a close frame with its code was sent).
     #[error(transparent)]
     Violation(#[from] frames::Violation),
@@ -128,8 +125,8 @@ impl ChatCodec {
     }
 
     /// The action for one frame.
-    fn event(&mut self, event: Event, out: &mut Vec<u8>) -> Result<Action<'static>, DoorError> {
-        Ok(match event {
+    fn event(&mut self, event: Event, out: &mut Vec<u8>) -> Action<'static> {
+        match event {
             Event::Fragment | Event::Pong => Action::Answered,
             Event::Ping(payload) => {
                 frames::write_frame(out, OpCode::Control(Control::Pong), &payload);
@@ -141,8 +138,9 @@ impl ChatCodec {
                     Some(c) => frames::write_close(out, c, ""),
                     None => frames::write_frame(out, OpCode::Control(Control::Close), &[]),
                 }
+                debug!("chat client closed the WebSocket (code {code:?})");
                 self.phase = Phase::Closed;
-                return Err(Box::new(Closing::ByClient(code)));
+                Action::Close
             }
             Event::Message(_, bytes) => {
                 match request::parse(&bytes).and_then(|r| self.request(r)) {
@@ -154,7 +152,7 @@ impl ChatCodec {
                     }
                 }
             }
-        })
+        }
     }
 
     /// The commands for one chat request.
@@ -264,7 +262,7 @@ impl Codec for ChatCodec {
                 Ok(Read::Incomplete(need)) => Ok(Decoded::Incomplete(need)),
                 Ok(Read::Frame { used, event }) => Ok(Decoded::Unit {
                     used,
-                    action: self.event(event, out)?,
+                    action: self.event(event, out),
                 }),
                 Err(v) => {
                     frames::write_close(out, v.code, &v.reason);
