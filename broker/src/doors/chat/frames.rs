@@ -129,7 +129,7 @@ impl Reader {
             OpCode::Control(Control::Pong) => Event::Pong,
             OpCode::Control(Control::Close) => Event::Close(close_code(&payload)?),
             OpCode::Data(data) => self.data(data, header.is_final, payload)?,
-            OpCode::Control(Control::Reserved(_)) => unreachable!("refused by the header parser"),
+            OpCode::Control(Control::Reserved(_)) => return Err(reserved()),
         };
         Ok(Read::Frame {
             used: start + len,
@@ -152,6 +152,9 @@ impl Reader {
             ));
         }
         match header.opcode {
+            OpCode::Control(Control::Reserved(_)) | OpCode::Data(Data::Reserved(_)) => {
+                Err(reserved())
+            }
             OpCode::Control(_) if !header.is_final || len > MAX_CONTROL => Err(Violation::new(
                 CloseCode::Protocol,
                 "control frames must be whole and at most 125 bytes",
@@ -194,7 +197,13 @@ impl Reader {
             }
             (Data::Text, None) => (MessageKind::Text, payload),
             (Data::Binary, None) => (MessageKind::Binary, payload),
-            _ => unreachable!("sequence checked before the payload"),
+            // Refused by `check` before the payload was awaited.
+            _ => {
+                return Err(Violation::new(
+                    CloseCode::Protocol,
+                    "data frame out of sequence",
+                ))
+            }
         };
         if !last {
             self.partial = Some(Partial { kind, bytes });
@@ -208,6 +217,12 @@ impl Reader {
         }
         Ok(Event::Message(kind, bytes))
     }
+}
+
+/// The refusal of an opcode RFC 6455 reserves (tungstenite's header parser
+/// refuses them first).
+fn reserved() -> Violation {
+    Violation::new(CloseCode::Protocol, "reserved opcode")
 }
 
 /// Undoes the client's masking (RFC 6455 §5.3): each byte XORed with the
@@ -285,10 +300,13 @@ pub fn write_text(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
         opcode: OpCode::Data(Data::Text),
         ..FrameHeader::default()
     };
-    let mut head = Vec::with_capacity(MAX_HEADER);
-    let _ = header.format(len as u64, &mut head);
-    let gap = MAX_HEADER - head.len();
-    out[start + gap..start + MAX_HEADER].copy_from_slice(&head);
+    let mut head = [0; MAX_HEADER];
+    let mut rest = &mut head[..];
+    // MAX_HEADER bytes hold any unmasked header.
+    let _ = header.format(len as u64, &mut rest);
+    let gap = rest.len();
+    let used = MAX_HEADER - gap;
+    out[start + gap..start + MAX_HEADER].copy_from_slice(&head[..used]);
     out.drain(start..start + gap);
 }
 

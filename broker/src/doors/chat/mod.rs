@@ -343,3 +343,6 @@ impl Codec for ChatCodec {
         }
     }
 }
+
+#[cfg(test)]
+mod codec_tests;
