@@ -20,7 +20,7 @@ pub mod parse;
 pub mod payload;
 pub mod subject;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -95,6 +95,9 @@ pub struct NatsCodec {
     tags: HashMap<Box<str>, u64>,
     /// The last tag given.
     last_tag: u64,
+    /// Tags of subscriptions that reached their `max` while delivering
+    /// (which cannot change the maps), for [`Codec::take_ended`].
+    ended: RefCell<Vec<u64>>,
 }
 
 /// Writes `-ERR 'text'`.
@@ -114,6 +117,7 @@ impl NatsCodec {
             subs: HashMap::new(),
             tags: HashMap::new(),
             last_tag: 0,
+            ended: RefCell::new(Vec::new()),
         }
     }
 
@@ -225,6 +229,7 @@ impl NatsCodec {
                 self.last_tag
             }
         };
+        self.ended.get_mut().retain(|&t| t != tag);
         self.subs.insert(
             tag,
             Sid {
@@ -293,6 +298,7 @@ fn profile() -> Profile {
         form: NATS,
         rule: DeliveryRule::OncePerSubscription,
         announcements: false,
+        replay: false,
     }
 }
 
@@ -362,6 +368,9 @@ impl Codec for NatsCodec {
             }
         }
         sub.delivered.set(sub.delivered.get() + 1);
+        if sub.max == Some(sub.delivered.get()) {
+            self.ended.borrow_mut().push(tag.0);
+        }
         // Written byte by byte, with no allocation: this runs once per
         // recipient.
         let len = shared.len().saturating_sub(2);
@@ -386,6 +395,14 @@ impl Codec for NatsCodec {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(shared);
+    }
+
+    fn take_ended(&mut self) -> Option<SubTag> {
+        let tag = self.ended.get_mut().pop()?;
+        if let Some(sub) = self.subs.remove(&tag) {
+            self.tags.remove(&sub.sid);
+        }
+        Some(SubTag(tag))
     }
 
     fn keepalive(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), Farewell> {
