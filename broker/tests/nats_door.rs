@@ -132,6 +132,14 @@ fn bad_input_gets_nats_server_s_errors() {
     let mut big = Nats::connect(addr);
     big.send(format!("PUB a {}\r\n", 2 * 1024 * 1024).as_bytes());
     assert_eq!(big.line(), "-ERR 'Maximum Payload Violation'");
+    let mut long = Nats::connect(addr);
+    long.send(format!("SUB {} 1", "a".repeat(5000)).as_bytes());
+    assert_eq!(long.line(), "-ERR 'Maximum Control Line Exceeded'");
+    let mut garbage = Nats::connect(addr);
+    garbage.send(b"\x00\xff\xfe garbage\r\n");
+    assert_eq!(garbage.line(), "-ERR 'Unknown Protocol Operation'");
+    let mut survivor = Nats::connect(addr);
+    assert!(survivor.sync().is_empty(), "the broker serves others still");
 }
 
 #[test]
