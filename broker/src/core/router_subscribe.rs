@@ -63,7 +63,7 @@ impl Router {
         session
             .subs
             .push(subs.insert(from, s.tag, filter, group, content));
-        let form = session.profile.form;
+        let (form, replays) = (session.profile.form, session.profile.replay);
         debug!("conn {} subscribed to {}", from.0, s.filter.text());
         let exact = match (&s.filter, topic) {
             (Filter::Subtree(t), Some(id)) => Some((t.as_str(), id)),
@@ -87,7 +87,7 @@ impl Router {
         }
         // A queue-group member gets no replay: the group shares live
         // messages, not the past.
-        if group.is_none() && out.accepts_replay(from) {
+        if replays && group.is_none() && out.accepts_replay(from) {
             let cutoff = self.cutoff();
             let mut recall = self.recall(from, form, cutoff);
             recall.content = content.and_then(|f| self.subs.filters().get(f));

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod chat;
+pub mod nats;
 pub mod stamps;
 pub mod v2;
 pub mod wire;
