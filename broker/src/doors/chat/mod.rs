@@ -46,8 +46,8 @@ use super::{Action, Codec, Decoded, DoorError, Farewell, CHAT};
 use crate::core::command::{Filter, SubscribeOptions, TopicArg};
 use crate::core::delivery::PresenceAction;
 use crate::core::{
-    Command, Delivery, DeliveryKind, DeliveryRule, Hello, HistoryQuery, Notice, Profile, Publish,
-    SubTag, Subscribe,
+    Command, Delivery, DeliveryRule, Hello, HistoryQuery, Notice, Profile, Publish, SubTag,
+    Subscribe,
 };
 
 /// Largest WebSocket message by default, all fragments together (the
@@ -232,12 +232,14 @@ impl ChatCodec {
 }
 
 /// The session every chat connection starts with: a room is one exact
-/// topic, so one copy per connection.
+/// topic, so one copy per connection; no replay of the last message on
+/// subscribe (the seed sends none: `get_history` is the way to the past).
 fn profile() -> Profile {
     Profile {
         form: CHAT,
         rule: DeliveryRule::OncePerConnection,
         announcements: false,
+        replay: false,
     }
 }
 
@@ -304,10 +306,6 @@ impl Codec for ChatCodec {
     }
 
     fn encode_delivery(&self, delivery: &Delivery<'_>, out: &mut Vec<u8>) -> Result<(), DoorError> {
-        if delivery.kind == DeliveryKind::Retained {
-            // The seed replays nothing on subscribe: get_history does.
-            return Err("a chat subscription has no replay".into());
-        }
         let Some(room) = room::of_topic(&self.prefix, delivery.topic) else {
             return Err(format!("{} is not a room", delivery.topic).into());
         };
