@@ -10,7 +10,7 @@
 //! user id a presence name).
 
 use protocol::format::json::parse_value;
-use protocol::Value;
+use protocol::{DecodeError, Value};
 
 /// Why a chat message was refused; the text is the `error` of the reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,8 +124,16 @@ impl Fields {
 /// A [`ChatError`] saying what is wrong.
 pub fn parse(message: &[u8]) -> Result<Request, ChatError> {
     let text = std::str::from_utf8(message).map_err(|_| ChatError::InvalidFormat)?;
-    let Value::Dict(fields) = parse_value(text.trim()).map_err(|_| ChatError::InvalidFormat)?
-    else {
+    let value = parse_value(text.trim()).map_err(|e| match e {
+        // JSON, but with a value the broker's messages cannot carry (a
+        // control character, a number out of range, nesting too deep).
+        DecodeError::Value(why) => ChatError::InvalidValue {
+            field: "message",
+            why: why.to_string(),
+        },
+        _ => ChatError::InvalidFormat,
+    })?;
+    let Value::Dict(fields) = value else {
         return Err(ChatError::NotAnObject);
     };
     let mut f = Fields(fields);
@@ -184,6 +192,11 @@ mod tests {
         assert_eq!(parse(b"not json"), Err(ChatError::InvalidFormat));
         assert_eq!(parse(b"\xff"), Err(ChatError::InvalidFormat));
         assert_eq!(parse(b"[1]"), Err(ChatError::NotAnObject));
+        // JSON the broker's values cannot hold gets its own answer.
+        assert!(matches!(
+            parse(br#"{"type":"publish","room":"r","sender":"a","content":"\u0001"}"#),
+            Err(ChatError::InvalidValue { .. })
+        ));
         assert_eq!(parse(b"{}"), Err(ChatError::MissingType));
         assert_eq!(
             parse(br#"{"type":"dance"}"#),

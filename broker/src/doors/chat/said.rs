@@ -158,6 +158,12 @@ mod tests {
     }
 
     #[test]
+    fn a_value_the_message_model_cannot_carry_is_refused() {
+        let control = Value::Str("\u{1}".into());
+        assert!(stored("a".into(), control, "abc".into()).is_err());
+    }
+
+    #[test]
     fn other_values_are_told_as_text_from_their_publisher() {
         let text = |t: &str| Body::Json {
             text: t.to_owned().into(),
