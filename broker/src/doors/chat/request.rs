@@ -126,7 +126,7 @@ pub fn parse(message: &[u8]) -> Result<Request, ChatError> {
     let text = std::str::from_utf8(message).map_err(|_| ChatError::InvalidFormat)?;
     let value = parse_value(text.trim()).map_err(|e| match e {
         // JSON, but with a value the broker's messages cannot carry (a
-        // control character, a number out of range, nesting too deep).
+        // control character, a lone surrogate, 1e999, nesting too deep).
         DecodeError::Value(why) => ChatError::InvalidValue {
             field: "message",
             why: why.to_string(),
