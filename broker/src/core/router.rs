@@ -292,7 +292,7 @@ impl Router {
         let old = session.name.clone();
         session.said_hello = true;
         if let Some(name) = h.name {
-            session.name = Some(name.into_owned());
+            session.name = Some(name.as_ref().into());
         }
         if let Some(policy) = h.slow {
             out.set_slow_policy(from, policy);

@@ -63,8 +63,8 @@ impl Router {
                 self.announce(out);
             }
         }
-        // Copied: the delivery is fanned out by `&mut self`. Only named
-        // publishers pay for it.
+        // Shared (a reference count, not a copy): the delivery is fanned out
+        // by `&mut self`.
         let publisher = self.session(from).and_then(|s| s.name.clone());
         let delivery = Delivery {
             kind: DeliveryKind::Live,
@@ -164,7 +164,7 @@ impl Router {
     fn publisher(&self, from: ConnId) -> Option<Publisher> {
         let s = self.session(from)?;
         Some(match &s.name {
-            Some(name) => Publisher::Named(name.as_str().into()),
+            Some(name) => Publisher::Named(name.as_ref().into()),
             None => Publisher::Session(s.serial),
         })
     }
