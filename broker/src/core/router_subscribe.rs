@@ -49,7 +49,9 @@ impl Router {
                     return self.refuse(from, &s.sent, &e.into(), out);
                 }
             },
-            Filter::Pattern(_) | Filter::Nats(_) => (None, false),
+            Filter::Pattern(_) | Filter::Nats(_) | Filter::Channel(_) | Filter::Glob(_) => {
+                (None, false)
+            }
         };
         let Router { subs, sessions, .. } = self;
         let Some(Some(session)) = sessions.get_mut(from.0) else {
@@ -87,7 +89,8 @@ impl Router {
         }
         // A queue-group member gets no replay: the group shares live
         // messages, not the past.
-        if group.is_none() && out.accepts_replay(from) {
+        let replays = self.session(from).is_some_and(|s| s.profile.replays);
+        if group.is_none() && replays && out.accepts_replay(from) {
             let cutoff = self.cutoff();
             let mut recall = self.recall(from, form, cutoff);
             recall.content = content.and_then(|f| self.subs.filters().get(f));

@@ -13,6 +13,8 @@
 
 pub mod lab;
 pub mod nats;
+pub mod payload;
+pub mod redis;
 
 use std::fmt;
 
@@ -25,6 +27,9 @@ pub const LAB_XML: Form = Form(1);
 /// Deliveries to NATS clients (their payload; each subscription's `MSG`
 /// line is written around it).
 pub const NATS: Form = Form(2);
+/// Deliveries to Redis clients (their payload as a bulk string; each
+/// subscription's `message` or `pmessage` header is written before it).
+pub const REDIS: Form = Form(3);
 
 /// A client protocol the broker can listen for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,6 +39,8 @@ pub enum Door {
     Lab,
     /// The NATS client protocol ([`nats::NatsCodec`]).
     Nats,
+    /// RESP2 and RESP3, Redis's protocol ([`redis::RedisCodec`]).
+    Redis,
 }
 
 impl Door {
@@ -43,6 +50,7 @@ impl Door {
         match self {
             Door::Lab => "lab",
             Door::Nats => "nats",
+            Door::Redis => "redis",
         }
     }
 
@@ -53,6 +61,7 @@ impl Door {
         match self {
             Door::Lab => Box::new(lab::LabCodec::default()),
             Door::Nats => Box::new(nats::NatsCodec::new(config.nats_ping_interval)),
+            Door::Redis => Box::new(redis::RedisCodec::new(config)),
         }
     }
 }
@@ -87,6 +96,9 @@ pub enum Action<'a> {
     /// Nothing for the router: the door answered by itself (refusing a
     /// request it could not decode, say) into the output it was given.
     Answered,
+    /// The client asked to close (Redis's `QUIT`), after what the door
+    /// answered into its output.
+    Close,
 }
 
 /// Why the broker closes a connection on its own initiative.
@@ -112,6 +124,18 @@ pub enum Farewell {
     },
     /// It did not answer the door's keep-alive probes (NATS's `PING`).
     Stale,
+}
+
+/// A door's own output limits for its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimit {
+    /// Pending bytes past which the connection is closed at once.
+    pub hard: usize,
+    /// Pending bytes past which, for `soft_for` without a break, it is
+    /// closed.
+    pub soft: usize,
+    /// How long it may stay over `soft`.
+    pub soft_for: std::time::Duration,
 }
 
 /// One connection's protocol: see the module docs.
@@ -185,5 +209,19 @@ pub trait Codec: fmt::Debug + Send {
     fn keepalive(&mut self, now: std::time::Instant, out: &mut Vec<u8>) -> Result<(), Farewell> {
         let _ = (now, out);
         Ok(())
+    }
+
+    /// Whether every copy of a delivery counts as one receiver in a
+    /// publisher's count (Redis: a client with a channel and a matching
+    /// pattern counts twice); otherwise each connection counts once.
+    fn counts_each_copy(&self) -> bool {
+        false
+    }
+
+    /// The output limits of this door's connections, when they differ from
+    /// the broker's slow-consumer limit (Redis's
+    /// `client-output-buffer-limit`).
+    fn output_limit(&self) -> Option<OutputLimit> {
+        None
     }
 }

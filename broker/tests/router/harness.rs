@@ -156,6 +156,7 @@ impl Harness {
             Action::Command(command) => self.router.handle(from, command, &mut self.out),
             Action::Answered => {}
             Action::Start(_) => panic!("a second handshake"),
+            Action::Close => panic!("the lab protocol has no QUIT"),
         }
     }
 
