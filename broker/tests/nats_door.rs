@@ -349,3 +349,28 @@ fn a_client_that_does_not_answer_pings_is_closed_as_stale() {
         answered += 1;
     }
 }
+
+#[test]
+fn a_nats_subscription_gets_no_replay_of_kept_messages() {
+    let (b, addr) = broker();
+    let mut lab = Raw::json(b.addr);
+    lab.publish("/kept/a", 1);
+    ping(&mut lab);
+    let mut sub = Nats::connect(addr);
+    sub.send(b"SUB kept.a 1\r\nSUB kept.> 2\r\n");
+    assert!(
+        sub.sync().is_empty(),
+        "NATS has no LAST_MSG: nothing before the PONG"
+    );
+    lab.publish("/kept/a", 2);
+    ping(&mut lab);
+    let mut got: Vec<(String, Vec<u8>)> = (0..2).map(|_| sub.msg()).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("MSG kept.a 1 1".to_owned(), b"2".to_vec()),
+            ("MSG kept.a 2 1".to_owned(), b"2".to_vec())
+        ]
+    );
+}
