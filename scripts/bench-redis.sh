@@ -88,24 +88,26 @@ scenarios=(
   "e|1 pub → 1 sub, 128 B, paced 20,000 msg/s|--pubs 1 --subs 1 --size 128 --rate 20000|200000"
 )
 
+# cell JSON: "text of the cell|CPU ns per delivered message".
 cell() {
-  python3 -c '
+  python3 - "$1" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1] or "{}")
 if not r.get("delivered"):
-    print("error (see log)|"); sys.exit()
+    print("error (see log)|")
+    sys.exit()
 lat = r.get("latency_ns") or {}
-def ns(v):
-    return f"{v/1000:.0f} µs" if v >= 10000 else f"{v/1000:.1f} µs"
+def us(v):
+    return f"{v / 1000:.0f} µs" if v >= 10000 else f"{v / 1000:.1f} µs"
 if r.get("rate"):
-    head = f"p50 {ns(lat[\"p50\"])} / p99 {ns(lat[\"p99\"])} / p99.9 {ns(lat[\"p999\"])}"
+    head = "p50 {} / p99 {} / p99.9 {}".format(us(lat["p50"]), us(lat["p99"]), us(lat["p999"]))
 else:
-    head = f"{r[\"delivered_rate\"]/1e6:.2f}M msg/s (p99 {ns(lat[\"p99\"])})"
+    head = "{:.2f}M msg/s (p99 {})".format(r["delivered_rate"] / 1e6, us(lat["p99"]))
 cpu = r["broker"]["cpu_s"] * 1e9 / r["delivered"]
 missing = r.get("missing", 0)
 extra = f", **{missing} missing**" if missing else ""
 print(f"{head}, {cpu:.0f} ns CPU/msg{extra}|{cpu}")
-' "$1"
+PY
 }
 
 echo "| scenario | broker --redis | redis-server | CPU ratio |"
