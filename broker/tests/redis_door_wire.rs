@@ -283,6 +283,28 @@ EXPIRE k x\r\nEXPIRE k 10 NX XX\r\nEXPIRE k 10 GT LT\r\nEXPIRE k 10 FOO\r\n",
 }
 
 #[test]
+fn invalid_channels_and_patterns_are_refused_and_the_connection_stays() {
+    let b = broker();
+    let long = format!("PSUBSCRIBE {}\r\n", "*a".repeat(2049));
+    open(
+        &b,
+        long.as_bytes(),
+        b"-ERR invalid pattern: longer than 4096 bytes\r\n",
+    );
+    open(
+        &b,
+        b"SUBSCRIBE a//b ok\r\n",
+        b"-ERR invalid channel 'a//b': empty segments (a channel is a topic without its leading '/')\r\n\
+*3\r\n$9\r\nsubscribe\r\n$2\r\nok\r\n:1\r\n",
+    );
+    open(
+        &b,
+        b"PUBLISH \"a b\" x\r\nPING\r\n",
+        b"-ERR invalid channel 'a b': topic contains forbidden character ' '\r\n+PONG\r\n",
+    );
+}
+
+#[test]
 fn a_full_key_space_refuses_writes_as_maxmemory_does() {
     let b = start_broker_with(broker::Config {
         redis: Some("127.0.0.1:0".parse().unwrap()),

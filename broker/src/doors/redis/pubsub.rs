@@ -17,6 +17,12 @@ use crate::core::glob::Glob;
 use crate::core::{Command, CoreError, Filter, Publish, SubTag, Subscribe, TopicArg};
 use crate::doors::{payload, Action};
 
+/// Longest pattern accepted. redis-server has no bound, but it tries a
+/// pattern against a channel in up to (pattern × channel) steps, and here
+/// that runs on the one reactor thread; no channel is over 1,024 bytes, so
+/// a longer pattern could only be stars and classes.
+pub const MAX_PATTERN: usize = 4096;
+
 impl RedisCodec {
     /// Writes `kind name count` as a push (RESP3) or an array; a missing
     /// name is a null.
@@ -95,6 +101,11 @@ impl RedisCodec {
     fn filter(&self, name: &[u8], pattern: bool) -> Result<Filter<'static>, String> {
         if !pattern {
             return channel::topic(name).map(Filter::Channel);
+        }
+        if name.len() > MAX_PATTERN {
+            return Err(format!(
+                "ERR invalid pattern: longer than {MAX_PATTERN} bytes"
+            ));
         }
         match std::str::from_utf8(name) {
             Ok(text) => Ok(Filter::Glob(Glob::new(text.to_owned()))),
@@ -180,8 +191,16 @@ impl RedisCodec {
                 self.resp.error_bytes(out, &e);
                 return Action::Answered;
             }
-            let glob = (args.len() == 3)
-                .then(|| Glob::new(String::from_utf8_lossy(args.get(2)).into_owned()));
+            let pattern = args.get(2);
+            if pattern.len() > MAX_PATTERN {
+                self.resp.error(
+                    out,
+                    &format!("ERR invalid pattern: longer than {MAX_PATTERN} bytes"),
+                );
+                return Action::Answered;
+            }
+            let glob =
+                (args.len() == 3).then(|| Glob::new(String::from_utf8_lossy(pattern).into_owned()));
             ChannelQuery::Channels(glob)
         } else if sub.eq_ignore_ascii_case(b"numsub") {
             ChannelQuery::NumSub(
