@@ -386,6 +386,31 @@ fn a_lab_publish_reaches_redis_subscribers_with_the_redis_count() {
 }
 
 #[test]
+fn a_subscriber_over_the_soft_output_limit_for_too_long_is_closed() {
+    let b = start_broker_with(broker::Config {
+        redis: Some("127.0.0.1:0".parse().unwrap()),
+        redis_output_soft: 64 * 1024,
+        redis_output_soft_for: Duration::from_secs(1),
+        ..broker::Config::default()
+    });
+    let mut stuck = TcpStream::connect(b.door(Door::Redis)).unwrap();
+    stuck.write_all(b"SUBSCRIBE slow\r\n").unwrap();
+    let mut publisher = connect(&b);
+    let payload = vec![b'x'; 64 * 1024];
+    // Past what the sockets' buffers take, and past the soft limit, well
+    // below the hard one (32 MiB).
+    for _ in 0..160 {
+        let n: usize = publisher.publish("slow", payload.as_slice()).unwrap();
+        assert_eq!(n, 1, "still there");
+    }
+    let closed = (0..40).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        publisher.publish::<_, _, usize>("slow", "x").unwrap() == 0
+    });
+    assert!(closed, "closed once over the soft limit for a second");
+}
+
+#[test]
 fn a_subscriber_that_does_not_read_is_closed_at_its_output_limit() {
     let b = start_broker_with(broker::Config {
         redis: Some("127.0.0.1:0".parse().unwrap()),

@@ -264,3 +264,64 @@ impl Codec for RedisCodec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::doors::Decoded;
+
+    /// Feeds `chunks` to a fresh codec as the reactor does (an incomplete
+    /// tail is kept and completed by the next chunk); returns what it wrote
+    /// and the actions it asked for, and whether it ended the connection.
+    fn feed(chunks: &[&[u8]]) -> (Vec<u8>, Vec<String>, bool) {
+        let mut codec = RedisCodec::new(&crate::Config::default());
+        let (mut out, mut actions, mut held) = (Vec::new(), Vec::new(), Vec::new());
+        for chunk in chunks {
+            held.extend_from_slice(chunk);
+            loop {
+                match codec.decode(&held, &mut out) {
+                    Ok(Decoded::Incomplete(_)) => break,
+                    Ok(Decoded::Unit { used, action }) => {
+                        assert!(used > 0 && used <= held.len());
+                        actions.push(format!("{action:?}"));
+                        held.drain(..used);
+                    }
+                    Err(_) => return (out, actions, true),
+                }
+            }
+        }
+        (out, actions, false)
+    }
+
+    const STREAM: &[u8] =
+        b"*3\r\n$7\r\nPUBLISH\r\n$1\r\na\r\n$2\r\nhi\r\nPING\r\nSUBSCRIBE x y\r\n\
+*2\r\n$10\r\nPSUBSCRIBE\r\n$2\r\nx*\r\nPING hey\r\nGET k\r\nUNSUBSCRIBE\r\nHELLO 3\r\n\
+*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\na\r\nb\r\necho \"q\\x41\"\r\n";
+
+    #[test]
+    fn every_split_point_decodes_the_same() {
+        let whole = feed(&[STREAM]);
+        assert!(!whole.2);
+        for cut in 0..=STREAM.len() {
+            let (a, b) = STREAM.split_at(cut);
+            assert_eq!(feed(&[a, b]), whole, "cut at {cut}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_input_is_answered_or_refused_never_a_panic(
+            bytes in proptest::collection::vec(
+                prop::sample::select(b"*$\r\n0123-9 \"'\\xPINGSUBCRIBEpubshQT?[]".to_vec()),
+                0..300,
+            ),
+            cut in 0usize..300,
+        ) {
+            let cut = cut.min(bytes.len());
+            let (a, b) = bytes.split_at(cut);
+            let _ = feed(&[a, b]);
+        }
+    }
+}
