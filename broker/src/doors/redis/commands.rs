@@ -263,10 +263,14 @@ impl RedisCodec {
             Cmd::Unsubscribe => return self.unsubscribe(args, false, out),
             Cmd::Punsubscribe => return self.unsubscribe(args, true, out),
             Cmd::Pubsub => return self.pubsub(args, out),
-            Cmd::Set | Cmd::Setex | Cmd::Get | Cmd::Del | Cmd::Exists | Cmd::Expire => {
-                return self.key_command(cmd, args, out);
-            }
-            Cmd::Ttl | Cmd::Pttl => return self.key_command(cmd, args, out),
+            Cmd::Set
+            | Cmd::Setex
+            | Cmd::Get
+            | Cmd::Del
+            | Cmd::Exists
+            | Cmd::Expire
+            | Cmd::Ttl
+            | Cmd::Pttl => return self.key_command(cmd, args, out),
             Cmd::Ping => {
                 if args.len() > 2 {
                     arity_error(resp, out, "ping");
