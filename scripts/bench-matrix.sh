@@ -9,6 +9,7 @@
 #
 # Environment:
 #   LAB_PORT, NATS_PORT, REDIS_PORT  server ports (8000, 4222, 6379)
+#   LAB_NATS_PORT                    the lab broker's NATS door (4223)
 #   TIMEOUT_S                        per-run limit in seconds (120)
 #   COUNT_DIV                        divide every N by this, for a quick run (1)
 #   BUILD=0                          use the binaries already in target/release
@@ -19,6 +20,7 @@ cd "$(dirname "$0")/.."
 LAB_PORT=${LAB_PORT:-8000}
 NATS_PORT=${NATS_PORT:-4222}
 REDIS_PORT=${REDIS_PORT:-6379}
+LAB_NATS_PORT=${LAB_NATS_PORT:-4223}
 TIMEOUT_S=${TIMEOUT_S:-120}
 COUNT_DIV=${COUNT_DIV:-1}
 LOG=${LOG:-target/bench-matrix.log}
@@ -75,7 +77,8 @@ start() {
 start nats "$NATS_PORT" nats-server -a 127.0.0.1 -p "$NATS_PORT"
 start redis "$REDIS_PORT" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no
 if ((lab)); then
-  start lab "$LAB_PORT" target/release/broker --addr 127.0.0.1 --port "$LAB_PORT"
+  start lab "$LAB_PORT" target/release/broker --addr 127.0.0.1 --port "$LAB_PORT" \
+    --nats "127.0.0.1:$LAB_NATS_PORT"
 fi
 
 # run NAME ARGS...: one bench run against server NAME, printed as a table cell.
@@ -101,21 +104,22 @@ for scenario in "${scenarios[@]}"; do
   IFS='|' read -r id label args count <<<"$scenario"
   n=$((count / COUNT_DIV))
   read -ra argv <<<"$args --count $n"
-  lab_json="n/a" lab_xml="–"
+  lab_json="n/a" lab_xml="–" lab_nats="n/a"
   if ((lab)); then
     lab_json=$(run lab --target lab --addr "127.0.0.1:$LAB_PORT" "${argv[@]}")
+    lab_nats=$(run lab --target nats --addr "127.0.0.1:$LAB_NATS_PORT" "${argv[@]}")
     if [[ $id == a || $id == d ]]; then
       lab_xml=$(run lab --target lab --serializer xml --addr "127.0.0.1:$LAB_PORT" "${argv[@]}")
     fi
   fi
   nats=$(run nats --target nats --addr "127.0.0.1:$NATS_PORT" "${argv[@]}")
   redis=$(run redis --target redis --addr "127.0.0.1:$REDIS_PORT" "${argv[@]}")
-  rows+=("| $id) $label, N=$n | $lab_json | $lab_xml | $nats | $redis |")
+  rows+=("| $id) $label, N=$n | $lab_json | $lab_xml | $lab_nats | $nats | $redis |")
 done
 
 echo
-echo "| scenario | lab broker (JSON) | lab broker (XML) | nats-server | redis-server |"
-echo "|---|---|---|---|---|"
+echo "| scenario | lab broker (JSON) | lab broker (XML) | lab broker's NATS door | nats-server | redis-server |"
+echo "|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "Unpaced cells: delivered msg/s summed over subscribers (first publish to last delivery) and p99 latency;"

@@ -4,97 +4,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::time::Duration;
 
+use common::nats::{broker, Nats};
 use common::v2::ping;
 use common::{start_broker_with, Raw};
 use protocol::{Format, Method, Value};
-
-/// A NATS client over a plain socket.
-struct Nats {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Nats {
-    fn connect(addr: std::net::SocketAddr) -> Nats {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let mut c = Nats {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-        };
-        let info = c.line();
-        assert!(info.starts_with("INFO {"), "{info}");
-        assert!(
-            info.contains("\"max_payload\":1048576") && info.contains("\"headers\":true"),
-            "{info}"
-        );
-        c
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).unwrap();
-    }
-
-    fn line(&mut self) -> String {
-        let mut l = String::new();
-        self.reader.read_line(&mut l).expect("a line");
-        l.trim_end_matches("\r\n").to_owned()
-    }
-
-    /// PING, and everything before the PONG.
-    fn sync(&mut self) -> Vec<String> {
-        self.send(b"PING\r\n");
-        let mut before = Vec::new();
-        loop {
-            let l = self.line();
-            if l == "PONG" {
-                return before;
-            }
-            before.push(l);
-        }
-    }
-
-    /// The next `HMSG`: its header line, header block and payload.
-    fn hmsg(&mut self) -> (String, Vec<u8>, Vec<u8>) {
-        let line = self.line();
-        assert!(line.starts_with("HMSG "), "{line}");
-        let mut fields = line.rsplit(' ');
-        let total: usize = fields.next().unwrap().parse().unwrap();
-        let hlen: usize = fields.next().unwrap().parse().unwrap();
-        let mut body = vec![0; total + 2];
-        self.reader.read_exact(&mut body).unwrap();
-        body.truncate(total);
-        let payload = body.split_off(hlen);
-        (line, body, payload)
-    }
-
-    /// The next `MSG`: its header line and payload.
-    fn msg(&mut self) -> (String, Vec<u8>) {
-        let header = self.line();
-        assert!(header.starts_with("MSG "), "{header}");
-        let len: usize = header.rsplit(' ').next().unwrap().parse().unwrap();
-        let mut payload = vec![0; len + 2];
-        self.reader.read_exact(&mut payload).unwrap();
-        payload.truncate(len);
-        (header, payload)
-    }
-}
-
-/// A broker with its NATS door open, and that door's address.
-fn broker() -> (common::TestBroker, std::net::SocketAddr) {
-    let b = start_broker_with(broker::Config {
-        nats: Some("127.0.0.1:0".parse().unwrap()),
-        ..broker::Config::default()
-    });
-    let addr = b.door(broker::doors::Door::Nats);
-    (b, addr)
-}
 
 #[test]
 fn nats_clients_publish_and_subscribe_with_nats_semantics() {
@@ -216,6 +132,14 @@ fn bad_input_gets_nats_server_s_errors() {
     let mut big = Nats::connect(addr);
     big.send(format!("PUB a {}\r\n", 2 * 1024 * 1024).as_bytes());
     assert_eq!(big.line(), "-ERR 'Maximum Payload Violation'");
+    let mut long = Nats::connect(addr);
+    long.send(format!("SUB {} 1", "a".repeat(5000)).as_bytes());
+    assert_eq!(long.line(), "-ERR 'Maximum Control Line Exceeded'");
+    let mut garbage = Nats::connect(addr);
+    garbage.send(b"\x00\xff\xfe garbage\r\n");
+    assert_eq!(garbage.line(), "-ERR 'Unknown Protocol Operation'");
+    let mut survivor = Nats::connect(addr);
+    assert!(survivor.sync().is_empty(), "the broker serves others still");
 }
 
 #[test]
@@ -234,7 +158,8 @@ fn echo_off_keeps_a_client_s_own_messages_from_it() {
 }
 
 #[test]
-fn a_message_too_large_for_lab_frames_is_a_size_gap_for_lab_clients_that_said_hello() {
+fn a_message_too_large_for_lab_frames_is_a_size_gap_for_lab_clients_that_said_hello_live_replayed_and_in_history(
+) {
     let (b, addr) = broker();
     let (mut v2, _) = common::v2::hello_client(b.addr, Format::Json, Value::Null);
     v2.subscribe("/big");
@@ -260,6 +185,17 @@ fn a_message_too_large_for_lab_frames_is_a_size_gap_for_lab_clients_that_said_he
     );
     let old = common::v2::ping_non_lists(&mut v1);
     assert_eq!(old.len(), 1, "a v1 client gets the next one only: {old:?}");
+    // HISTORY leaves it out of the page, with a GAP before the page.
+    v2.send(&common::v2::request(Method::History, "/big", Value::Null));
+    let answer = common::v2::ping_non_lists(&mut v2);
+    assert_eq!(answer.len(), 2, "{answer:?}");
+    let gap = common::v2::parse_gap(&answer[0]);
+    assert_eq!((gap.from, gap.to, gap.reason.as_str()), (1, 1, "size"));
+    let page = common::v2::parse_history(&answer[1]);
+    assert_eq!(
+        (page.seqs(), page.first, page.more),
+        (vec![2], Some(1), false)
+    );
     // A replayed message too large for the client is a gap too.
     p.send(format!("PUB huge {}\r\n", large.len()).as_bytes());
     p.send(&large);
@@ -351,26 +287,85 @@ fn a_client_that_does_not_answer_pings_is_closed_as_stale() {
 }
 
 #[test]
-fn a_nats_subscription_gets_no_replay_of_kept_messages() {
+fn unsub_with_max_ends_the_subscription_after_max_messages_and_it_stops_counting() {
     let (b, addr) = broker();
-    let mut lab = Raw::json(b.addr);
-    lab.publish("/kept/a", 1);
-    ping(&mut lab);
     let mut sub = Nats::connect(addr);
-    sub.send(b"SUB kept.a 1\r\nSUB kept.> 2\r\n");
-    assert!(
-        sub.sync().is_empty(),
-        "NATS has no LAST_MSG: nothing before the PONG"
-    );
-    lab.publish("/kept/a", 2);
-    ping(&mut lab);
-    let mut got: Vec<(String, Vec<u8>)> = (0..2).map(|_| sub.msg()).collect();
-    got.sort();
+    sub.send(b"SUB job 7\r\nUNSUB 7 2\r\n");
+    sub.sync();
+    let mut p = common::Raw::json(b.addr);
+    let receivers = |p: &mut common::Raw, n: i64| {
+        let mut m = protocol::Message::publish("/job", n);
+        m.attrs.ack = true;
+        p.send(&m);
+        let ack = ping(p)
+            .into_iter()
+            .find(|m| m.method == Method::PubAck)
+            .expect("a PUBACK");
+        common::v2::uint(common::v2::get(&ack.msg, "receivers"))
+    };
+    assert_eq!(receivers(&mut p, 1), 1);
+    assert_eq!(receivers(&mut p, 2), 1);
     assert_eq!(
-        got,
-        [
-            ("MSG kept.a 1 1".to_owned(), b"2".to_vec()),
-            ("MSG kept.a 2 1".to_owned(), b"2".to_vec())
-        ]
+        receivers(&mut p, 3),
+        0,
+        "the subscription ended with its second message"
+    );
+    assert_eq!(sub.msg(), ("MSG job 7 1".to_owned(), b"1".to_vec()));
+    assert_eq!(sub.msg(), ("MSG job 7 1".to_owned(), b"2".to_vec()));
+    assert!(sub.sync().is_empty(), "nothing after max");
+    // The sid is free again, and a new subscription under it counts.
+    sub.send(b"SUB job 7\r\n");
+    sub.sync();
+    assert_eq!(receivers(&mut p, 4), 1);
+}
+
+#[test]
+fn a_nats_client_that_never_reads_is_dropped_and_holds_no_one_back() {
+    let b = common::start_broker_with(broker::Config {
+        nats: Some("127.0.0.1:0".parse().unwrap()),
+        max_pending_output: 1 << 20,
+        ..broker::Config::default()
+    });
+    let addr = b.door(broker::doors::Door::Nats);
+    let mut stuck = Nats::connect(addr);
+    stuck.send(b"SUB flood 1\r\n");
+    stuck.sync();
+    // The fast one reads on its own thread as the flood goes.
+    let mut fast = Nats::connect(addr);
+    fast.send(b"SUB flood 1\r\n");
+    fast.sync();
+    const COUNT: usize = 8_000;
+    let payload = vec![b'z'; 1000];
+    let reader = std::thread::spawn(move || {
+        for i in 0..COUNT {
+            let (_, got) = fast.msg();
+            assert_eq!(got.len(), 1000, "message {i}");
+        }
+        fast.sync()
+    });
+    let mut p = Nats::connect(addr);
+    let mut batch = Vec::new();
+    for _ in 0..COUNT {
+        batch.extend_from_slice(b"PUB flood 1000\r\n");
+        batch.extend_from_slice(&payload);
+        batch.extend_from_slice(b"\r\n");
+    }
+    p.send(&batch);
+    p.sync();
+    assert!(
+        reader
+            .join()
+            .expect("the fast reader got every message")
+            .is_empty(),
+        "nothing more"
+    );
+    // 8 MB went to a client that read none of it: the broker closed it
+    // (the read ends), rather than queueing on.
+    let mut rest = Vec::new();
+    let end = stuck.reader.read_to_end(&mut rest);
+    assert!(
+        end.is_ok(),
+        "closed by the broker, not still open: {end:?} after {} bytes",
+        rest.len()
     );
 }

@@ -24,7 +24,7 @@ fn per_subscription_door(h: &mut Harness, id: usize) -> ConnId {
             form: Form(7),
             rule: DeliveryRule::OncePerSubscription,
             announcements: false,
-            replays: true,
+            replay: true,
         },
     );
     id

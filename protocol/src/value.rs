@@ -325,9 +325,10 @@ pub(crate) fn put_stamps(out: &mut impl Out, attrs: Attrs, seq_key: &[u8], ts_ke
     out.put(&buf[..len]);
 }
 
-/// The decimal text of a `u64`, on the stack.
+/// The decimal text of a `u64`, on the stack (for doors that write frames
+/// from templates and must know their length first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Digits {
+pub struct Digits {
     buf: [u8; 20],
     start: u8,
 }
@@ -335,7 +336,8 @@ pub(crate) struct Digits {
 impl Digits {
     /// The digits of `n`, two per division: every delivery carries a `seq`
     /// and a 13-digit `ts`.
-    pub(crate) fn of(mut n: u64) -> Digits {
+    #[must_use]
+    pub fn of(mut n: u64) -> Digits {
         let mut buf = [0u8; 20];
         let mut pos = buf.len();
         while n >= 100 {
@@ -385,7 +387,8 @@ impl Digits {
     }
 
     /// The text.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
         &self.buf[usize::from(self.start)..]
     }
 }

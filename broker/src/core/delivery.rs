@@ -51,9 +51,10 @@ pub struct Profile {
     /// Whether it is told of new topics while it holds a subscription (the
     /// lab protocol's `LIST_ACK` push).
     pub announcements: bool,
-    /// Whether a new subscription gets the kept messages replayed (the lab
-    /// protocol's `LAST_MSG`); NATS and Redis have no replay.
-    pub replays: bool,
+    /// Whether a new subscription gets kept messages first (the lab's
+    /// `LAST_MSG` and resume); protocols without replay (NATS, Redis) get
+    /// live messages only.
+    pub replay: bool,
 }
 
 /// One connection's copy of a delivery, with the tag of the subscription it
@@ -192,6 +193,9 @@ pub struct HistoryPage<'a> {
     /// The messages asked for, oldest first; a door sends as many as its
     /// frame holds.
     pub items: &'a [&'a Entry],
+    /// The broker's numbering, for the `GAP` (reason `size`) of an item too
+    /// large for the door's frames.
+    pub epoch: &'a str,
 }
 
 /// Why messages were not delivered.

@@ -137,6 +137,7 @@ impl Recall<'_> {
             seq,
             first,
             items: &items,
+            epoch: self.epoch,
         };
         out.notify(self.form, &Notice::History(page), &[self.to]);
     }

@@ -65,7 +65,7 @@ impl Router {
         session
             .subs
             .push(subs.insert(from, s.tag, filter, group, content));
-        let form = session.profile.form;
+        let (form, replays) = (session.profile.form, session.profile.replay);
         debug!("conn {} subscribed to {}", from.0, s.filter.text());
         let exact = match (&s.filter, topic) {
             (Filter::Subtree(t), Some(id)) => Some((t.as_str(), id)),
@@ -89,8 +89,7 @@ impl Router {
         }
         // A queue-group member gets no replay: the group shares live
         // messages, not the past.
-        let replays = self.session(from).is_some_and(|s| s.profile.replays);
-        if group.is_none() && replays && out.accepts_replay(from) {
+        if replays && group.is_none() && out.accepts_replay(from) {
             let cutoff = self.cutoff();
             let mut recall = self.recall(from, form, cutoff);
             recall.content = content.and_then(|f| self.subs.filters().get(f));

@@ -196,6 +196,14 @@ pub trait Codec: fmt::Debug + Send {
         out.extend_from_slice(shared);
     }
 
+    /// A subscription that ended by itself since the last call (NATS's
+    /// `UNSUB sid max` once `max` messages went out): the reactor asks after
+    /// each loop turn's deliveries and cancels it in the router, so it stops
+    /// counting as a receiver.
+    fn take_ended(&mut self) -> Option<SubTag> {
+        None
+    }
+
     /// Appends `notice` in this protocol (some doors have nothing to say for
     /// some notices: the lab protocol alone announces topics).
     fn encode_notice(&self, notice: &Notice<'_>, out: &mut Vec<u8>);

@@ -5,14 +5,15 @@
 //! Bytes that are UTF-8 text XML can carry become a string value; any other
 //! bytes become `{"$bytes": "<base64>"}`, so that every publish has a value
 //! for lab, history and filters, and a NATS or Redis subscriber gets back
-//! exactly the bytes another client of its kind sent. A value to bytes: a string is its UTF-8
-//! bytes, `{"$bytes": ...}` its decoded bytes, anything else its JSON text.
+//! exactly the bytes another client of its kind sent. A value to bytes: a
+//! string is its UTF-8 bytes, `{"$bytes": ...}` its decoded bytes, anything
+//! else its JSON text.
 
 use std::borrow::Cow;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use protocol::value::check_text;
+use protocol::format::json;
 use protocol::{Body, Value};
 
 /// The key of the object that carries bytes that are not text.
@@ -21,9 +22,9 @@ pub const BYTES_KEY: &str = "$bytes";
 /// The value of the payload `bytes`.
 #[must_use]
 pub fn to_body(bytes: &[u8]) -> Body<'static> {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(s) if check_text(s).is_ok() => protocol::format::json::quote(s),
-        _ => {
+    let text = match json::quote_text(bytes) {
+        Some(text) => text,
+        None => {
             let mut t = String::with_capacity(bytes.len() * 4 / 3 + 16);
             t.push_str("{\"");
             t.push_str(BYTES_KEY);
@@ -45,12 +46,10 @@ pub fn to_bytes<'b>(body: &'b Body<'_>) -> Cow<'b, [u8]> {
     match body {
         Body::Json { text, .. } => {
             // A string without escapes is its own bytes between the quotes.
-            if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-                if !inner.contains('\\') {
-                    return Cow::Borrowed(inner.as_bytes());
-                }
+            if let Some(inner) = json::unescaped_string(text) {
+                return Cow::Borrowed(inner.as_bytes());
             }
-            match protocol::format::json::parse_value(text) {
+            match json::parse_value(text) {
                 Ok(v) => Cow::Owned(value_bytes(&v).unwrap_or_else(|| text.as_bytes().to_vec())),
                 Err(_) => Cow::Borrowed(text.as_bytes()),
             }

@@ -45,7 +45,7 @@ use self::flow::FlowControl;
 use self::listener::Listener;
 use self::outbox::ConnOutbox;
 use self::timers::TimerQueue;
-use crate::core::{ConnId, Router, RouterConfig};
+use crate::core::{Command, ConnId, Router, RouterConfig};
 use crate::doors::Door;
 use crate::Config;
 
@@ -345,12 +345,23 @@ impl Broker {
             if let Some(conn) = self.conns.get_mut(id.0) {
                 Schedule::clean(conn);
                 if !conn.is_dead() {
+                    self.end_subscriptions(id);
                     self.flush(id);
                 }
             }
         }
         self.flow
             .resume(&mut self.conns, &mut self.schedule.backlog);
+    }
+
+    /// Cancels in the router the subscriptions of `id` that its codec ended
+    /// by itself (what that makes the router say to others is flushed in
+    /// this turn: they are marked dirty).
+    fn end_subscriptions(&mut self, id: ConnId) {
+        while let Some(tag) = self.conns.get_mut(id.0).and_then(|c| c.codec.take_ended()) {
+            let (router, mut outbox) = self.outbox();
+            router.handle(id, Command::Unsubscribe(tag), &mut outbox);
+        }
     }
 
     /// Removes the dead connections, telling the router; what that makes it

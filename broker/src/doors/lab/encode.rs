@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use log::debug;
+use protocol::value::Digits;
 use protocol::{
     frame, Attrs, Body, EncodeError, Format, FrameError, Links, Method, Value, MAX_PAYLOAD,
 };
@@ -84,32 +85,14 @@ fn puback(format: Format, a: &PubAck<'_>, out: &mut Vec<u8>) {
             .bytes()
             .any(|b| matches!(b, b'"' | b'\\' | b'&' | b'<' | b'>') || b < 0x20);
     if plain {
-        let _ = frame::encode_with(out, |o| {
-            let (head, mid, tail): (&[u8], &[u8], &[u8]) = match format {
-                Format::Json => (
-                    b"{\"method\":\"PUBACK\",\"topic\":\"",
-                    b"\",\"msg\":{\"seq\":",
-                    b",\"receivers\":",
-                ),
-                Format::Xml => (
-                    b"<message method=\"PUBACK\" topic=\"",
-                    b"\"><msg type=\"dict\"><item key=\"seq\" type=\"int\">",
-                    b"</item><item key=\"receivers\" type=\"int\">",
-                ),
-            };
-            o.extend_from_slice(head);
-            o.extend_from_slice(a.topic.as_bytes());
-            o.extend_from_slice(mid);
-            push_uint(o, a.seq);
-            o.extend_from_slice(tail);
-            push_uint(o, a.receivers);
-            o.extend_from_slice(match format {
-                Format::Json => b"}}",
-                Format::Xml => b"</item></msg></message>",
-            });
-            Ok::<(), FrameError>(())
-        });
-        return;
+        let (seq, receivers) = (a.seq.min(i64::MAX as u64), a.receivers.min(i64::MAX as u64));
+        let written = match format {
+            Format::Json => puback_json(a.topic, seq, receivers, out),
+            Format::Xml => puback_xml(a.topic, seq, receivers, out),
+        };
+        if written {
+            return;
+        }
     }
     let mut text = Vec::with_capacity(48 + a.id.map_or(0, str::len));
     text.extend_from_slice(b"{\"seq\":");
@@ -134,6 +117,46 @@ fn puback(format: Format, a: &PubAck<'_>, out: &mut Vec<u8>) {
     if let Err(e) = format.encode_parts(Method::PubAck, a.topic, &body, Attrs::NONE, out) {
         debug!("PUBACK on {} not encoded: {e}", a.topic);
     }
+}
+
+/// A `PUBACK` without id in JSON on a topic with nothing to escape: its
+/// length is known before it is written, so the header goes first and each
+/// piece is copied once (constant pieces are inlined moves). `false` if it
+/// would not fit a frame.
+fn puback_json(topic: &str, seq: u64, receivers: u64, out: &mut Vec<u8>) -> bool {
+    const HEAD: &[u8] = b"{\"method\":\"PUBACK\",\"topic\":\"";
+    const MID: &[u8] = b"\",\"msg\":{\"seq\":";
+    const TAIL: &[u8] = b",\"receivers\":";
+    const END: &[u8] = b"}}";
+    template(topic, seq, receivers, [HEAD, MID, TAIL, END], out)
+}
+
+/// [`puback_json`] in XML.
+fn puback_xml(topic: &str, seq: u64, receivers: u64, out: &mut Vec<u8>) -> bool {
+    const HEAD: &[u8] = b"<message method=\"PUBACK\" topic=\"";
+    const MID: &[u8] = b"\"><msg type=\"dict\"><item key=\"seq\" type=\"int\">";
+    const TAIL: &[u8] = b"</item><item key=\"receivers\" type=\"int\">";
+    const END: &[u8] = b"</item></msg></message>";
+    template(topic, seq, receivers, [HEAD, MID, TAIL, END], out)
+}
+
+/// Writes the frame `head topic mid seq tail receivers end`.
+#[inline(always)]
+fn template(topic: &str, seq: u64, receivers: u64, parts: [&[u8]; 4], out: &mut Vec<u8>) -> bool {
+    let [head, mid, tail, end] = parts;
+    let (seq, receivers) = (Digits::of(seq), Digits::of(receivers));
+    let (seq, receivers) = (seq.as_bytes(), receivers.as_bytes());
+    let len =
+        head.len() + topic.len() + mid.len() + seq.len() + tail.len() + receivers.len() + end.len();
+    if len > MAX_PAYLOAD {
+        return false;
+    }
+    out.reserve(frame::HEADER_LEN + len);
+    out.extend_from_slice(&frame::header(len));
+    for piece in [head, topic.as_bytes(), mid, seq, tail, receivers, end] {
+        out.extend_from_slice(piece);
+    }
+    true
 }
 
 /// Appends the decimal digits of `n`, at most the largest protocol integer.

@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 use log::debug;
 use protocol::{Attrs, Body, EncodeError, Format, Method, MAX_PAYLOAD};
 
-use crate::core::{Entry, HistoryPage};
+use super::encode;
+use crate::core::{Entry, Gap, GapReason, HistoryPage, Notice};
 
 /// One item of a page: what the answer says of a kept message.
 #[derive(Debug, Clone, Copy)]
@@ -112,44 +113,78 @@ fn measure_extra(format: Format, topic: &str) -> Result<usize, EncodeError> {
 }
 
 /// Appends the `HISTORY` answer: the oldest items that fit one frame, with
-/// `more` when some did not.
+/// `more` when some did not. An item too large for any frame (a NATS
+/// message of 1 MiB, say) is left out and reported by a `GAP` with reason
+/// `size`, sent before the page (front-doors spec, "Sizes").
 pub(super) fn page(format: Format, page: &HistoryPage<'_>, out: &mut Vec<u8>) {
     let items: Vec<Item<'_>> = page.items.iter().map(|e| Item::from(*e)).collect();
-    let fit = fitting(format, page, &items);
-    let more = fit < items.len();
-    let text = page_text(page.seq, page.first, items[..fit].iter().copied());
+    let cut = fitting(format, page, &items);
+    for &(from, to) in &cut.too_large {
+        let gap = Gap {
+            topic: page.topic,
+            from,
+            to,
+            reason: GapReason::Size,
+            epoch: page.epoch,
+        };
+        encode::notice(format, &Notice::Gap(gap), out);
+    }
+    let text = page_text(page.seq, page.first, cut.fit.iter().copied());
     let body = Body::Json {
         text: Cow::Owned(text),
         xml_len: None,
     };
-    if let Err(e) = format.encode_parts(Method::History, page.topic, &body, Attrs::more(more), out)
-    {
+    let attrs = Attrs::more(cut.more);
+    if let Err(e) = format.encode_parts(Method::History, page.topic, &body, attrs, out) {
         debug!("HISTORY on {} not encoded: {e}", page.topic);
     }
 }
 
-/// How many of `items`, from the oldest, fit one frame. Each item is
-/// measured alone, then twice over, so the cost is linear: the difference is
-/// what one more item adds (with its separator), whatever the format.
-fn fitting(format: Format, page: &HistoryPage<'_>, items: &[Item<'_>]) -> usize {
+/// What of a page's items one frame carries.
+#[derive(Debug, Default)]
+struct Cut<'a> {
+    /// The items in the frame, oldest first.
+    fit: Vec<Item<'a>>,
+    /// Runs of numbers `(from, to)` left out because each is too large for
+    /// a frame by itself.
+    too_large: Vec<(u64, u64)>,
+    /// Items that would fit remain after the frame is full.
+    more: bool,
+}
+
+/// Which of `items`, from the oldest, fit one frame. Each item is measured
+/// alone, then twice over, so the cost is linear: the difference is what one
+/// more item adds (with its separator), whatever the format.
+fn fitting<'a>(format: Format, page: &HistoryPage<'_>, items: &[Item<'a>]) -> Cut<'a> {
     let len = |items: &[Item<'_>]| {
         let text = page_text(page.seq, page.first, items.iter().copied());
         frame_len(format, page.topic, &text, true).unwrap_or(usize::MAX)
     };
-    let mut total = len(&[]);
-    for (i, item) in items.iter().enumerate() {
+    let empty = len(&[]);
+    let mut total = empty;
+    let mut cut = Cut::default();
+    for item in items {
         let alone = len(std::slice::from_ref(item));
-        let added = if i == 0 {
-            alone.saturating_sub(total)
+        if alone > MAX_PAYLOAD {
+            match cut.too_large.last_mut() {
+                Some((_, to)) if *to + 1 == item.seq => *to = item.seq,
+                _ => cut.too_large.push((item.seq, item.seq)),
+            }
+            continue;
+        }
+        let added = if cut.fit.is_empty() {
+            alone.saturating_sub(empty)
         } else {
             len(&[*item, *item]).saturating_sub(alone)
         };
         total = total.saturating_add(added);
         if total > MAX_PAYLOAD {
-            return i;
+            cut.more = true;
+            break;
         }
+        cut.fit.push(*item);
     }
-    items.len()
+    cut
 }
 
 #[cfg(test)]

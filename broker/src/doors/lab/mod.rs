@@ -83,7 +83,7 @@ fn profile(format: Format) -> Profile {
         },
         rule: DeliveryRule::OncePerConnection,
         announcements: true,
-        replays: true,
+        replay: true,
     }
 }
 

@@ -18,8 +18,8 @@
 pub mod parse;
 pub mod subject;
 
-use std::cell::Cell;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,8 @@ use self::parse::Op;
 use super::payload;
 use super::{Action, Codec, Decoded, DoorError, Farewell, NATS};
 use crate::core::command::{Filter, PublishKeys, SubscribeOptions, TopicArg};
+use protocol::Topic;
+
 use crate::core::{Command, Delivery, DeliveryRule, Notice, Profile, Publish, SubTag, Subscribe};
 
 /// Largest payload, as nats-server's default `max_payload` (1 MiB).
@@ -94,6 +96,12 @@ pub struct NatsCodec {
     tags: HashMap<Box<str>, u64>,
     /// The last tag given.
     last_tag: u64,
+    /// The last `PUB` subject and its topic: publishers mostly repeat one
+    /// subject, and checking it anew cost more than the rest of the parse.
+    last_pub: Option<(Box<str>, Topic<'static>)>,
+    /// Tags of subscriptions that reached their `max` while delivering
+    /// (which cannot change the maps), for [`Codec::take_ended`].
+    ended: RefCell<Vec<u64>>,
 }
 
 /// Writes `-ERR 'text'`.
@@ -113,6 +121,8 @@ impl NatsCodec {
             subs: HashMap::new(),
             tags: HashMap::new(),
             last_tag: 0,
+            last_pub: None,
+            ended: RefCell::new(Vec::new()),
         }
     }
 
@@ -160,19 +170,25 @@ impl NatsCodec {
     }
 
     fn publish<'a>(
-        &self,
+        &mut self,
         subject: &'a str,
         reply: Option<&'a str>,
         headers: Option<&[u8]>,
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Action<'a> {
-        let topic = match subject::topic(subject) {
-            Ok(t) => t,
-            Err(e) => {
-                err(out, &e.to_string());
-                return Action::Answered;
-            }
+        let topic = match &self.last_pub {
+            Some((last, topic)) if **last == *subject => topic.clone(),
+            _ => match subject::topic(subject) {
+                Ok(t) => {
+                    self.last_pub = Some((subject.into(), t.clone()));
+                    t
+                }
+                Err(e) => {
+                    err(out, &e.to_string());
+                    return Action::Answered;
+                }
+            },
         };
         let reply = match reply.map(subject::topic) {
             Some(Ok(r)) => Some(r.as_str().to_owned()),
@@ -224,6 +240,7 @@ impl NatsCodec {
                 self.last_tag
             }
         };
+        self.ended.get_mut().retain(|&t| t != tag);
         self.subs.insert(
             tag,
             Sid {
@@ -292,7 +309,7 @@ fn profile() -> Profile {
         form: NATS,
         rule: DeliveryRule::OncePerSubscription,
         announcements: false,
-        replays: false,
+        replay: false,
     }
 }
 
@@ -362,6 +379,9 @@ impl Codec for NatsCodec {
             }
         }
         sub.delivered.set(sub.delivered.get() + 1);
+        if sub.max == Some(sub.delivered.get()) {
+            self.ended.borrow_mut().push(tag.0);
+        }
         // Written byte by byte, with no allocation: this runs once per
         // recipient.
         let len = shared.len().saturating_sub(2);
@@ -386,6 +406,14 @@ impl Codec for NatsCodec {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(shared);
+    }
+
+    fn take_ended(&mut self) -> Option<SubTag> {
+        let tag = self.ended.get_mut().pop()?;
+        if let Some(sub) = self.subs.remove(&tag) {
+            self.tags.remove(&sub.sid);
+        }
+        Some(SubTag(tag))
     }
 
     fn keepalive(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), Farewell> {

@@ -128,7 +128,7 @@ fn profile() -> Profile {
         form: REDIS,
         rule: DeliveryRule::OncePerSubscription,
         announcements: false,
-        replays: false,
+        replay: false,
     }
 }
 

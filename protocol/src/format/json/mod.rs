@@ -160,6 +160,37 @@ pub fn quote(s: &str) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// `bytes` as a JSON string literal when they are text a value may hold
+/// (UTF-8 that XML can carry, as [`crate::value::check_text`] says), `None`
+/// otherwise. The usual printable ASCII takes one vector scan and a copy: a
+/// door that turns raw payloads into string values (NATS) calls this per
+/// publish.
+#[must_use]
+pub fn quote_text(bytes: &[u8]) -> Option<String> {
+    let special = |b: u8| !(0x20..0x80).contains(&b) | (b == b'"') | (b == b'\\');
+    let plain = crate::scan::find(bytes, 0, special) == bytes.len();
+    let s = std::str::from_utf8(bytes).ok()?;
+    if plain {
+        let mut text = String::with_capacity(s.len() + 2);
+        text.push('"');
+        text.push_str(s);
+        text.push('"');
+        return Some(text);
+    }
+    crate::value::check_text(s).ok()?;
+    Some(quote(s))
+}
+
+/// The string a validated JSON string literal `text` holds, when it holds
+/// no escape: the bytes between its quotes. `None` for other values and for
+/// strings with escapes.
+#[must_use]
+pub fn unescaped_string(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    let end = crate::scan::find(inner.as_bytes(), 0, |b| b == b'\\');
+    (end == inner.len()).then_some(inner)
+}
+
 /// Parses a JSON text holding one value.
 ///
 /// # Errors
@@ -204,4 +235,40 @@ pub fn recover_topic(payload: &[u8]) -> Option<String> {
     .ok()?;
     p.end().ok()?;
     topic
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_text_agrees_with_validating_then_quoting() {
+        let long = "a".repeat(70);
+        let cases: [&[u8]; 12] = [
+            b"",
+            b"plain ascii",
+            long.as_bytes(),
+            b"tab\tnew\nline\r",
+            b"\"quoted\" \\ back",
+            b"del \x7f",
+            "caf\u{e9} \u{fffd}".as_bytes(),
+            b"\xef\xbf\xbe not XML",
+            b"\x01 control",
+            b"\xff not UTF-8",
+            b"\xc3",
+            b"{\"a\": 1}",
+        ];
+        for bytes in cases {
+            let slow = std::str::from_utf8(bytes)
+                .ok()
+                .filter(|s| crate::value::check_text(s).is_ok())
+                .map(quote);
+            assert_eq!(quote_text(bytes), slow, "{bytes:?}");
+            if let Some(text) = &slow {
+                let plain = !text[1..text.len() - 1].contains('\\');
+                assert_eq!(unescaped_string(text).is_some(), plain, "{text}");
+            }
+        }
+        assert_eq!(unescaped_string("12"), None, "not a string");
+    }
 }
