@@ -71,6 +71,8 @@ pub struct RedisCodec {
     patterns: HashMap<Box<[u8]>, u64>,
     /// The last tag given.
     last_tag: u64,
+    /// The channel of the last `PUBLISH` and its topic.
+    last_publish: Option<(Box<[u8]>, protocol::Topic<'static>)>,
     /// Where a request's arguments are parsed to (kept for its capacity).
     args: ArgsBuf,
     /// Longest bulk string accepted.
@@ -93,6 +95,7 @@ impl RedisCodec {
             channels: HashMap::new(),
             patterns: HashMap::new(),
             last_tag: 0,
+            last_publish: None,
             args: ArgsBuf::default(),
             max_bulk: config.max_message,
             max_subscriptions: config.max_subscriptions,

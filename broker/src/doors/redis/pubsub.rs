@@ -164,12 +164,21 @@ impl RedisCodec {
 
     /// `PUBLISH channel message`: the router answers with the receivers.
     pub(super) fn publish<'a>(&mut self, args: &Args<'a, '_>, out: &mut Vec<u8>) -> Action<'a> {
-        let topic = match channel::topic(args.get(1)) {
-            Ok(t) => t,
-            Err(e) => {
-                self.resp.error(out, &e);
-                return Action::Answered;
-            }
+        let name = args.get(1);
+        // A publisher usually repeats its channel: checking it again costs
+        // more than comparing it.
+        let topic = match &self.last_publish {
+            Some((last, topic)) if **last == *name => topic.clone(),
+            _ => match channel::topic(name) {
+                Ok(t) => {
+                    self.last_publish = Some((name.into(), t.clone()));
+                    t
+                }
+                Err(e) => {
+                    self.resp.error(out, &e);
+                    return Action::Answered;
+                }
+            },
         };
         Action::Command(Command::Publish(Publish {
             topic: TopicArg::new(topic),
