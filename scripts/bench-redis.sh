@@ -40,32 +40,9 @@ fi
 mkdir -p "$(dirname "$LOG")"
 : >"$LOG"
 
-declare -A pid=()
-cleanup() {
-  for p in "${pid[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# start NAME PORT COMMAND...: starts a server and waits until it listens.
-start() {
-  local name=$1 port=$2
-  shift 2
-  if listening "$port"; then
-    echo "bench-redis: port $port is taken" >&2
-    exit 1
-  fi
-  "$@" >>"$LOG" 2>&1 &
-  pid[$name]=$!
-  for _ in $(seq 100); do
-    listening "$port" && return 0
-    sleep 0.1
-  done
-  echo "bench-redis: $name does not listen on port $port (see $LOG)" >&2
-  exit 1
-}
+SCRIPT=bench-redis
+# shellcheck source=scripts/bench-servers.sh
+source scripts/bench-servers.sh
 
 start door "$DOOR_PORT" target/release/broker --addr 127.0.0.1 --port "$LAB_PORT" --redis "127.0.0.1:$DOOR_PORT"
 start redis "$REDIS_PORT" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no
@@ -119,7 +96,7 @@ for round in $(seq "$ROUNDS"); do
     read -ra argv <<<"$args --count $n"
     IFS='|' read -r door_cell door_cpu <<<"$(cell "$(run door "$DOOR_PORT" "${argv[@]}")")"
     IFS='|' read -r redis_cell redis_cpu <<<"$(cell "$(run redis "$REDIS_PORT" "${argv[@]}")")"
-    ratio=$(python3 -c "import sys; d, r = sys.argv[1:]; print(f'{float(d)/float(r):.2f}' if d and r else '–')" "$door_cpu" "$redis_cpu")
+    ratio=$(python3 -c "import sys; d, r = sys.argv[1:]; print(f'{float(d)/float(r):.2f}' if d and r and float(r) else '–')" "$door_cpu" "$redis_cpu")
     echo "| $id) $label, N=$n (round $round) | $door_cell | $redis_cell | $ratio |"
   done
 done

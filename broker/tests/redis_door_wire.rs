@@ -29,8 +29,10 @@ fn exchange(b: &TestBroker, input: &[u8]) -> (Vec<u8>, Ending) {
     read_raw_until_end(&mut s, Duration::from_millis(300))
 }
 
+/// Sends `input` on a new connection and checks the whole answer and how
+/// the connection ended.
 #[track_caller]
-fn open(b: &TestBroker, input: &[u8], want: &[u8]) {
+fn expect(b: &TestBroker, input: &[u8], want: &[u8], ending: Ending) {
     let (got, end) = exchange(b, input);
     assert_eq!(
         String::from_utf8_lossy(&got),
@@ -38,19 +40,19 @@ fn open(b: &TestBroker, input: &[u8], want: &[u8]) {
         "for {:?}",
         String::from_utf8_lossy(input)
     );
-    assert_eq!(end, Ending::TimedOut, "stays open");
+    assert_eq!(end, ending);
 }
 
+/// The answer, and the connection stays open.
+#[track_caller]
+fn open(b: &TestBroker, input: &[u8], want: &[u8]) {
+    expect(b, input, want, Ending::TimedOut);
+}
+
+/// The answer, then a close.
 #[track_caller]
 fn closed(b: &TestBroker, input: &[u8], want: &[u8]) {
-    let (got, end) = exchange(b, input);
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(want),
-        "for {:?}",
-        String::from_utf8_lossy(input)
-    );
-    assert_eq!(end, Ending::Eof, "closed");
+    expect(b, input, want, Ending::Eof);
 }
 
 #[test]
