@@ -72,6 +72,29 @@ struct Args {
     /// one closes the connection with status 1009.
     #[arg(long, default_value = "1048576", value_parser = limit, allow_hyphen_values = true)]
     ws_max_message: usize,
+    /// Open the Redis door (RESP2/RESP3) on this address (HOST:PORT, e.g.
+    /// 127.0.0.1:6379); off by default.
+    #[arg(long, value_name = "ADDR")]
+    redis: Option<String>,
+    /// Largest message in bytes a Redis client may send (a bulk string;
+    /// at least 1048576); larger ones close it, as redis-server's
+    /// proto-max-bulk-len does.
+    #[arg(long, default_value = "1048576", value_parser = message_limit, allow_hyphen_values = true)]
+    max_message: usize,
+    /// Bytes of keys and values the Redis door's key space holds; writes past it get an -OOM error.
+    #[arg(long, default_value = "67108864", value_parser = limit, allow_hyphen_values = true)]
+    max_key_bytes: usize,
+    /// Pending output bytes past which a Redis client is closed at once
+    /// (redis-server's client-output-buffer-limit pubsub hard limit).
+    #[arg(long, default_value = "33554432", value_parser = limit, allow_hyphen_values = true)]
+    redis_output_hard: usize,
+    /// Pending output bytes past which a Redis client is closed once it has
+    /// stayed over them for --redis-output-soft-seconds (the soft limit).
+    #[arg(long, default_value = "8388608", value_parser = limit, allow_hyphen_values = true)]
+    redis_output_soft: usize,
+    /// Seconds a Redis client may stay over the soft output limit.
+    #[arg(long, default_value = "60", value_parser = positive_seconds, allow_hyphen_values = true)]
+    redis_output_soft_seconds: Duration,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
@@ -87,6 +110,15 @@ fn limit(text: &str) -> Result<usize, String> {
         Ok(n) => Ok(n),
         Err(e) => Err(format!("{e}: a limit is a whole number, or 'unlimited'")),
     }
+}
+
+/// A message size limit: at least 1 MiB (front-doors spec, "Values").
+fn message_limit(text: &str) -> Result<usize, String> {
+    let n = limit(text)?;
+    if n < 1024 * 1024 {
+        return Err("the message limit is at least 1048576 bytes (1 MiB)".into());
+    }
+    Ok(n)
 }
 
 /// A duration in seconds, finite and above zero.
@@ -150,9 +182,23 @@ fn main() -> ExitCode {
         }
         None => None,
     };
+    let redis = match args.redis.as_deref().map(resolve_addr) {
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            log::error!("--redis: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => None,
+    };
     let config = Config {
         addr,
         nats,
+        redis,
+        max_message: args.max_message,
+        max_key_bytes: args.max_key_bytes,
+        redis_output_hard: args.redis_output_hard,
+        redis_output_soft: args.redis_output_soft,
+        redis_output_soft_for: args.redis_output_soft_seconds,
         nats_ping_interval: args.nats_ping_interval,
         ws,
         chat_prefix: args.chat_prefix,

@@ -242,6 +242,25 @@ pub struct Gap<'a> {
     pub epoch: &'a str,
 }
 
+/// The answer to a [`crate::core::Command::Keys`] or
+/// [`crate::core::Command::Channels`] request: the few shapes a key-value
+/// answer takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply<'a> {
+    /// Done.
+    Ok,
+    /// No value (a missing key, a `SET` whose condition failed).
+    Nil,
+    /// A number.
+    Int(i64),
+    /// A value.
+    Bytes(&'a [u8]),
+    /// Topics, sorted.
+    Topics(&'a [&'a str]),
+    /// A count per name, in the order asked.
+    Counts(&'a [(&'a [u8], u64)]),
+}
+
 /// Something the broker tells one client that is not a delivery.
 #[derive(Debug, Clone, Copy)]
 pub enum Notice<'a> {
@@ -281,6 +300,8 @@ pub enum Notice<'a> {
         /// Who is on it.
         present: &'a [Present],
     },
+    /// The answer to a key-space or channel-introspection request.
+    Reply(Reply<'a>),
     /// A refused request.
     Refused {
         /// The request's topic as the client sent it.

@@ -105,7 +105,7 @@ impl Router {
                     .iter()
                     .filter_map(|&id| match &self.subs.get(id)?.filter {
                         Filter::Subtree(t) => Some(t.as_str().to_owned()),
-                        Filter::Pattern(_) | Filter::Nats(_) => None,
+                        _ => None,
                     })
                     .filter(|t| !is_inbox(t))
                     .collect();

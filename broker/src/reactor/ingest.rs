@@ -160,9 +160,8 @@ impl Broker {
             pos += used;
             let mut stall = false;
             if answered {
-                let max_pending = self.config.max_pending_output;
                 let (_, mut outbox) = self.outbox();
-                outbox.queued(id, max_pending);
+                outbox.queued(id);
                 stall = outbox.stall;
             }
             // Stop right after a unit that congested a recipient: one request

@@ -133,6 +133,7 @@ impl Broker {
             self.next_serial,
             codec,
             admission,
+            self.config.max_pending_output,
         ));
         if full {
             warn!("refused {peer}: {open} connections already open (limit)");

@@ -96,6 +96,8 @@ pub struct Broker {
     read_buf: Vec<u8>,
     /// Where a delivery is encoded once before it is copied to its recipients.
     scratch: Vec<u8>,
+    /// Deliveries queued, to count each receiver once.
+    deliveries: u64,
     handshakes: TimerQueue,
     /// Closing connections' deadlines.
     lingering: TimerQueue,
@@ -152,6 +154,7 @@ impl Broker {
                 dedup_window_ms: millis(config.dedup_window),
                 dedup_max: config.dedup_max,
                 away_ms: config.away.map(millis),
+                max_key_bytes: config.max_key_bytes,
             }),
             housekeeping: Instant::now() + HOUSEKEEPING,
             flow: FlowControl::new(config.max_pending_output),
@@ -162,6 +165,7 @@ impl Broker {
             refusals: 0,
             read_buf: vec![0; ingest::READ_BUF],
             scratch: Vec::new(),
+            deliveries: 0,
             handshakes: TimerQueue::default(),
             lingering: TimerQueue::default(),
             accept_retry: None,
@@ -275,7 +279,7 @@ impl Broker {
                 flow: &mut self.flow,
                 schedule: &mut self.schedule,
                 scratch: &mut self.scratch,
-                max_pending: self.config.max_pending_output,
+                deliveries: &mut self.deliveries,
                 stall: false,
             },
         )

@@ -27,17 +27,18 @@ pub(super) struct ConnOutbox<'a> {
     pub(super) schedule: &'a mut Schedule,
     /// The shared encoding of the delivery or notice being fanned out.
     pub(super) scratch: &'a mut Vec<u8>,
-    /// The slow-consumer limit, in pending bytes.
-    pub(super) max_pending: usize,
+    /// Deliveries queued so far, to number them: a connection counted as a
+    /// receiver of the current one carries its number.
+    pub(super) deliveries: &'a mut u64,
     /// Set when output went to a congested connection: pause the sender.
     pub(super) stall: bool,
 }
 
 impl ConnOutbox<'_> {
     /// Accounts for bytes just appended to `to`'s output (see [`account`]).
-    pub(super) fn queued(&mut self, to: ConnId, limit: usize) {
+    pub(super) fn queued(&mut self, to: ConnId) {
         if let Some(conn) = self.conns.get_mut(to.0) {
-            self.stall |= account(self.flow, self.schedule, to, conn, limit);
+            self.stall |= account(self.flow, self.schedule, to, conn, false);
         }
     }
 
@@ -54,7 +55,7 @@ impl ConnOutbox<'_> {
             flow,
             schedule,
             scratch,
-            max_pending,
+            deliveries: _,
             stall,
         } = self;
         let mut queued = 0;
@@ -63,12 +64,12 @@ impl ConnOutbox<'_> {
                 continue;
             };
             if let Some(d) = delivery {
-                if !admit(schedule, id, conn, d, scratch.len(), *max_pending) {
+                if !admit(schedule, id, conn, d, scratch.len()) {
                     continue;
                 }
             }
             conn.output.buffer().extend_from_slice(scratch);
-            *stall |= account(flow, schedule, id, conn, *max_pending);
+            *stall |= account(flow, schedule, id, conn, false);
             queued += 1;
         }
         queued
@@ -85,10 +86,8 @@ fn admit(
     conn: &mut Connection,
     delivery: &Delivery<'_>,
     len: usize,
-    limit: usize,
 ) -> bool {
-    matches!(conn.slow, Slow::Disconnect)
-        || admit_dropping(schedule, id, conn, delivery, len, limit)
+    matches!(conn.slow, Slow::Disconnect) || admit_dropping(schedule, id, conn, delivery, len)
 }
 
 /// [`admit`] under slow policy "drop".
@@ -99,9 +98,8 @@ fn admit_dropping(
     conn: &mut Connection,
     delivery: &Delivery<'_>,
     len: usize,
-    limit: usize,
 ) -> bool {
-    let limit = limit.saturating_add(conn.output.allowance());
+    let limit = conn.max_output.saturating_add(conn.output.allowance());
     match drops::admit(id, conn, delivery.topic, delivery.seq, len, limit) {
         Ok(true) => true,
         Ok(false) => {
@@ -144,16 +142,18 @@ fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
 }
 
 /// Accounts for bytes just appended to `conn`'s output: drops it if its
-/// pending output passed `limit` (plus its allowance), else schedules the
-/// flush and applies flow control. Returns whether the sender must stall.
+/// pending output passed its limit (plus its allowance; none for a replay),
+/// else schedules the flush and applies flow control. Returns whether the
+/// sender must stall.
 #[inline(always)]
 fn account(
     flow: &mut FlowControl,
     schedule: &mut Schedule,
     id: ConnId,
     conn: &mut Connection,
-    limit: usize,
+    replay: bool,
 ) -> bool {
+    let limit = if replay { usize::MAX } else { conn.max_output };
     let pending = conn.output.pending();
     if let Slow::Drop(_) = conn.slow {
         // Its deliveries were admitted under the limit and answers are never
@@ -162,7 +162,7 @@ fn account(
         return false;
     }
     if pending > limit.saturating_add(conn.output.allowance()) {
-        drop_slow(schedule, id, conn, limit);
+        drop_slow(schedule, id, conn);
         return false;
     }
     schedule.mark_dirty(id, conn);
@@ -170,12 +170,14 @@ fn account(
 }
 
 /// Drops `conn` as a slow consumer, with a log line.
-fn drop_slow(schedule: &mut Schedule, id: ConnId, conn: &mut Connection, limit: usize) {
+pub(super) fn drop_slow(schedule: &mut Schedule, id: ConnId, conn: &mut Connection) {
     warn!(
-        "conn {} ({}) dropped: slow consumer with {} bytes pending (limit {limit})",
+        "conn {} ({}, {}) dropped: slow consumer with {} bytes pending (output limit {})",
         id.0,
         conn.peer,
+        conn.codec.describe(),
         conn.output.pending(),
+        conn.max_output,
     );
     conn.output.discard();
     schedule.doom(id, conn);
@@ -193,7 +195,7 @@ impl Outbox for ConnOutbox<'_> {
                     return Some(0);
                 }
                 encode(conn, delivery)?;
-                self.stall |= account(self.flow, self.schedule, only.conn, conn, self.max_pending);
+                self.stall |= account(self.flow, self.schedule, only.conn, conn, false);
                 return Some(1);
             }
         }
@@ -207,19 +209,26 @@ impl Outbox for ConnOutbox<'_> {
         if !wraps {
             return Some(self.fan_out(Some(delivery), to.iter().map(|r| r.conn)));
         }
+        // A connection with several matching subscriptions counts once,
+        // unless its door counts every copy (Redis).
+        *self.deliveries += 1;
+        let stamp = *self.deliveries;
         let mut queued = 0;
         for r in to {
             let Some(conn) = self.conns.get_mut(r.conn.0).filter(|c| c.is_open()) else {
                 continue;
             };
             let len = self.scratch.len();
-            if !admit(self.schedule, r.conn, conn, delivery, len, self.max_pending) {
+            if !admit(self.schedule, r.conn, conn, delivery, len) {
                 continue;
             }
             conn.codec
                 .wrap_delivery(delivery, r.tag, self.scratch, conn.output.buffer());
-            self.stall |= account(self.flow, self.schedule, r.conn, conn, self.max_pending);
-            queued += 1;
+            if conn.counts_each_copy || conn.counted_in != stamp {
+                conn.counted_in = stamp;
+                queued += 1;
+            }
+            self.stall |= account(self.flow, self.schedule, r.conn, conn, false);
         }
         Some(queued)
     }
@@ -234,7 +243,7 @@ impl Outbox for ConnOutbox<'_> {
             let before = conn.output.buffer().len();
             conn.codec.encode_notice(notice, conn.output.buffer());
             if conn.output.buffer().len() > before {
-                self.stall |= account(self.flow, self.schedule, *only, conn, self.max_pending);
+                self.stall |= account(self.flow, self.schedule, *only, conn, false);
             }
             return;
         }
@@ -252,14 +261,13 @@ impl Outbox for ConnOutbox<'_> {
     /// are over their limit: those are not answers, and `LIST` gives the
     /// same list when asked.
     fn announce(&mut self, form: Form, notice: &Notice<'_>, to: &[ConnId]) {
-        let limit = self.max_pending;
         let conns = &*self.conns;
         let reading: Vec<ConnId> = to
             .iter()
             .copied()
             .filter(|id| {
                 conns.get(id.0).is_some_and(|c| {
-                    matches!(c.slow, Slow::Disconnect) || c.output.pending() <= limit
+                    matches!(c.slow, Slow::Disconnect) || c.output.pending() <= c.max_output
                 })
             })
             .collect();
@@ -272,8 +280,8 @@ impl Outbox for ConnOutbox<'_> {
         let Some(conn) = self.conns.get_mut(to.0) else {
             return false;
         };
-        if conn.output.pending() > self.max_pending && matches!(conn.slow, Slow::Disconnect) {
-            drop_slow(self.schedule, to, conn, self.max_pending);
+        if conn.output.pending() > conn.max_output && matches!(conn.slow, Slow::Disconnect) {
+            drop_slow(self.schedule, to, conn);
             return false;
         }
         conn.is_open()
@@ -297,7 +305,7 @@ impl Outbox for ConnOutbox<'_> {
         let Some(added) = encode(conn, delivery) else {
             return false;
         };
-        self.stall |= account(self.flow, self.schedule, to, conn, usize::MAX);
+        self.stall |= account(self.flow, self.schedule, to, conn, true);
         conn.output.allow(added);
         true
     }

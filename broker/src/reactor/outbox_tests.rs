@@ -58,7 +58,7 @@ fn connection(codec: Box<dyn Codec>) -> (Connection, TcpStream) {
     let (server, peer) = listener.accept().unwrap();
     server.set_nonblocking(true).unwrap();
     let stream = mio::net::TcpStream::from_std(server);
-    let mut conn = Connection::new(stream, peer, 1, codec, Admission::Counted);
+    let mut conn = Connection::new(stream, peer, 1, codec, Admission::Counted, 1 << 20);
     conn.open();
     (conn, client)
 }
@@ -68,6 +68,7 @@ struct Fixture {
     flow: FlowControl,
     schedule: Schedule,
     scratch: Vec<u8>,
+    deliveries: u64,
     _peers: Vec<TcpStream>,
 }
 
@@ -85,17 +86,21 @@ impl Fixture {
             flow: FlowControl::new(1 << 20),
             schedule: Schedule::default(),
             scratch: Vec::new(),
+            deliveries: 0,
             _peers: peers,
         }
     }
 
     fn outbox(&mut self, max_pending: usize) -> ConnOutbox<'_> {
+        for (_, conn) in &mut self.conns {
+            conn.max_output = max_pending;
+        }
         ConnOutbox {
             conns: &mut self.conns,
             flow: &mut self.flow,
             schedule: &mut self.schedule,
             scratch: &mut self.scratch,
-            max_pending,
+            deliveries: &mut self.deliveries,
             stall: false,
         }
     }

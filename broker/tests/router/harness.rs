@@ -159,7 +159,8 @@ impl Harness {
                     self.router.handle(from, command, &mut self.out);
                 }
             }
-            Action::Answered | Action::Close => {}
+            Action::Answered => {}
+            Action::Close => panic!("the lab protocol has no way to ask for a close"),
             Action::Start(_) => panic!("a second handshake"),
         }
     }
