@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::doors::Door;
+use crate::store::StoreConfig;
 
 /// Everything the broker can be told at start-up.
 #[derive(Debug, Clone)]
@@ -61,6 +62,9 @@ pub struct Config {
     /// How often the NATS door sends a client `PING`; two left unanswered
     /// close it as stale (nats-server's defaults: 2 minutes, 2).
     pub nats_ping_interval: Duration,
+    /// The durable store (`--data-dir`); `None` (the default): everything
+    /// is kept in memory only, and a restart starts a new epoch.
+    pub store: Option<StoreConfig>,
 }
 
 impl Default for Config {
@@ -83,6 +87,7 @@ impl Default for Config {
             idle_timeout: None,
             nats: None,
             nats_ping_interval: Duration::from_secs(120),
+            store: None,
         }
     }
 }

@@ -25,11 +25,14 @@ use super::session::Session;
 use super::subs::SubscriptionIndex;
 use super::topics::TopicTree;
 use super::ConnId;
+use crate::store::Batch;
 
 #[path = "router_presence.rs"]
 mod presence;
 #[path = "router_publish.rs"]
 mod publish;
+#[path = "router_store.rs"]
+mod store;
 #[path = "router_subscribe.rs"]
 mod subscribe;
 
@@ -104,6 +107,11 @@ pub struct Router {
     config: RouterConfig,
     /// When messages are accepted.
     clock: Clock,
+    /// With a durable store: this loop turn's accepted messages and publish
+    /// ids, as records for the store's writer.
+    journal: Option<Batch>,
+    /// The store cannot write: publishes are refused.
+    storage_failing: bool,
 }
 
 impl Default for Router {
@@ -130,6 +138,8 @@ impl Router {
             sessions_started: 0,
             config,
             clock: Clock::default(),
+            journal: None,
+            storage_failing: false,
         }
     }
 

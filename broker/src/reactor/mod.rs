@@ -19,9 +19,12 @@
 //! - [`housekeeping`]: once a second, expired history and publish ids, away
 //!   clients (presence) and idle connections.
 //! - [`output`], [`timers`]: a connection's output buffer; deadlines.
+//! - [`durable`]: with a data directory, each turn's records to the store's
+//!   writer, and the turn's output held until they are durable.
 
 mod connection;
 mod drops;
+mod durable;
 mod flow;
 mod housekeeping;
 mod ingest;
@@ -106,6 +109,8 @@ pub struct Broker {
     /// When to look for expired history and publish ids, and for idle
     /// connections (`housekeeping`).
     housekeeping: Instant,
+    /// The durable store, with `--data-dir`.
+    durable: Option<durable::Durable>,
 }
 
 impl Broker {
@@ -132,7 +137,7 @@ impl Broker {
             )?);
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        Ok(Broker {
+        let mut broker = Broker {
             poll,
             listeners,
             handle: BrokerHandle {
@@ -166,7 +171,12 @@ impl Broker {
             lingering: TimerQueue::default(),
             accept_retry: None,
             buffer_sweep: None,
-        })
+            durable: None,
+        };
+        if let Some(store) = broker.config.store.clone() {
+            broker.open_store(&store).map_err(io::Error::other)?;
+        }
+        Ok(broker)
     }
 
     /// The address of the first door (the lab protocol's) as bound, useful
@@ -222,8 +232,10 @@ impl Broker {
                     WAKER => {
                         if self.handle.stop.load(Ordering::SeqCst) {
                             info!("shutting down ({} connections open)", self.conns.len());
+                            self.close_store();
                             return Ok(());
                         }
+                        self.store_progress();
                     }
                     Token(t) if t < FIRST_CONN => self.accept(t - FIRST_LISTENER),
                     Token(t) => {
@@ -288,6 +300,13 @@ impl Broker {
         if conn.is_dead() || conn.output.pending() == 0 {
             return;
         }
+        if !self.may_write_now() {
+            // Flushed at the end of the turn, once its records are sent.
+            if let Some(conn) = self.conns.get_mut(id.0) {
+                self.schedule.mark_dirty(id, conn);
+            }
+            return;
+        }
         self.flush(id);
         self.flow
             .resume(&mut self.conns, &mut self.schedule.backlog);
@@ -337,11 +356,13 @@ impl Broker {
     }
 
     fn flush_dirty(&mut self) {
+        let batch = self.store_turn();
         while let Some(id) = self.schedule.dirty.pop() {
             if let Some(conn) = self.conns.get_mut(id.0) {
                 Schedule::clean(conn);
                 if !conn.is_dead() {
                     self.end_subscriptions(id);
+                    self.hold_output(id, batch);
                     self.flush(id);
                 }
             }

@@ -1,0 +1,148 @@
+//! The reactor and the durable store: each loop turn's records go to the
+//! store's writer thread, and everything that turn queued for clients
+//! (the `PUBACK`s, but also the deliveries, which tell the same numbers) is
+//! held until the writer says the batch is durable; then it is released in
+//! the next flush. The reactor never waits for the disk: a turn only sends
+//! a batch over a channel, and the writer's word comes through the poll's
+//! waker like any other event.
+//!
+//! So a client never sees a number the store could lose: after `kill -9`
+//! (or, with `--fsync always`, a power loss) the numbering goes on under
+//! the same epoch and a resuming subscriber misses nothing.
+
+use std::time::Instant;
+
+use log::info;
+
+use super::Broker;
+use crate::core::ConnId;
+use crate::store::{Recovery, StoreConfig, StoreError, Writer};
+
+/// The store's writer and the connections whose output waits for it.
+#[derive(Debug)]
+pub(super) struct Durable {
+    writer: Writer,
+    /// Connections holding output for a batch not yet durable (each once).
+    held: Vec<ConnId>,
+    /// The last durable batch the held output was released for.
+    released: u64,
+    /// Whether the router was told the store cannot write.
+    failing: bool,
+    /// Log bytes past which the live records are copied forward.
+    compact_at: u64,
+    segment_bytes: u64,
+}
+
+impl Broker {
+    /// Opens the store: recovery rebuilds the router's state, then the
+    /// writer starts a new segment under the epoch kept or made.
+    pub(super) fn open_store(&mut self, config: &StoreConfig) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let router = &mut self.router;
+        let recovery = Recovery::run(&config.dir, |record| router.restore(record))?;
+        let found = recovery.recovered;
+        if let Some(epoch) = &recovery.epoch {
+            self.router.set_epoch(epoch.clone());
+        }
+        info!(
+            "store {}: {} records from {} segments ({} bytes, {} cut) recovered in {} ms",
+            config.dir.display(),
+            found.records,
+            found.segments,
+            found.bytes,
+            found.cuts,
+            started.elapsed().as_millis()
+        );
+        let writer = Writer::start(
+            recovery,
+            self.router.epoch(),
+            config,
+            self.handle.waker.clone(),
+        )?;
+        self.router.keep_journal();
+        self.durable = Some(Durable {
+            compact_at: found.bytes.saturating_mul(2) + config.segment_bytes,
+            writer,
+            held: Vec::new(),
+            released: 0,
+            failing: false,
+            segment_bytes: config.segment_bytes,
+        });
+        Ok(())
+    }
+
+    /// At the end of a loop turn: hands this turn's records to the writer
+    /// (and, when the log has grown enough, every live record for a
+    /// compaction); answers the batch the turn's output waits for.
+    pub(super) fn store_turn(&mut self) -> Option<u64> {
+        let durable = self.durable.as_mut()?;
+        let batch = self.router.take_journal()?;
+        let n = durable.writer.append(batch);
+        if durable.writer.log_bytes() > durable.compact_at {
+            let live = self.router.snapshot();
+            let size = live.bytes().len() as u64;
+            durable.writer.compact(live);
+            durable.compact_at = size.saturating_mul(2) + durable.segment_bytes;
+        }
+        Some(n)
+    }
+
+    /// Holds what `id` queued until `batch` is durable, or lets it go
+    /// (behind anything already held) when the turn wrote nothing.
+    pub(super) fn hold_output(&mut self, id: ConnId, batch: Option<u64>) {
+        let (Some(durable), Some(conn)) = (self.durable.as_mut(), self.conns.get_mut(id.0)) else {
+            return;
+        };
+        match batch {
+            Some(n) => {
+                if conn.output.hold(n) {
+                    durable.held.push(id);
+                }
+            }
+            None => conn.output.seal(),
+        }
+    }
+
+    /// Whether output queued so far in this turn may be written now: not
+    /// while this turn's records are not yet handed to the writer.
+    pub(super) fn may_write_now(&self) -> bool {
+        self.durable.is_none() || !self.router.journal_pending()
+    }
+
+    /// The writer made progress: releases the output held for durable
+    /// batches (flushed at the end of this turn), and tells the router
+    /// whether the store can write.
+    pub(super) fn store_progress(&mut self) {
+        let Some(durable) = self.durable.as_mut() else {
+            return;
+        };
+        let progress = durable.writer.progress();
+        let failing = progress.failing();
+        if failing != durable.failing {
+            durable.failing = failing;
+            self.router.set_storage_failing(failing);
+        }
+        let done = progress.durable();
+        if done <= durable.released {
+            return;
+        }
+        durable.released = done;
+        let conns = &mut self.conns;
+        let schedule = &mut self.schedule;
+        durable.held.retain(|&id| {
+            let Some(conn) = conns.get_mut(id.0) else {
+                return false;
+            };
+            let still = conn.output.release(done);
+            schedule.mark_dirty(id, conn);
+            still
+        });
+    }
+
+    /// Stops the writer after it wrote everything sent, with a clean end.
+    pub(super) fn close_store(&mut self) {
+        if let Some(durable) = self.durable.as_mut() {
+            durable.writer.close();
+        }
+    }
+}
