@@ -1,0 +1,170 @@
+//! The durable store across clean restarts, through real sockets: retained
+//! messages, history with its numbers and times, the epoch and named
+//! clients' publish ids come back; compaction keeps exactly the live
+//! entries while old segments go.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use broker::store::{FsyncPolicy, StoreConfig};
+use broker::Config;
+use common::v2::{get, hello_client, history, obj, ping, resume, subscribe_with, uint, Item};
+use common::{start_broker_with, Raw, TestBroker};
+use protocol::{Format, Message, Method, Value};
+
+fn scratch_dir(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lab-store-{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn broker_on(dir: &Path, history: usize, segment_bytes: u64, fsync: FsyncPolicy) -> TestBroker {
+    start_broker_with(Config {
+        history,
+        store: Some(StoreConfig {
+            fsync,
+            segment_bytes,
+            ..StoreConfig::new(dir)
+        }),
+        ..Config::default()
+    })
+}
+
+fn acked(topic: &str, value: Value, id: &str) -> Message {
+    let mut m = Message::publish(topic, value);
+    m.attrs.ack = true;
+    m.id = Some(id.to_owned());
+    m
+}
+
+/// Publishes with an id and returns the `PUBACK`'s msg.
+fn publish_acked(c: &mut Raw, topic: &str, value: Value, id: &str) -> Value {
+    c.send(&acked(topic, value, id));
+    loop {
+        let m = c.recv();
+        if m.method == Method::PubAck {
+            return m.msg;
+        }
+    }
+}
+
+fn segments(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+        })
+        .count()
+}
+
+#[test]
+fn a_restart_keeps_history_numbers_epoch_and_publish_ids() {
+    let dir = scratch_dir("restart");
+    let (epoch, before_a, before_b) = {
+        let b = broker_on(&dir, 5, 1 << 20, FsyncPolicy::Never);
+        let (mut p, epoch) = hello_client(b.addr, Format::Json, obj(&[("name", "alice".into())]));
+        for i in 1..=8 {
+            publish_acked(&mut p, "/a", Value::Int(i), &format!("a{i}"));
+        }
+        let x = Value::from("<x a=\"1\">é</x>");
+        publish_acked(&mut p, "/b/c", obj(&[("text", x)]), "b1");
+        let mut c = Raw::json(b.addr);
+        let a = history(&mut c, "/a", Value::Null).items;
+        let bc = history(&mut c, "/b/c", Value::Null).items;
+        (epoch, a, bc)
+    };
+    let b = broker_on(&dir, 5, 1 << 20, FsyncPolicy::Never);
+    let (mut c, again) = hello_client(b.addr, Format::Json, obj(&[]));
+    assert_eq!(again, epoch, "a clean restart keeps the epoch");
+    let after_a: Vec<Item> = history(&mut c, "/a", Value::Null).items;
+    assert_eq!(after_a, before_a, "history with numbers, times and values");
+    assert_eq!(
+        after_a.iter().map(|i| i.seq).collect::<Vec<_>>(),
+        [4, 5, 6, 7, 8]
+    );
+    assert_eq!(history(&mut c, "/b/c", Value::Null).items, before_b);
+    // v1's retained message comes back as LAST_MSG.
+    c.subscribe("/b");
+    let last = c.recv_skipping_lists();
+    assert_eq!(
+        (last.method, last.topic.as_str()),
+        (Method::LastMsg, "/b/c")
+    );
+    // The id used before the restart is still in the window.
+    let (mut p, _) = hello_client(b.addr, Format::Json, obj(&[("name", "alice".into())]));
+    let dup = publish_acked(&mut p, "/a", Value::Int(99), "a8");
+    assert_eq!(uint(get(&dup, "seq")), 8);
+    assert_eq!(get(&dup, "duplicate"), &Value::Bool(true));
+    let next = publish_acked(&mut p, "/a", Value::Int(9), "a9");
+    assert_eq!(uint(get(&next, "seq")), 9, "numbering goes on");
+    // Resume across the restart: exactly what was missed.
+    let (mut r, _) = hello_client(b.addr, Format::Json, obj(&[]));
+    subscribe_with(&mut r, "/a", resume(&epoch, &[("/a", 6)]));
+    let seqs: Vec<u64> = ping(&mut r)
+        .into_iter()
+        .filter(|m| m.method == Method::Publish)
+        .map(|m| m.attrs.seq.expect("seq"))
+        .collect();
+    assert_eq!(seqs, [7, 8, 9]);
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn compaction_keeps_exactly_the_live_entries_and_old_segments_go() {
+    let dir = scratch_dir("compact");
+    let topics = ["/c/0", "/c/1", "/c/2", "/c/rare"];
+    let mut expected = Vec::new();
+    {
+        let b = broker_on(&dir, 3, 4096, FsyncPolicy::Always);
+        let (mut p, _) = hello_client(b.addr, Format::Json, obj(&[("name", "bob".into())]));
+        // The rarely published topic's only message must survive every
+        // compaction.
+        publish_acked(&mut p, "/c/rare", Value::from("once"), "r");
+        for i in 0..600 {
+            let topic = topics[i % 3];
+            let pad = "p".repeat(i % 40);
+            let value = obj(&[("i", Value::Int(i as i64)), ("pad", pad.into())]);
+            if i >= 590 {
+                publish_acked(&mut p, topic, value, &format!("i{i}"));
+            } else {
+                let mut m = Message::publish(topic, value);
+                m.attrs.ack = true;
+                p.send(&m);
+            }
+        }
+        ping(&mut p);
+        assert!(
+            segments(&dir) <= 3,
+            "old segments were removed: {}",
+            segments(&dir)
+        );
+        assert!(
+            !dir.join(format!("{:020}.seg", 1)).exists(),
+            "the first segment was compacted away"
+        );
+        let mut c = Raw::json(b.addr);
+        for t in topics {
+            expected.push(history(&mut c, t, Value::Null));
+        }
+    }
+    let b = broker_on(&dir, 3, 4096, FsyncPolicy::Always);
+    let mut c = Raw::json(b.addr);
+    for (t, want) in topics.iter().zip(&expected) {
+        let got = history(&mut c, t, Value::Null);
+        assert_eq!((got.seq, &got.items), (want.seq, &want.items), "{t}");
+    }
+    assert_eq!(expected[3].items.len(), 1);
+    assert_eq!(expected[0].seq, 200);
+    let (mut p, _) = hello_client(b.addr, Format::Json, obj(&[("name", "bob".into())]));
+    let dup = publish_acked(&mut p, "/c/2", Value::Null, "i599");
+    assert_eq!(
+        uint(get(&dup, "seq")),
+        200,
+        "publish ids are copied forward"
+    );
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
