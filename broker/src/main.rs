@@ -74,6 +74,11 @@ struct Args {
     /// With --data-dir: bytes a log segment grows to before the next one starts.
     #[arg(long, default_value = "67108864", value_parser = limit, allow_hyphen_values = true)]
     segment_bytes: usize,
+    /// With --data-dir: bytes of log on disk at most, as the kept-bytes bound
+    /// behaves: the oldest history leaves first, and a publish whose topics'
+    /// newest messages would not fit gets an ERROR.
+    #[arg(long, default_value = "unlimited", value_parser = limit, allow_hyphen_values = true)]
+    max_disk_bytes: usize,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
@@ -155,6 +160,7 @@ fn main() -> ExitCode {
         store: args.data_dir.map(|dir| StoreConfig {
             fsync: args.fsync,
             segment_bytes: args.segment_bytes as u64,
+            max_disk_bytes: args.max_disk_bytes as u64,
             ..StoreConfig::new(dir)
         }),
         ..Config::default()

@@ -22,6 +22,8 @@ struct Running {
     addr: SocketAddr,
     /// Its log up to where it says it listens.
     early: Vec<String>,
+    /// The rest of its log.
+    log: mpsc::Receiver<String>,
 }
 
 impl Drop for Running {
@@ -33,11 +35,17 @@ impl Drop for Running {
 
 impl Running {
     fn start(dir: &Path, extra: &[&str]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_broker"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_broker"));
+        command
             .args(["--addr", "127.0.0.1", "--port", "0", "--history", "100000"])
             .arg("--data-dir")
             .arg(dir)
-            .args(extra)
+            .args(extra);
+        Running::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Running {
+        let mut child = command
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn broker");
@@ -60,7 +68,12 @@ impl Running {
             }
             early.push(line);
         };
-        Running { child, addr, early }
+        Running {
+            child,
+            addr,
+            early,
+            log,
+        }
     }
 
     fn kill9(&mut self) {
@@ -262,4 +275,76 @@ fn a_missing_data_directory_is_created() {
     drop(broker);
     let _ = std::fs::remove_dir_all(dir.parent().expect("parent"));
     let _ = Duration::ZERO;
+}
+
+#[test]
+fn a_full_disk_is_an_error_to_publishers_and_a_log_line_never_a_crash() {
+    let dir = scratch_dir("full");
+    std::fs::create_dir_all(&dir).expect("dir");
+    // A 256 KiB file system of its own, in a mount namespace of its own:
+    // it goes with the broker.
+    let script = format!(
+        "mount -t tmpfs -o size=256k tmpfs {0} && exec {1} --addr 127.0.0.1 --port 0 --data-dir {0}",
+        dir.display(),
+        env!("CARGO_BIN_EXE_broker")
+    );
+    let mut command = Command::new("unshare");
+    command.args(["-m", "sh", "-c", &script]);
+    let broker = Running::spawn(command);
+    let big = Value::from("x".repeat(8000));
+    let mut flood = Raw::json(broker.addr);
+    for _ in 0..64 {
+        let mut m = Message::publish("/big", big.clone());
+        m.attrs.ack = true;
+        flood.send(&m);
+    }
+    // Each probe on its own connection: one whose publish went into the
+    // batch that failed waits (its PUBACK is never sent for a message not
+    // on disk), so the next probe is asked.
+    let mut refused = None;
+    for i in 0..20 {
+        let mut probe = Raw::json(broker.addr);
+        probe
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
+        let mut m = Message::publish("/probe", Value::Int(i));
+        m.attrs.ack = true;
+        probe.send(&m);
+        let Some(payload) = probe_answer(&mut probe) else {
+            continue;
+        };
+        let answer = Format::Json.decode(&payload).expect("a message");
+        if answer.method == Method::Error {
+            refused = Some(answer);
+            break;
+        }
+    }
+    let refused = refused.expect("a publish is refused once the disk is full");
+    assert!(
+        format!("{:?}", refused.msg).contains("storage unavailable"),
+        "{refused:?}"
+    );
+    let logged = broker
+        .log
+        .try_iter()
+        .any(|l| l.contains("ERROR") && l.contains("cannot write"));
+    assert!(logged, "the failure is logged");
+    let mut other = Raw::json(broker.addr);
+    assert!(
+        history(&mut other, "/probe", Value::Null).items.len() < 20,
+        "the broker still answers"
+    );
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One frame's payload, or `None` when nothing came in time.
+fn probe_answer(c: &mut Raw) -> Option<Vec<u8>> {
+    let mut header = [0u8; 5];
+    c.stream.read_exact(&mut header).ok()?;
+    let len: usize = std::str::from_utf8(&header).ok()?.trim().parse().ok()?;
+    let mut payload = vec![0; len];
+    c.stream.read_exact(&mut payload).ok()?;
+    Some(payload)
 }

@@ -168,3 +168,55 @@ fn compaction_keeps_exactly_the_live_entries_and_old_segments_go() {
     drop(b);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn disk_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+        .map(|e| e.metadata().expect("meta").len())
+        .sum()
+}
+
+#[test]
+fn the_disk_bound_behaves_as_the_kept_bytes_bound() {
+    let dir = scratch_dir("disk-bound");
+    let max = 64 * 1024;
+    let b = start_broker_with(Config {
+        history: 100_000,
+        store: Some(StoreConfig {
+            max_disk_bytes: max,
+            ..StoreConfig::new(&dir)
+        }),
+        ..Config::default()
+    });
+    let mut p = Raw::json(b.addr);
+    let value = Value::from("v".repeat(200));
+    for i in 0..2000 {
+        let mut m = Message::publish(format!("/d/{}", i % 4), value.clone());
+        m.attrs.ack = true;
+        p.send(&m);
+    }
+    ping(&mut p);
+    let used = disk_bytes(&dir);
+    assert!(used <= max, "{used} bytes on disk, bound {max}");
+    let mut c = Raw::json(b.addr);
+    let kept = history(&mut c, "/d/0", Value::Null);
+    assert_eq!(kept.seq, 500, "numbering is not affected");
+    assert!(
+        kept.first > Some(1),
+        "the oldest history left: {:?}",
+        kept.first
+    );
+    assert_eq!(
+        kept.items.last().map(|i| i.seq),
+        Some(500),
+        "the newest never leaves"
+    );
+    // A message that cannot fit even alone is refused, as at the kept-bytes bound.
+    p.publish("/d/huge", "h".repeat(60_000));
+    let refused = p.recv_skipping_lists();
+    assert_eq!(refused.method, Method::Error, "{refused:?}");
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -42,6 +42,21 @@ impl Router {
         self.storage_failing = failing;
     }
 
+    /// Lowers (or restores) the kept-bytes bound, so the store's live
+    /// records fit its disk bound: the oldest history leaves at once, and a
+    /// publish whose topic's newest messages would not fit is refused, as
+    /// with the retained-bytes bound.
+    pub fn set_kept_bound(&mut self, max: usize) {
+        self.config.max_retained = max;
+        self.topics.make_room(max);
+    }
+
+    /// The bytes of JSON text kept (what the kept-bytes bound counts).
+    #[must_use]
+    pub fn kept_bytes(&self) -> usize {
+        self.topics.kept_bytes()
+    }
+
     /// Names the numbering's lifetime: the store's, when it could be kept.
     pub fn set_epoch(&mut self, epoch: String) {
         self.config.epoch = epoch;

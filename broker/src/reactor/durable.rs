@@ -15,7 +15,7 @@ use std::time::Instant;
 use log::info;
 
 use super::Broker;
-use crate::core::ConnId;
+use crate::core::{ConnId, Router};
 use crate::store::{Recovery, StoreConfig, StoreError, Writer};
 
 /// The store's writer and the connections whose output waits for it.
@@ -31,6 +31,33 @@ pub(super) struct Durable {
     /// Log bytes past which the live records are copied forward.
     compact_at: u64,
     segment_bytes: u64,
+    /// The disk bound (`--max-disk-bytes`).
+    max_disk: u64,
+    /// The kept-bytes bound as configured, which the disk bound may lower.
+    max_retained: usize,
+}
+
+impl Durable {
+    /// After a compaction wrote `live` bytes (or recovery read them): when
+    /// to compact next, and the kept-bytes bound that keeps the disk bound:
+    /// the log may grow to half of it, and the live records (at the
+    /// measured `live_disk` bytes on disk per kept byte) to the other half.
+    fn bound(&mut self, router: &mut Router, live: u64, live_disk: u64) {
+        let half = self.max_disk / 2;
+        self.compact_at = live
+            .saturating_mul(2)
+            .saturating_add(self.segment_bytes)
+            .min(half)
+            // Never a compaction per turn, whatever the bound.
+            .max(live.saturating_add(self.segment_bytes));
+        if self.max_disk == u64::MAX {
+            return;
+        }
+        let kept = router.kept_bytes().max(1) as u64;
+        let per_kept_byte = (live_disk as f64 / kept as f64).max(1.0);
+        let fits = (half.saturating_sub(self.segment_bytes) as f64 / per_kept_byte) as usize;
+        router.set_kept_bound(self.max_retained.min(fits));
+    }
 }
 
 impl Broker {
@@ -60,14 +87,23 @@ impl Broker {
             self.handle.waker.clone(),
         )?;
         self.router.keep_journal();
-        self.durable = Some(Durable {
-            compact_at: found.bytes.saturating_mul(2) + config.segment_bytes,
+        let max_disk = config.max_disk_bytes;
+        let segment_bytes = config.segment_bytes.min(max_disk / 4).max(1);
+        let mut durable = Durable {
+            compact_at: 0,
             writer,
             held: Vec::new(),
             released: 0,
             failing: false,
-            segment_bytes: config.segment_bytes,
-        });
+            segment_bytes,
+            max_disk,
+            max_retained: self.config.max_retained_bytes,
+        };
+        // Until a compaction measures it, a kept byte is taken to cost two
+        // on disk (record heads, topic names, publish ids).
+        let estimate = 2 * self.router.kept_bytes() as u64;
+        durable.bound(&mut self.router, found.bytes, estimate);
+        self.durable = Some(durable);
         Ok(())
     }
 
@@ -82,7 +118,7 @@ impl Broker {
             let live = self.router.snapshot();
             let size = live.bytes().len() as u64;
             durable.writer.compact(live);
-            durable.compact_at = size.saturating_mul(2) + durable.segment_bytes;
+            durable.bound(&mut self.router, size, size);
         }
         Some(n)
     }
