@@ -10,9 +10,9 @@
 //! (or, with `--fsync always`, a power loss) the numbering goes on under
 //! the same epoch and a resuming subscriber misses nothing.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use log::info;
+use log::{debug, info};
 
 use super::Broker;
 use crate::core::{ConnId, Router};
@@ -35,6 +35,21 @@ pub(super) struct Durable {
     max_disk: u64,
     /// The kept-bytes bound as configured, which the disk bound may lower.
     max_retained: usize,
+    /// What the store cost the loop since the last report.
+    cost: Cost,
+}
+
+/// What handing batches to the writer cost the reactor, for the
+/// once-a-second debug line (docs/store.md quotes it).
+#[derive(Debug, Default)]
+struct Cost {
+    batches: u64,
+    records: u64,
+    /// The longest hand-over of one turn's batch (encoding is done as
+    /// messages are accepted; this is the channel send).
+    longest_send: Duration,
+    /// The longest compaction snapshot taken in a turn.
+    longest_compaction: Duration,
 }
 
 impl Durable {
@@ -98,6 +113,7 @@ impl Broker {
             segment_bytes,
             max_disk,
             max_retained: self.config.max_retained_bytes,
+            cost: Cost::default(),
         };
         // Until a compaction measures it, a kept byte is taken to cost two
         // on disk (record heads, topic names, publish ids).
@@ -113,12 +129,20 @@ impl Broker {
     pub(super) fn store_turn(&mut self) -> Option<u64> {
         let durable = self.durable.as_mut()?;
         let batch = self.router.take_journal()?;
+        let started = Instant::now();
+        durable.cost.batches += 1;
+        durable.cost.records += batch.len() as u64;
         let n = durable.writer.append(batch);
+        durable.cost.longest_send = durable.cost.longest_send.max(started.elapsed());
         if durable.writer.log_bytes() > durable.compact_at {
+            let started = Instant::now();
             let live = self.router.snapshot();
             let size = live.bytes().len() as u64;
             durable.writer.compact(live);
             durable.bound(&mut self.router, size, size);
+            let took = started.elapsed();
+            durable.cost.longest_compaction = durable.cost.longest_compaction.max(took);
+            debug!("store: {size} bytes of live records copied forward in {took:?}");
         }
         Some(n)
     }
@@ -173,6 +197,24 @@ impl Broker {
             schedule.mark_dirty(id, conn);
             still
         });
+    }
+
+    /// Logs (debug) what the store cost the loop in the last second.
+    pub(super) fn store_report(&mut self) {
+        let Some(durable) = self.durable.as_mut() else {
+            return;
+        };
+        let cost = std::mem::take(&mut durable.cost);
+        if cost.batches > 0 {
+            debug!(
+                "store: {} batches, {} records ({:.1} per batch), longest hand-over {:?}, longest compaction {:?}",
+                cost.batches,
+                cost.records,
+                cost.records as f64 / cost.batches as f64,
+                cost.longest_send,
+                cost.longest_compaction
+            );
+        }
     }
 
     /// Stops the writer after it wrote everything sent, with a clean end.

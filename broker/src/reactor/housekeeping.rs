@@ -19,6 +19,7 @@ impl Broker {
             debug!("{gone} kept messages expired");
         }
         self.router.expire_ids();
+        self.store_report();
         self.keep_alive(now);
         let (timeout, away) = (self.config.idle_timeout, self.config.away);
         if timeout.is_none() && away.is_none() {
