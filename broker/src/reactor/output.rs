@@ -79,6 +79,13 @@ impl Output {
         !self.marks.is_empty()
     }
 
+    /// Whether everything that may be written was, and the rest waits for
+    /// the store: the client is not the one holding things up.
+    pub(super) fn waits_for_store(&self) -> bool {
+        self.limit
+            .is_some_and(|limit| self.pos >= limit && limit < self.buf.len())
+    }
+
     /// Forgets the first `n` bytes of the buffer (written): held offsets
     /// move with the bytes.
     fn shift(&mut self, n: usize) {
@@ -147,7 +154,9 @@ impl Output {
             }
         }
         if self.pos < self.buf.len() {
-            // Held for the store.
+            // Held for the store: the client took all it was offered, which
+            // counts as progress (the wait is the broker's, not the client's).
+            self.last_progress = Instant::now();
             self.compact();
             return Ok(false);
         }
