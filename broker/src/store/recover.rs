@@ -33,7 +33,8 @@ pub struct Recovery {
     pub(super) lock: File,
     /// The next segment's number.
     pub(super) next_segment: u64,
-    /// Segments that hold no message, removed once the next one exists.
+    /// Segments that hold no record (a start with nothing published),
+    /// removed once the next one exists.
     pub(super) empty: Vec<PathBuf>,
     /// The epoch to keep, if it can be kept.
     pub epoch: Option<String>,
@@ -109,7 +110,7 @@ impl Recovery {
                 }
                 Err(e) => return Err(e),
             };
-            let (ending, used, messages) =
+            let (ending, used, records) =
                 read_records(path, &bytes[start..], &mut apply, &mut recovered);
             let end = start + used;
             if end < bytes.len() {
@@ -117,7 +118,7 @@ impl Recovery {
                 damaged |= ending != Ending::Torn || !is_last;
                 cut(path, end as u64)?;
             }
-            if messages == 0 {
+            if records == 0 {
                 empty.push(path.clone());
             }
             recovered.segments += 1;
@@ -152,7 +153,8 @@ impl Recovery {
 }
 
 /// Hands the records of one segment (after its header) to `apply`; answers
-/// how it ended, the bytes of whole records, and how many messages it held.
+/// how it ended, the bytes of whole records, and how many records (but a
+/// close) it held.
 fn read_records(
     path: &Path,
     mut bytes: &[u8],
@@ -160,7 +162,7 @@ fn read_records(
     recovered: &mut Recovered,
 ) -> (Ending, usize, u64) {
     let mut used = 0;
-    let mut messages = 0;
+    let mut records = 0;
     let mut ending = Ending::Abrupt;
     loop {
         match record::read(bytes) {
@@ -168,7 +170,7 @@ fn read_records(
                 ending = if r == Record::Close {
                     Ending::Clean
                 } else {
-                    messages += u64::from(matches!(r, Record::Message { .. }));
+                    records += 1;
                     recovered.records += 1;
                     apply(&r);
                     Ending::Abrupt
@@ -176,14 +178,14 @@ fn read_records(
                 used += n;
                 bytes = &bytes[n..];
             }
-            Read::End => return (ending, used, messages),
+            Read::End => return (ending, used, records),
             Read::Torn => {
                 warn!("{}: the last record is incomplete (a write cut short): cut at byte {used} of its records", path.display());
-                return (Ending::Torn, used, messages);
+                return (Ending::Torn, used, records);
             }
             Read::Corrupt => {
-                warn!("{}: a damaged record (checksum mismatch): cut at byte {used} of its records, {} bytes dropped", path.display(), bytes.len());
-                return (Ending::Abrupt, used, messages);
+                warn!("{}: a damaged record (bad length, checksum or fields): cut at byte {used} of its records, {} bytes dropped", path.display(), bytes.len());
+                return (Ending::Abrupt, used, records);
             }
         }
     }
