@@ -112,6 +112,8 @@ pub struct Router {
     journal: Option<Batch>,
     /// The store cannot write: publishes are refused.
     storage_failing: bool,
+    /// A compaction in progress: how far the copy of live records went.
+    compaction: Option<store::Compaction>,
 }
 
 impl Default for Router {
@@ -140,6 +142,7 @@ impl Router {
             clock: Clock::default(),
             journal: None,
             storage_failing: false,
+            compaction: None,
         }
     }
 

@@ -48,9 +48,13 @@ struct Cost {
     /// The longest hand-over of one turn's batch (encoding is done as
     /// messages are accepted; this is the channel send).
     longest_send: Duration,
-    /// The longest compaction snapshot taken in a turn.
-    longest_compaction: Duration,
+    /// The longest slice of a compaction's copy taken in a turn.
+    longest_step: Duration,
 }
+
+/// Bytes of live records a compaction copies per loop turn (a quarter of a
+/// segment at most): about a quarter of a millisecond of encoding.
+const COMPACT_STEP: usize = 256 * 1024;
 
 impl Durable {
     /// After a compaction wrote `live` bytes (or recovery read them): when
@@ -128,23 +132,31 @@ impl Broker {
     /// compaction); answers the batch the turn's output waits for.
     pub(super) fn store_turn(&mut self) -> Option<u64> {
         let durable = self.durable.as_mut()?;
-        let batch = self.router.take_journal()?;
         let started = Instant::now();
-        durable.cost.batches += 1;
-        durable.cost.records += batch.len() as u64;
-        let n = durable.writer.append(batch);
-        durable.cost.longest_send = durable.cost.longest_send.max(started.elapsed());
-        if durable.writer.log_bytes() > durable.compact_at {
+        let copied = if self.router.compacting() {
+            let step = COMPACT_STEP.min(durable.segment_bytes as usize / 4).max(1);
+            self.router.compact_step(step)
+        } else {
+            None
+        };
+        durable.cost.longest_step = durable.cost.longest_step.max(started.elapsed());
+        let n = self.router.take_journal().map(|batch| {
             let started = Instant::now();
-            let live = self.router.snapshot();
-            let size = live.bytes().len() as u64;
-            durable.writer.compact(live);
+            durable.cost.batches += 1;
+            durable.cost.records += batch.len() as u64;
+            let n = durable.writer.append(batch);
+            durable.cost.longest_send = durable.cost.longest_send.max(started.elapsed());
+            n
+        });
+        if let Some(size) = copied {
+            durable.writer.end_compaction();
             durable.bound(&mut self.router, size, size);
-            let took = started.elapsed();
-            durable.cost.longest_compaction = durable.cost.longest_compaction.max(took);
-            debug!("store: {size} bytes of live records copied forward in {took:?}");
+            debug!("store: {size} bytes of live records copied forward");
+        } else if !self.router.compacting() && durable.writer.log_bytes() > durable.compact_at {
+            durable.writer.start_compaction();
+            self.router.start_compaction();
         }
-        Some(n)
+        n
     }
 
     /// Holds what `id` queued until `batch` is durable, or lets it go
@@ -207,12 +219,12 @@ impl Broker {
         let cost = std::mem::take(&mut durable.cost);
         if cost.batches > 0 {
             debug!(
-                "store: {} batches, {} records ({:.1} per batch), longest hand-over {:?}, longest compaction {:?}",
+                "store: {} batches, {} records ({:.1} per batch), longest hand-over {:?}, longest compaction slice {:?}",
                 cost.batches,
                 cost.records,
                 cost.records as f64 / cost.batches as f64,
                 cost.longest_send,
-                cost.longest_compaction
+                cost.longest_step
             );
         }
     }

@@ -258,7 +258,8 @@ impl Broker {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.schedule.backlog.is_empty() || !self.schedule.dead.is_empty() {
+        let compacting = self.router.compacting();
+        if !self.schedule.backlog.is_empty() || !self.schedule.dead.is_empty() || compacting {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();

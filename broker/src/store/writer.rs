@@ -48,9 +48,11 @@ impl Progress {
 enum Job {
     /// Records to append, numbered.
     Append(u64, Vec<u8>),
-    /// Every live record, numbered: written to a new segment, after which
-    /// the older segments are removed.
-    Compact(u64, Vec<u8>),
+    /// A compaction starts: the copy of the live records goes to a new
+    /// segment.
+    StartCompaction,
+    /// The copy is complete: once it is on disk, the segments before it go.
+    EndCompaction,
     /// A clean stop.
     Close,
 }
@@ -72,7 +74,8 @@ impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Job::Append(n, b) => write!(f, "Append({n}, {} bytes)", b.len()),
-            Job::Compact(n, b) => write!(f, "Compact({n}, {} bytes)", b.len()),
+            Job::StartCompaction => f.write_str("StartCompaction"),
+            Job::EndCompaction => f.write_str("EndCompaction"),
             Job::Close => f.write_str("Close"),
         }
     }
@@ -114,6 +117,7 @@ impl Writer {
             unsynced: None,
             progress: Arc::clone(&progress),
             waker,
+            compaction: Compacting::Idle,
         };
         thread.len = thread.file.metadata().map(|m| m.len()).unwrap_or(0);
         let thread = thread::Builder::new()
@@ -135,21 +139,32 @@ impl Writer {
         self.send(batch, Job::Append)
     }
 
-    /// Hands the writer every live record: older segments go once it is
-    /// durable. Answers its number.
-    pub fn compact(&mut self, batch: Batch) -> u64 {
+    /// Starts a compaction: the batches that follow (the copy of the live
+    /// records, with the new messages between its slices) go to a new
+    /// segment.
+    pub fn start_compaction(&mut self) {
         self.log_bytes = 0;
-        self.send(batch, Job::Compact)
+        self.tell(Job::StartCompaction);
+    }
+
+    /// Ends a compaction: once everything sent is on disk, the segments
+    /// before the compaction started are removed.
+    pub fn end_compaction(&mut self) {
+        self.tell(Job::EndCompaction);
     }
 
     fn send(&mut self, batch: Batch, job: fn(u64, Vec<u8>) -> Job) -> u64 {
         self.sent += 1;
         let bytes = batch.into_bytes();
         self.log_bytes += bytes.len() as u64;
-        if self.jobs.send(job(self.sent, bytes)).is_err() {
-            error!("the store writer is gone: batch {} not written", self.sent);
-        }
+        self.tell(job(self.sent, bytes));
         self.sent
+    }
+
+    fn tell(&self, job: Job) {
+        if let Err(e) = self.jobs.send(job) {
+            error!("the store writer is gone: {:?} not done", e.0);
+        }
     }
 
     /// The writer's progress.
@@ -199,6 +214,21 @@ struct WriterThread {
     unsynced: Option<Instant>,
     progress: Arc<Progress>,
     waker: Arc<Waker>,
+    /// The first segment of the compaction under way: those before it go
+    /// once the copy is on disk.
+    compaction: Compacting,
+}
+
+/// Where the writer is in a compaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compacting {
+    /// None under way.
+    Idle,
+    /// The copy is being written from this segment on.
+    Copying(u64),
+    /// The copy is complete: the segments before this one go once
+    /// everything written is synced.
+    Done(u64),
 }
 
 impl WriterThread {
@@ -227,24 +257,29 @@ impl WriterThread {
                         out.extend_from_slice(&bytes);
                         last = n;
                     }
-                    Job::Compact(n, bytes) => {
-                        if !self.write(&mut out, last) {
-                            // Retried later with everything after it.
-                            out.extend_from_slice(&bytes);
-                        } else if let Err(e) = self.compact(&bytes) {
-                            error!("store compaction failed, older segments kept: {e}");
-                            out.extend_from_slice(&bytes);
-                        } else {
-                            self.report(n);
+                    Job::StartCompaction => {
+                        // What came before goes to the old segments.
+                        if self.write(&mut out, last) {
+                            match self.rotate() {
+                                Ok(()) => self.compaction = Compacting::Copying(self.segment),
+                                Err(e) => warn!("store: compaction not started: {e}"),
+                            }
                         }
-                        last = n;
+                    }
+                    Job::EndCompaction => {
+                        if let Compacting::Copying(from) = self.compaction {
+                            self.compaction = Compacting::Done(from);
+                        }
                     }
                     Job::Close => closing = true,
                 }
             }
-            self.write(&mut out, last);
+            let written = self.write(&mut out, last);
             if self.unsynced.is_some_and(|t| self.due(t) || closing) {
                 self.sync(last);
+            }
+            if let (true, Compacting::Done(from)) = (written, self.compaction) {
+                self.finish_compaction(from, last);
             }
             if closing && out.is_empty() {
                 self.close();
@@ -361,20 +396,31 @@ impl WriterThread {
         Ok(())
     }
 
-    /// Writes `live` to a new segment, syncs it, then removes the older
-    /// segments: a crash at any point leaves every live record on disk.
-    fn compact(&mut self, live: &[u8]) -> std::io::Result<()> {
-        self.rotate()?;
-        self.file.write_all(live)?;
-        self.file.sync_data()?;
-        self.len += live.len() as u64;
-        self.unsynced = None;
-        for (n, path) in segment::list(&self.dir)? {
-            if n < self.segment {
-                fs::remove_file(path)?;
+    /// The copy is complete and written: once it is synced, the segments
+    /// before it go (a crash at any point leaves every live record on disk:
+    /// reading old segments and the copy both is harmless).
+    fn finish_compaction(&mut self, from: u64, last: u64) {
+        let done = self.file.sync_data().and_then(|()| {
+            for (n, path) in segment::list(&self.dir)? {
+                if n < from {
+                    fs::remove_file(path)?;
+                }
+            }
+            segment::sync_dir(&self.dir)
+        });
+        match done {
+            Ok(()) => {
+                self.compaction = Compacting::Idle;
+                self.unsynced = None;
+                if self.policy == FsyncPolicy::Always {
+                    self.report(last);
+                }
+            }
+            Err(e) => {
+                error!("store: compaction not finished, older segments kept: {e}");
+                self.compaction = Compacting::Idle;
             }
         }
-        segment::sync_dir(&self.dir)
     }
 
     /// Ends the log with a `Close` record, synced.
