@@ -71,7 +71,7 @@ fn segment_log(dir: &Path, commits: u64, per_commit: u64, value: &str) -> (Durat
                 value,
             });
         }
-        file.write_all(batch.bytes()).expect("write");
+        file.write_all(&batch.checked()).expect("write");
         file.sync_data().expect("sync");
     }
     let append = started.elapsed();

@@ -78,7 +78,7 @@ fn compaction_in_slices(history: usize) {
             publish(&mut h, t);
         }
     }
-    let old = h.router.take_journal().expect("records").into_bytes();
+    let old = h.router.take_journal().expect("records").checked();
 
     h.router.start_compaction();
     let mut copy = Vec::new();
@@ -99,7 +99,7 @@ fn compaction_in_slices(history: usize) {
         }
         i += 1;
         let done = h.router.compact_step(150);
-        copy.extend_from_slice(h.router.take_journal().expect("records").bytes());
+        copy.extend_from_slice(&h.router.take_journal().expect("records").checked());
         slices += 1;
         if let Some(copied) = done {
             break copied;
@@ -108,7 +108,7 @@ fn compaction_in_slices(history: usize) {
     assert!(slices > 3, "the copy took {slices} slices");
     assert!(copied > 0 && !h.router.compacting());
     publish(&mut h, &topics[3]);
-    copy.extend_from_slice(h.router.take_journal().expect("records").bytes());
+    copy.extend_from_slice(&h.router.take_journal().expect("records").checked());
 
     let live = histories(&h.router);
     assert_eq!(live.len(), 12);

@@ -78,7 +78,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// The encoded records.
+    /// The encoded records, their checksums not yet filled in ([`checksum`]).
     #[must_use]
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
@@ -102,7 +102,7 @@ impl Batch {
         std::mem::take(self)
     }
 
-    /// Gives back the encoded bytes.
+    /// Gives back the encoded bytes, checksums not yet filled in.
     #[must_use]
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
@@ -143,12 +143,17 @@ impl Batch {
             }
             Record::Close => self.bytes.push(CLOSE),
         }
-        let body = &self.bytes[start + RECORD_HEAD..];
-        let len = u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes();
-        let crc = crc32fast::hash(body).to_le_bytes();
+        let len = self.bytes.len() - start - RECORD_HEAD;
+        let len = u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes();
         self.bytes[start..start + 4].copy_from_slice(&len);
-        self.bytes[start + 4..start + 8].copy_from_slice(&crc);
         self.records += 1;
+    }
+
+    /// The encoded records with their checksums ([`checksum`]).
+    #[must_use]
+    pub fn checked(mut self) -> Vec<u8> {
+        checksum(&mut self.bytes);
+        self.bytes
     }
 
     fn text(&mut self, s: &str) {
@@ -159,6 +164,23 @@ impl Batch {
 
     fn number(&mut self, n: u64) {
         self.bytes.extend_from_slice(&n.to_le_bytes());
+    }
+}
+
+/// Fills in the checksum of every record in `bytes` (records as
+/// [`Batch::push`] encodes them, which leaves the checksum for this step).
+/// The writer thread does it just before writing, so the reactor's thread
+/// does not spend its time on it.
+pub fn checksum(bytes: &mut [u8]) {
+    let mut at = 0;
+    while let Some(head) = bytes.get(at..at + RECORD_HEAD) {
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let Some(body) = bytes.get(at + RECORD_HEAD..at + RECORD_HEAD + len) else {
+            return;
+        };
+        let crc = crc32fast::hash(body).to_le_bytes();
+        bytes[at + 4..at + 8].copy_from_slice(&crc);
+        at += RECORD_HEAD + len;
     }
 }
 
@@ -264,7 +286,9 @@ mod tests {
             batch.push(&r);
         }
         assert_eq!(batch.len(), 3);
-        let mut at = batch.bytes();
+        assert_eq!(read(batch.bytes()), Read::Corrupt, "no checksum yet");
+        let bytes = batch.checked();
+        let mut at = &bytes[..];
         for want in sample() {
             let Read::Record(got, used) = read(at) else {
                 panic!("a record");
@@ -279,7 +303,7 @@ mod tests {
     fn every_cut_is_torn_and_every_flipped_bit_is_caught() {
         let mut batch = Batch::default();
         batch.push(&sample()[0]);
-        let whole = batch.bytes();
+        let whole = &batch.checked()[..];
         for cut in 1..whole.len() {
             assert_eq!(read(&whole[..cut]), Read::Torn, "cut at {cut}");
         }

@@ -51,7 +51,7 @@ fn segment_bytes(count: u64) -> (Vec<u8>, Vec<usize>) {
             ts: 1000 + seq,
             value: &value,
         });
-        bytes.extend_from_slice(b.bytes());
+        bytes.extend_from_slice(&b.checked());
         ends.push(bytes.len());
     }
     (bytes, ends)

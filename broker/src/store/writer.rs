@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use log::{error, info, warn};
 use mio::Waker;
 
-use super::record::{Batch, Record};
+use super::record::{self, Batch, Record};
 use super::recover::Recovery;
 use super::segment::{self, Header};
 use super::{FsyncPolicy, StoreConfig, StoreError, RETRY_AFTER};
@@ -253,8 +253,13 @@ impl WriterThread {
             };
             while let Some(job) = next.take().or_else(|| jobs.try_recv().ok()) {
                 match job {
-                    Job::Append(n, bytes) => {
-                        out.extend_from_slice(&bytes);
+                    Job::Append(n, mut bytes) => {
+                        record::checksum(&mut bytes);
+                        if out.is_empty() {
+                            out = bytes;
+                        } else {
+                            out.extend_from_slice(&bytes);
+                        }
                         last = n;
                     }
                     Job::StartCompaction => {
@@ -429,7 +434,7 @@ impl WriterThread {
         close.push(&Record::Close);
         let done = self
             .file
-            .write_all(close.bytes())
+            .write_all(&close.checked())
             .and_then(|()| self.file.sync_data());
         if let Err(e) = done {
             warn!("store: cannot close the log cleanly: {e}");
