@@ -360,15 +360,21 @@ fn probe_answer(c: &mut Raw) -> Option<Vec<u8>> {
 
 #[test]
 fn a_crash_without_fsync_always_starts_a_new_epoch_and_resume_says_so() {
-    let dir = scratch_dir("never");
-    let mut broker = Running::start(&dir, &["--fsync", "never"]);
+    for policy in ["never", "interval=20"] {
+        crash_under(policy);
+    }
+}
+
+fn crash_under(policy: &str) {
+    let dir = scratch_dir(&format!("crash-{policy}"));
+    let mut broker = Running::start(&dir, &["--fsync", policy]);
     let (mut p, epoch) = hello_client(broker.addr, Format::Json, obj(&[]));
     for n in 0..20 {
         p.send(&acked("/n", n));
         assert_eq!(next_puback(&mut p).0, n as u64 + 1);
     }
     broker.kill9();
-    let broker = Running::start(&dir, &["--fsync", "never"]);
+    let broker = Running::start(&dir, &["--fsync", policy]);
     let (mut c, epoch2) = hello_client(broker.addr, Format::Json, obj(&[]));
     assert_ne!(
         epoch2, epoch,
