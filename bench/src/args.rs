@@ -71,9 +71,12 @@ pub struct Cli {
     /// unmatched patterns cost a publish.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub idle_patterns: u64,
-    /// Lab, pub-sub mode: every publish carries `"ack": true` (protocol v2
-    /// §15) and the publisher waits for one `PUBACK` per message instead of
-    /// one `LIST` answer at the end.
+    /// Pub-sub mode: every publish is acknowledged, and the publisher waits
+    /// for one acknowledgement per message instead of one `LIST` answer at
+    /// the end. Lab: `"ack": true` (protocol v2 §15), answered by `PUBACK`;
+    /// NATS: JetStream (a file-storage stream `BENCH` on the subject, made
+    /// afresh; each publish carries a reply subject the server's ack comes
+    /// to; needs `nats-server -js`).
     #[arg(long)]
     pub ack: bool,
     /// Request-reply mode: requests each requester keeps outstanding (1 is a

@@ -14,6 +14,7 @@
 
 mod args;
 mod client;
+mod jetstream;
 mod lab;
 mod nats;
 mod payload;
@@ -152,10 +153,9 @@ fn run(cli: &Cli) -> Result<Report, String> {
     if cli.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
         return Err("--rate must be a positive number".into());
     }
-    if cli.ack && cli.target != Target::Lab {
+    if cli.ack && cli.target == Target::Redis {
         return Err(
-            "--ack is for the lab target (Redis answers every publish anyway; core NATS has no acknowledgements)"
-                .into(),
+            "--ack is for the lab and NATS targets (Redis answers every publish anyway)".into(),
         );
     }
     if cli.window != 1 {
@@ -168,6 +168,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
             ack: cli.ack,
             ..lab::Lab::new(cli.serializer == Serializer::Xml)
         }),
+        Target::Nats if cli.ack => Box::new(jetstream::JetStream),
         Target::Nats => Box::new(nats::Nats),
         Target::Redis => Box::new(redis::Redis),
         Target::Ws => Box::new(ws::Ws),
@@ -177,6 +178,9 @@ fn run(cli: &Cli) -> Result<Report, String> {
 
     let endpoint = endpoint(cli)?;
     let addr = endpoint.addr;
+    if cli.ack && cli.target == Target::Nats {
+        jetstream::create_stream(addr)?;
+    }
 
     let clock = Clock::new();
     let sub_conns = (0..cli.subs)

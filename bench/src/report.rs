@@ -133,6 +133,15 @@ pub fn print_text(cli: &Cli, r: &Report) {
         r.publish_secs(),
         human_rate(per_second(r.published(), r.publish_secs()))
     );
+    if cli.ack {
+        let last = r.pubs.iter().map(|p| p.acked_ns).max().unwrap_or(0);
+        let secs = secs(last.saturating_sub(r.first_publish_ns().unwrap_or(last)));
+        println!(
+            "acknowledged {} msgs in {secs:.3} s = {} msg/s (confirmed publishes)",
+            r.published(),
+            human_rate(per_second(r.published(), secs))
+        );
+    }
     let expected = cli.count * cli.subs;
     println!(
         "delivered  {}/{} (missing {}, duplicates {}, out of order {}, invalid {}) in {:.3} s = {} msg/s",

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::doors::Door;
+use crate::store::StoreConfig;
 
 /// Everything the broker can be told at start-up.
 #[derive(Debug, Clone)]
@@ -86,6 +87,9 @@ pub struct Config {
     pub redis_output_soft: usize,
     /// How long a Redis client may stay over the soft limit.
     pub redis_output_soft_for: Duration,
+    /// The durable store (`--data-dir`); `None` (the default): everything
+    /// is kept in memory only, and a restart starts a new epoch.
+    pub store: Option<StoreConfig>,
 }
 
 impl Default for Config {
@@ -118,6 +122,7 @@ impl Default for Config {
             redis_output_hard: 32 * 1024 * 1024,
             redis_output_soft: 8 * 1024 * 1024,
             redis_output_soft_for: Duration::from_secs(60),
+            store: None,
         }
     }
 }

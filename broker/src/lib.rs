@@ -25,6 +25,7 @@ pub mod config;
 pub mod core;
 pub mod doors;
 pub mod reactor;
+pub mod store;
 
 pub use config::Config;
 pub use reactor::{Broker, BrokerHandle};

@@ -1,9 +1,11 @@
 //! `broker`: runs the lab broker until SIGINT or SIGTERM.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use broker::store::{FsyncPolicy, StoreConfig, StoreError};
 use broker::{Broker, Config};
 use clap::Parser;
 
@@ -95,6 +97,22 @@ struct Args {
     /// Seconds a Redis client may stay over the soft output limit.
     #[arg(long, default_value = "60", value_parser = positive_seconds, allow_hyphen_values = true)]
     redis_output_soft_seconds: Duration,
+    /// Keep topics, history, numbering and publish ids in this directory
+    /// (created if missing), so they survive a restart; off by default (memory only).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// With --data-dir: when to fsync: always (a PUBACK means on disk; one
+    /// sync per loop turn), interval=MS, or never.
+    #[arg(long, default_value = "always", value_parser = FsyncPolicy::parse)]
+    fsync: FsyncPolicy,
+    /// With --data-dir: bytes a log segment grows to before the next one starts.
+    #[arg(long, default_value = "67108864", value_parser = limit, allow_hyphen_values = true)]
+    segment_bytes: usize,
+    /// With --data-dir: bytes of log on disk at most, as the kept-bytes bound
+    /// behaves: the oldest history leaves first, and a publish whose topics'
+    /// newest messages would not fit gets an ERROR.
+    #[arg(long, default_value = "unlimited", value_parser = limit, allow_hyphen_values = true)]
+    max_disk_bytes: usize,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
@@ -215,10 +233,20 @@ fn main() -> ExitCode {
         dedup_max: args.dedup_max,
         away: Some(args.away),
         idle_timeout: args.idle_timeout,
+        store: args.data_dir.map(|dir| StoreConfig {
+            fsync: args.fsync,
+            segment_bytes: args.segment_bytes as u64,
+            max_disk_bytes: args.max_disk_bytes as u64,
+            ..StoreConfig::new(dir)
+        }),
         ..Config::default()
     };
     let broker = match Broker::bind(config.clone()) {
         Ok(b) => b,
+        Err(e) if e.get_ref().is_some_and(|inner| inner.is::<StoreError>()) => {
+            log::error!("cannot open the store: {e}");
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             log::error!("cannot listen on {}: {e}", config.addr);
             return ExitCode::FAILURE;

@@ -22,6 +22,8 @@ pub struct PubResult {
     pub first_ns: Option<u64>,
     /// Clock time just after the last write.
     pub last_ns: u64,
+    /// Clock time of the last acknowledgement (with `--ack`).
+    pub acked_ns: u64,
     /// Error reports received from the broker.
     pub broker_errors: Vec<String>,
     /// Why the publisher did not finish cleanly, if it did not.
@@ -45,12 +47,17 @@ struct AckCounter<'a> {
     errors: Vec<String>,
     deadline: Instant,
     abort: &'a AtomicBool,
+    /// When the last ack arrived.
+    last_ns: u64,
 }
 
 impl Handler for AckCounter<'_> {
-    fn item(&mut self, item: Item<'_>, _now_ns: u64) -> bool {
+    fn item(&mut self, item: Item<'_>, now_ns: u64) -> bool {
         match item {
-            Item::Ack => self.acks += 1,
+            Item::Ack => {
+                self.acks += 1;
+                self.last_ns = now_ns;
+            }
             Item::Error(e) if self.errors.len() < 10 => {
                 self.errors.push(String::from_utf8_lossy(e).into_owned());
             }
@@ -109,9 +116,10 @@ pub fn publish(
                 errors: Vec::new(),
                 deadline: shared.deadline,
                 abort: &abort,
+                last_ns: 0,
             };
             let end = conn.run(proto, &shared.clock, &mut counter, false);
-            (end, counter.errors)
+            (end, counter.errors, counter.last_ns)
         });
         let mut result = write_messages(&mut writer, mine, index, rate, template, text_at, shared);
         let sync = proto.sync_request();
@@ -124,8 +132,9 @@ pub fn publish(
             abort.store(true, Ordering::Relaxed);
         }
         match reader.join() {
-            Ok((end, errors)) => {
+            Ok((end, errors, acked_ns)) => {
                 result.broker_errors = errors;
+                result.acked_ns = acked_ns;
                 if end != End::Done && result.failure.is_none() {
                     result.failure = Some(format!("waiting for the broker's replies: {end:?}"));
                 }

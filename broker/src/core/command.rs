@@ -395,6 +395,10 @@ pub enum CoreError {
         /// The limit, in bytes.
         max: usize,
     },
+    /// The data directory cannot be written (a full disk): nothing is
+    /// accepted that could not be kept.
+    #[error("storage unavailable: the broker cannot write its data directory; retry later")]
+    Storage,
     /// A new subscription would pass the limit per connection.
     #[error("subscription limit reached: a connection holds at most {max} subscriptions")]
     SubscriptionLimit {

@@ -114,6 +114,15 @@ impl Dedup {
         }
     }
 
+    /// Every id in the window, oldest first: who used it, on which topic,
+    /// when, and its first answer.
+    pub fn entries(&self) -> impl Iterator<Item = (&Publisher, &str, &str, u64, FirstAck)> + '_ {
+        self.order.iter().filter_map(|(key, at)| {
+            let ack = self.seen.get(key)?;
+            Some((&key.who, &*key.topic, &*key.id, *at, *ack))
+        })
+    }
+
     /// Ids in the window.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -40,6 +40,12 @@ impl Entry {
         }
     }
 
+    /// The value's JSON text.
+    #[must_use]
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// Bytes of JSON text kept: what the retained-bytes bound counts.
     #[must_use]
     pub fn bytes(&self) -> usize {
@@ -196,6 +202,21 @@ impl History {
             dropped,
             superseded,
         }
+    }
+
+    /// Empties the ring and numbers the next message `seq + 1`: the store's
+    /// log said the numbering goes on from there (recovery after a cut).
+    /// Returns the bytes and count of the entries that left, and the bytes
+    /// of the newest among them.
+    pub(super) fn restart_after(&mut self, seq: u64) -> (usize, usize, usize) {
+        let newest = self.newest().map_or(0, Entry::bytes);
+        let bytes = self.after(0).map(Entry::bytes).sum();
+        let count = self.len;
+        self.slots.clear();
+        self.head = 0;
+        self.len = 0;
+        self.seq = seq;
+        (bytes, count, newest)
     }
 
     /// Removes the oldest entry if it is numbered `seq` and is not the

@@ -26,6 +26,7 @@ use super::session::Session;
 use super::subs::SubscriptionIndex;
 use super::topics::TopicTree;
 use super::ConnId;
+use crate::store::Batch;
 
 #[path = "router_keys.rs"]
 mod keys;
@@ -33,6 +34,8 @@ mod keys;
 mod presence;
 #[path = "router_publish.rs"]
 mod publish;
+#[path = "router_store.rs"]
+mod store;
 #[path = "router_subscribe.rs"]
 mod subscribe;
 
@@ -112,6 +115,13 @@ pub struct Router {
     config: RouterConfig,
     /// When messages are accepted.
     clock: Clock,
+    /// With a durable store: this loop turn's accepted messages and publish
+    /// ids, as records for the store's writer.
+    journal: Option<Batch>,
+    /// The store cannot write: publishes are refused.
+    storage_failing: bool,
+    /// A compaction in progress: how far the copy of live records went.
+    compaction: Option<store::Compaction>,
 }
 
 impl Default for Router {
@@ -139,6 +149,9 @@ impl Router {
             sessions_started: 0,
             config,
             clock: Clock::default(),
+            journal: None,
+            storage_failing: false,
+            compaction: None,
         }
     }
 

@@ -32,6 +32,10 @@ impl Router {
             return;
         }
         let keys = p.keys.as_deref();
+        if self.storage_failing && !is_inbox(topic) {
+            self.refuse(from, p.topic.sent(), &CoreError::Storage, out);
+            return;
+        }
         if let Some(id) = keys.and_then(|k| k.id.as_deref()) {
             if self.repeated(from, topic, id, p.ack, out) {
                 return;
@@ -79,6 +83,13 @@ impl Router {
         let (receivers, unfit) = self.fan_out(from, id, &delivery, out);
         if unfit != 0 {
             self.size_gaps(unfit, topic, seq, out);
+        }
+        if self.journal.is_some() && !inbox {
+            let first = FirstAck {
+                seq,
+                receivers: receivers as u64,
+            };
+            self.journal_publish(from, id, keys.and_then(|k| k.id.as_deref()), ts, first);
         }
         if p.ack || keys.is_some() {
             let answer = Answer {

@@ -67,6 +67,29 @@ impl TopicTree {
         Some(pushed.seq)
     }
 
+    /// Keeps `body` as message `seq` of `id`, read back from the store:
+    /// numbering goes on from the log's number. A number already kept or
+    /// passed is a repeat (a compaction's copy) and is skipped; after a
+    /// hole (a damaged log was cut) the ring starts over. Answers whether
+    /// it was kept.
+    pub fn restore(&mut self, id: TopicId, seq: u64, ts: u64, body: &Body<'_>) -> bool {
+        let Some(node) = self.node_mut(id) else {
+            return false;
+        };
+        let last = node.history.seq();
+        if seq <= last {
+            return false;
+        }
+        if seq > last + 1 {
+            let (bytes, count, newest) = node.history.restart_after(seq - 1);
+            node.set_aside = None;
+            self.kept_bytes -= bytes;
+            self.kept_count -= count;
+            self.newest_bytes -= newest;
+        }
+        self.record(id, body, ts).is_some()
+    }
+
     /// Removes the oldest messages that may leave until kept bytes are at
     /// most `max`; answers whether they are.
     #[inline]

@@ -133,6 +133,10 @@ impl FlowControl {
             let Pressure::Congested { since } = conn.pressure else {
                 return false;
             };
+            if conn.output.waits_for_store() {
+                // Its output waits for the durable store, not for it.
+                return true;
+            }
             let idle = now.duration_since(conn.output.last_progress()) > STALL_TIMEOUT;
             let long = now.duration_since(since) > STALL_MAX;
             if idle || long {

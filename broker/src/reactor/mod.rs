@@ -19,9 +19,12 @@
 //! - [`housekeeping`]: once a second, expired history and publish ids, away
 //!   clients (presence) and idle connections.
 //! - [`output`], [`timers`]: a connection's output buffer; deadlines.
+//! - [`durable`]: with a data directory, each turn's records to the store's
+//!   writer, and the turn's output held until they are durable.
 
 mod connection;
 mod drops;
+mod durable;
 mod flow;
 mod housekeeping;
 mod ingest;
@@ -108,6 +111,8 @@ pub struct Broker {
     /// When to look for expired history and publish ids, and for idle
     /// connections (`housekeeping`).
     housekeeping: Instant,
+    /// The durable store, with `--data-dir`.
+    durable: Option<durable::Durable>,
 }
 
 impl Broker {
@@ -134,7 +139,7 @@ impl Broker {
             )?);
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        Ok(Broker {
+        let mut broker = Broker {
             poll,
             listeners,
             handle: BrokerHandle {
@@ -170,7 +175,12 @@ impl Broker {
             lingering: TimerQueue::default(),
             accept_retry: None,
             buffer_sweep: None,
-        })
+            durable: None,
+        };
+        if let Some(store) = broker.config.store.clone() {
+            broker.open_store(&store).map_err(io::Error::other)?;
+        }
+        Ok(broker)
     }
 
     /// The address of the first door (the lab protocol's) as bound, useful
@@ -226,8 +236,10 @@ impl Broker {
                     WAKER => {
                         if self.handle.stop.load(Ordering::SeqCst) {
                             info!("shutting down ({} connections open)", self.conns.len());
+                            self.close_store();
                             return Ok(());
                         }
+                        self.store_progress();
                     }
                     Token(t) if t < FIRST_CONN => self.accept(t - FIRST_LISTENER),
                     Token(t) => {
@@ -250,7 +262,8 @@ impl Broker {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.schedule.backlog.is_empty() || !self.schedule.dead.is_empty() {
+        let compacting = self.router.compacting();
+        if !self.schedule.backlog.is_empty() || !self.schedule.dead.is_empty() || compacting {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
@@ -290,6 +303,13 @@ impl Broker {
             return;
         };
         if conn.is_dead() || conn.output.pending() == 0 {
+            return;
+        }
+        if !self.may_write_now() {
+            // Flushed at the end of the turn, once its records are sent.
+            if let Some(conn) = self.conns.get_mut(id.0) {
+                self.schedule.mark_dirty(id, conn);
+            }
             return;
         }
         self.flush(id);
@@ -341,11 +361,13 @@ impl Broker {
     }
 
     fn flush_dirty(&mut self) {
+        let batch = self.store_turn();
         while let Some(id) = self.schedule.dirty.pop() {
             if let Some(conn) = self.conns.get_mut(id.0) {
                 Schedule::clean(conn);
                 if !conn.is_dead() {
                     self.end_subscriptions(id);
+                    self.hold_output(id, batch);
                     self.flush(id);
                 }
             }

@@ -1,5 +1,6 @@
 //! [`Output`]: bytes queued for one connection and not yet taken by its socket.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::time::Instant;
 
@@ -21,6 +22,12 @@ pub(super) struct Output {
     allowance: usize,
     /// The last time the socket accepted bytes.
     last_progress: Instant,
+    /// With a durable store: bytes of `buf` past this wait for their
+    /// store batch to be durable (`None`: nothing waits).
+    limit: Option<usize>,
+    /// The batches the held bytes wait for: `(batch, end)`, bytes up to
+    /// `end` are released once `batch` is durable. Ascending in both.
+    marks: VecDeque<(u64, usize)>,
 }
 
 impl Output {
@@ -30,6 +37,63 @@ impl Output {
             pos: 0,
             allowance: 0,
             last_progress: Instant::now(),
+            limit: None,
+            marks: VecDeque::new(),
+        }
+    }
+
+    /// Holds everything queued so far, until store batch `batch` is
+    /// durable (what this loop turn queued may tell of its messages).
+    /// Answers whether nothing was held before (no batch awaited).
+    pub(super) fn hold(&mut self, batch: u64) -> bool {
+        let first = self.marks.is_empty();
+        self.limit.get_or_insert(self.pos);
+        let end = self.buf.len();
+        match self.marks.back_mut() {
+            Some((b, e)) if *b == batch => *e = end,
+            _ => self.marks.push_back((batch, end)),
+        }
+        first
+    }
+
+    /// What this loop turn queued waits behind what is already held, and
+    /// goes with it; with nothing held, everything may be written.
+    pub(super) fn seal(&mut self) {
+        match self.marks.back_mut() {
+            Some((_, e)) => *e = self.buf.len(),
+            None => self.limit = None,
+        }
+    }
+
+    /// Releases the bytes held for batches up to `durable`; answers whether
+    /// some are still held. Bytes queued in this loop turn stay behind the
+    /// limit until the turn ends ([`Output::seal`], [`Output::hold`]).
+    pub(super) fn release(&mut self, durable: u64) -> bool {
+        while let Some(&(batch, end)) = self.marks.front() {
+            if batch > durable {
+                break;
+            }
+            self.limit = Some(end);
+            self.marks.pop_front();
+        }
+        !self.marks.is_empty()
+    }
+
+    /// Whether everything that may be written was, and the rest waits for
+    /// the store: the client is not the one holding things up.
+    pub(super) fn waits_for_store(&self) -> bool {
+        self.limit
+            .is_some_and(|limit| self.pos >= limit && limit < self.buf.len())
+    }
+
+    /// Forgets the first `n` bytes of the buffer (written): held offsets
+    /// move with the bytes.
+    fn shift(&mut self, n: usize) {
+        if let Some(limit) = &mut self.limit {
+            *limit -= n;
+        }
+        for (_, end) in &mut self.marks {
+            *end -= n;
         }
     }
 
@@ -62,6 +126,8 @@ impl Output {
     pub(super) fn discard(&mut self) {
         self.buf = Vec::new();
         self.pos = 0;
+        self.limit = None;
+        self.marks.clear();
     }
 
     /// Writes queued bytes until all are written or `sink` would block.
@@ -70,8 +136,9 @@ impl Output {
     /// # Errors
     /// The socket's error; the connection is then to be removed.
     pub(super) fn flush(&mut self, sink: &mut impl Write) -> io::Result<bool> {
-        while self.pos < self.buf.len() {
-            match sink.write(&self.buf[self.pos..]) {
+        let end = self.limit.unwrap_or(self.buf.len());
+        while self.pos < end {
+            match sink.write(&self.buf[self.pos..end]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.pos += n;
@@ -79,20 +146,34 @@ impl Output {
                     self.last_progress = Instant::now();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if self.pos >= KEEP_CAPACITY {
-                        self.buf.drain(..self.pos);
-                        self.pos = 0;
-                    }
+                    self.compact();
                     return Ok(false);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
+        if self.pos < self.buf.len() {
+            // Held for the store: the client took all it was offered, which
+            // counts as progress (the wait is the broker's, not the client's).
+            self.last_progress = Instant::now();
+            self.compact();
+            return Ok(false);
+        }
+        self.shift(self.pos);
         self.buf.clear();
         self.pos = 0;
         self.allowance = 0;
         Ok(true)
+    }
+
+    /// Drops the written front of a big buffer.
+    fn compact(&mut self) {
+        if self.pos >= KEEP_CAPACITY {
+            self.buf.drain(..self.pos);
+            self.shift(self.pos);
+            self.pos = 0;
+        }
     }
 
     /// Whether the buffer holds more than [`KEEP_CAPACITY`].

@@ -1,0 +1,400 @@
+//! The durable store through the real `broker` binary: `kill -9` during a
+//! stream of confirmed publishes with `--fsync always`, then a restart on
+//! the same data directory; and the data directories it must refuse.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use common::v2::{get, hello_client, history, obj, ping, resume, subscribe_with, uint};
+use common::{Raw, WAIT};
+use protocol::{Format, Message, Method, Value};
+
+/// A broker process on a data directory; killed on drop.
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+    /// Its log up to where it says it listens.
+    early: Vec<String>,
+    /// The rest of its log.
+    log: mpsc::Receiver<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn start(dir: &Path, extra: &[&str]) -> Running {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_broker"));
+        command
+            .args(["--addr", "127.0.0.1", "--port", "0", "--history", "100000"])
+            .arg("--data-dir")
+            .arg(dir)
+            .args(extra);
+        Running::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Running {
+        let mut child = command
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn broker");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, log) = mpsc::channel();
+        let mut early = Vec::new();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = loop {
+            let line = log
+                .recv_timeout(WAIT)
+                .expect("the broker says where it listens");
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                break addr.trim().parse().expect("an address");
+            }
+            early.push(line);
+        };
+        Running {
+            child,
+            addr,
+            early,
+            log,
+        }
+    }
+
+    fn kill9(&mut self) {
+        let status = Command::new("kill")
+            .args(["-9", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let _ = self.child.wait();
+    }
+}
+
+fn scratch_dir(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lab-store-{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn acked(topic: &str, n: i64) -> Message {
+    let mut m = Message::publish(topic, Value::Int(n));
+    m.attrs.ack = true;
+    m.id = Some(format!("m-{n}"));
+    m
+}
+
+/// The next `PUBACK`'s `(seq, duplicate)`.
+fn next_puback(c: &mut Raw) -> (u64, bool) {
+    loop {
+        let m = c.recv();
+        if m.method == Method::PubAck {
+            let Value::Dict(entries) = &m.msg else {
+                panic!("{m:?}")
+            };
+            let dup = entries
+                .iter()
+                .any(|(k, v)| k == "duplicate" && *v == Value::Bool(true));
+            return (uint(get(&m.msg, "seq")), dup);
+        }
+    }
+}
+
+/// Reads deliveries until the connection ends (the broker was killed):
+/// their `(seq, value)`.
+fn drain_deliveries(mut stream: TcpStream) -> Vec<(u64, Value)> {
+    let mut got = Vec::new();
+    loop {
+        let mut header = [0u8; 5];
+        if stream.read_exact(&mut header).is_err() {
+            return got;
+        }
+        let len: usize = std::str::from_utf8(&header)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut payload = vec![0; len];
+        if stream.read_exact(&mut payload).is_err() {
+            return got;
+        }
+        let m = Format::Json.decode(&payload).expect("a message");
+        if m.method == Method::Publish {
+            got.push((m.attrs.seq.expect("seq"), m.msg));
+        }
+    }
+}
+
+#[test]
+fn kill_9_loses_no_acknowledged_publish_and_numbering_and_resume_go_on() {
+    // A few rounds: where the kill lands in the stream varies.
+    for round in 0..4 {
+        kill_9_round(&scratch_dir(&format!("kill9-{round}")));
+    }
+}
+
+fn kill_9_round(dir: &Path) {
+    let dir = dir.to_owned();
+    let mut broker = Running::start(&dir, &["--fsync", "always"]);
+    let (mut sub, epoch) = hello_client(broker.addr, Format::Json, obj(&[]));
+    sub.subscribe("/k");
+    ping(&mut sub);
+    let (mut publisher, _) =
+        hello_client(broker.addr, Format::Json, obj(&[("name", "alice".into())]));
+    // A window of 16 publishes in flight, as a confirming publisher keeps.
+    let window = 16;
+    let mut acks = Vec::new();
+    for n in 0..window {
+        publisher.send(&acked("/k", n));
+    }
+    for n in window..300 {
+        acks.push(next_puback(&mut publisher).0);
+        publisher.send(&acked("/k", n));
+    }
+    broker.kill9();
+    let seen = drain_deliveries(sub.stream.try_clone().expect("clone"));
+    let last_seen = seen.last().map_or(0, |d| d.0);
+    assert!(acks.len() >= 284 && last_seen > 0, "{} acks", acks.len());
+
+    let broker = Running::start(&dir, &["--fsync", "always"]);
+    let recovered = broker.early.iter().any(|l| l.contains("records from"));
+    assert!(recovered, "the restart logs what it recovered");
+    let (mut c, epoch2) = hello_client(broker.addr, Format::Json, obj(&[]));
+    assert_eq!(epoch2, epoch, "nothing a client saw was lost: same epoch");
+    let kept = history(&mut c, "/k", Value::Null);
+    let stored = kept.seqs();
+    let top = stored.last().copied().unwrap_or(0);
+    assert_eq!(stored, (1..=top).collect::<Vec<_>>(), "an unbroken prefix");
+    for (i, seq) in acks.iter().enumerate() {
+        let item = kept
+            .items
+            .get(*seq as usize - 1)
+            .unwrap_or_else(|| panic!("PUBACKed message {seq} lost (kept up to {top})"));
+        assert_eq!(
+            item.msg,
+            Value::Int(i as i64),
+            "PUBACKed message {seq} kept with its value"
+        );
+    }
+    for (seq, value) in &seen {
+        let item = kept.items.get(*seq as usize - 1).unwrap_or_else(|| {
+            panic!("delivered message {seq} lost (kept up to {top}): its number will be reused")
+        });
+        assert_eq!(&item.msg, value, "what was delivered is what is kept");
+    }
+    // Resume from the last delivery seen: exactly the missed ones.
+    let (mut resumer, _) = hello_client(broker.addr, Format::Json, obj(&[]));
+    subscribe_with(&mut resumer, "/k", resume(&epoch, &[("/k", last_seen)]));
+    let replayed: Vec<u64> = ping(&mut resumer)
+        .into_iter()
+        .filter(|m| m.method == Method::Publish)
+        .map(|m| m.attrs.seq.expect("seq"))
+        .collect();
+    assert_eq!(replayed, ((last_seen + 1)..=top).collect::<Vec<_>>());
+    // The publisher retries what it has no PUBACK for, under the same ids:
+    // each message is kept exactly once.
+    let (mut publisher, _) =
+        hello_client(broker.addr, Format::Json, obj(&[("name", "alice".into())]));
+    let mut next = top + 1;
+    for n in (acks.len() as i64)..300 {
+        publisher.send(&acked("/k", n));
+        let (seq, dup) = next_puback(&mut publisher);
+        if dup {
+            assert!(seq <= top, "a duplicate answers the kept number");
+            assert_eq!(kept.items[seq as usize - 1].msg, Value::Int(n));
+        } else {
+            assert_eq!(seq, next, "numbering goes on from the log");
+            next += 1;
+        }
+    }
+    let all = history(&mut c, "/k", Value::Null);
+    let values: Vec<Value> = all.items.iter().map(|i| i.msg.clone()).collect();
+    assert_eq!(
+        values,
+        (0..300).map(Value::Int).collect::<Vec<_>>(),
+        "exactly once, in order"
+    );
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_data_directory_in_use_or_unusable_is_a_clear_error() {
+    let dir = scratch_dir("locked");
+    let first = Running::start(&dir, &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_broker"))
+        .args(["--addr", "127.0.0.1", "--port", "0", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ERROR") && stderr.contains("in use by another broker"),
+        "{stderr}"
+    );
+    drop(first);
+
+    let file = dir.join("not-a-directory");
+    std::fs::write(&file, b"x").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_broker"))
+        .args(["--addr", "127.0.0.1", "--port", "0", "--data-dir"])
+        .arg(file.join("data"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot open the store") && stderr.contains("not-a-directory"),
+        "{stderr}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_broker"))
+        .args(["--port", "0", "--fsync", "sometimes"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interval=MS"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_data_directory_is_created() {
+    let dir = scratch_dir("missing").join("deeper");
+    let broker = Running::start(&dir, &[]);
+    let (mut c, _) = hello_client(broker.addr, Format::Json, obj(&[]));
+    c.publish("/x", 1);
+    ping(&mut c);
+    assert!(dir.is_dir());
+    drop(broker);
+    let _ = std::fs::remove_dir_all(dir.parent().expect("parent"));
+    let _ = Duration::ZERO;
+}
+
+#[test]
+fn a_full_disk_is_an_error_to_publishers_and_a_log_line_never_a_crash() {
+    let dir = scratch_dir("full");
+    std::fs::create_dir_all(&dir).expect("dir");
+    // A 256 KiB file system of its own, in a mount namespace of its own:
+    // it goes with the broker.
+    let script = format!(
+        "mount -t tmpfs -o size=256k tmpfs {0} && exec {1} --addr 127.0.0.1 --port 0 --data-dir {0}",
+        dir.display(),
+        env!("CARGO_BIN_EXE_broker")
+    );
+    let mut command = Command::new("unshare");
+    command.args(["-m", "sh", "-c", &script]);
+    let broker = Running::spawn(command);
+    let big = Value::from("x".repeat(8000));
+    let mut flood = Raw::json(broker.addr);
+    for _ in 0..64 {
+        let mut m = Message::publish("/big", big.clone());
+        m.attrs.ack = true;
+        flood.send(&m);
+    }
+    // Each probe on its own connection: one whose publish went into the
+    // batch that failed waits (its PUBACK is never sent for a message not
+    // on disk), so the next probe is asked.
+    let mut refused = None;
+    for i in 0..20 {
+        let mut probe = Raw::json(broker.addr);
+        probe
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
+        let mut m = Message::publish("/probe", Value::Int(i));
+        m.attrs.ack = true;
+        probe.send(&m);
+        let Some(payload) = probe_answer(&mut probe) else {
+            continue;
+        };
+        let answer = Format::Json.decode(&payload).expect("a message");
+        if answer.method == Method::Error {
+            refused = Some(answer);
+            break;
+        }
+    }
+    let refused = refused.expect("a publish is refused once the disk is full");
+    assert!(
+        format!("{:?}", refused.msg).contains("storage unavailable"),
+        "{refused:?}"
+    );
+    let logged = broker
+        .log
+        .try_iter()
+        .any(|l| l.contains("ERROR") && l.contains("cannot write"));
+    assert!(logged, "the failure is logged");
+    let mut other = Raw::json(broker.addr);
+    assert!(
+        history(&mut other, "/probe", Value::Null).items.len() < 20,
+        "the broker still answers"
+    );
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One frame's payload, or `None` when nothing came in time.
+fn probe_answer(c: &mut Raw) -> Option<Vec<u8>> {
+    let mut header = [0u8; 5];
+    c.stream.read_exact(&mut header).ok()?;
+    let len: usize = std::str::from_utf8(&header).ok()?.trim().parse().ok()?;
+    let mut payload = vec![0; len];
+    c.stream.read_exact(&mut payload).ok()?;
+    Some(payload)
+}
+
+#[test]
+fn a_crash_without_fsync_always_starts_a_new_epoch_and_resume_says_so() {
+    for policy in ["never", "interval=20"] {
+        crash_under(policy);
+    }
+}
+
+fn crash_under(policy: &str) {
+    let dir = scratch_dir(&format!("crash-{policy}"));
+    let mut broker = Running::start(&dir, &["--fsync", policy]);
+    let (mut p, epoch) = hello_client(broker.addr, Format::Json, obj(&[]));
+    for n in 0..20 {
+        p.send(&acked("/n", n));
+        assert_eq!(next_puback(&mut p).0, n as u64 + 1);
+    }
+    broker.kill9();
+    let broker = Running::start(&dir, &["--fsync", policy]);
+    let (mut c, epoch2) = hello_client(broker.addr, Format::Json, obj(&[]));
+    assert_ne!(
+        epoch2, epoch,
+        "a power loss could have taken what clients saw: new epoch"
+    );
+    let kept = history(&mut c, "/n", Value::Null);
+    assert_eq!(
+        kept.seqs(),
+        (1..=20).collect::<Vec<_>>(),
+        "a crash of the broker alone loses nothing"
+    );
+    subscribe_with(&mut c, "/n", resume(&epoch, &[("/n", 12)]));
+    let answer = ping(&mut c);
+    let gap = common::v2::parse_gap(&answer[0]);
+    assert_eq!(gap, common::v2::gap("/n", 13, 13, "epoch", &epoch2));
+    let replayed: Vec<u64> = answer[1..]
+        .iter()
+        .map(|m| m.attrs.seq.expect("seq"))
+        .collect();
+    assert_eq!(replayed, (1..=20).collect::<Vec<_>>());
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}
