@@ -61,6 +61,12 @@ pub struct Config {
     /// How often the NATS door sends a client `PING`; two left unanswered
     /// close it as stale (nats-server's defaults: 2 minutes, 2).
     pub nats_ping_interval: Duration,
+    /// Where the monitoring side (JSON endpoints, `/metrics`, the web
+    /// view) listens; `None` (the default): off.
+    pub http: Option<SocketAddr>,
+    /// Top-level prefixes that get their own series on `/metrics` (a
+    /// bounded set, so label cardinality is bounded).
+    pub metrics_prefixes: Vec<String>,
 }
 
 impl Default for Config {
@@ -83,6 +89,8 @@ impl Default for Config {
             idle_timeout: None,
             nats: None,
             nats_ping_interval: Duration::from_secs(120),
+            http: None,
+            metrics_prefixes: Vec::new(),
         }
     }
 }

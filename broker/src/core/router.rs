@@ -32,6 +32,10 @@ mod presence;
 mod publish;
 #[path = "router_subscribe.rs"]
 mod subscribe;
+#[path = "router_view.rs"]
+mod view;
+
+pub use view::SessionView;
 
 /// The router's limits and numbering, fixed at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]

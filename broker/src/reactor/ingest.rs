@@ -63,6 +63,7 @@ impl Broker {
                 }
                 Ok(n) => {
                     budget = budget.saturating_sub(n);
+                    conn.traffic.bytes_in += n as u64;
                     if !conn.is_open() {
                         continue;
                     }
@@ -157,6 +158,9 @@ impl Broker {
                     return (pos, Stop::Closed);
                 }
             };
+            if let Action::Command(Command::Publish(_)) = action {
+                conn.traffic.msgs_in += 1;
+            }
             pos += used;
             let mut stall = false;
             if answered {

@@ -19,12 +19,15 @@
 //! - [`housekeeping`]: once a second, expired history and publish ids, away
 //!   clients (presence) and idle connections.
 //! - [`output`], [`timers`]: a connection's output buffer; deadlines.
+//! - [`inspect`]: answers to the monitoring side's queries, at the end of a
+//!   turn (see [`crate::monitor`]).
 
 mod connection;
 mod drops;
 mod flow;
 mod housekeeping;
 mod ingest;
+mod inspect;
 mod listener;
 mod outbox;
 mod output;
@@ -47,6 +50,8 @@ use self::outbox::ConnOutbox;
 use self::timers::TimerQueue;
 use crate::core::{Command, ConnId, Router, RouterConfig};
 use crate::doors::Door;
+use crate::http::HttpServer;
+use crate::monitor::{self, EventLog, Inbox, Traffic};
 use crate::Config;
 
 const WAKER: Token = Token(0);
@@ -106,6 +111,20 @@ pub struct Broker {
     /// When to look for expired history and publish ids, and for idle
     /// connections (`housekeeping`).
     housekeeping: Instant,
+    /// The monitoring side's queries, when `--http` is on.
+    inbox: Option<Inbox>,
+    /// The waker said queries are pending (or some were left for the next
+    /// turn).
+    queries_due: bool,
+    /// The monitoring side's thread; stopped when the broker is dropped.
+    http: Option<HttpServer>,
+    /// Recent slow-consumer and drop events.
+    events: EventLog,
+    /// Per door, the traffic of its connections that have closed.
+    closed_traffic: Vec<(Door, Traffic)>,
+    /// When the broker started: for the uptime, and in milliseconds since
+    /// the Unix epoch.
+    started: (Instant, u64),
 }
 
 impl Broker {
@@ -132,6 +151,13 @@ impl Broker {
             )?);
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (inbox, http) = match config.http {
+            Some(addr) => {
+                let (asker, inbox) = monitor::query::channel(Arc::clone(&waker));
+                (Some(inbox), Some(HttpServer::start(addr, asker)?))
+            }
+            None => (None, None),
+        };
         Ok(Broker {
             poll,
             listeners,
@@ -166,6 +192,12 @@ impl Broker {
             lingering: TimerQueue::default(),
             accept_retry: None,
             buffer_sweep: None,
+            inbox,
+            queries_due: false,
+            http,
+            events: EventLog::default(),
+            closed_traffic: Vec::new(),
+            started: (Instant::now(), millis_since_epoch()),
         })
     }
 
@@ -192,6 +224,12 @@ impl Broker {
             .collect()
     }
 
+    /// Where the monitoring side (`--http`) listens, when it is on.
+    #[must_use]
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|h| h.addr)
+    }
+
     /// A handle that stops the broker.
     #[must_use]
     pub fn handle(&self) -> BrokerHandle {
@@ -205,6 +243,9 @@ impl Broker {
     pub fn run(mut self) -> io::Result<()> {
         for (door, addr) in self.addresses()? {
             info!("{} door listening on {addr}", door.name());
+        }
+        if let Some(addr) = self.http_addr() {
+            info!("http monitoring listening on {addr}");
         }
         info!("numbering epoch {}", self.router.epoch());
         let mut events = Events::with_capacity(1024);
@@ -224,6 +265,7 @@ impl Broker {
                             info!("shutting down ({} connections open)", self.conns.len());
                             return Ok(());
                         }
+                        self.queries_due |= self.inbox.as_ref().is_some_and(Inbox::take_pending);
                     }
                     Token(t) if t < FIRST_CONN => self.accept(t - FIRST_LISTENER),
                     Token(t) => {
@@ -242,11 +284,12 @@ impl Broker {
             self.check_timers();
             self.reap();
             self.flush_dirty();
+            self.answer_queries();
         }
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.schedule.backlog.is_empty() || !self.schedule.dead.is_empty() {
+        if !self.schedule.backlog.is_empty() || !self.schedule.dead.is_empty() || self.queries_due {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
@@ -275,6 +318,7 @@ impl Broker {
                 flow: &mut self.flow,
                 schedule: &mut self.schedule,
                 scratch: &mut self.scratch,
+                events: &mut self.events,
                 max_pending: self.config.max_pending_output,
                 stall: false,
             },
@@ -381,9 +425,23 @@ impl Broker {
             if conn.admission == Admission::Refused {
                 self.refusals -= 1;
             }
+            self.fold_traffic(&conn);
             let (router, mut outbox) = self.outbox();
             router.disconnect(id, &mut outbox);
             info!("conn {} ({}) closed", id.0, conn.peer);
+        }
+    }
+
+    /// Adds a closing connection's traffic to its door's total.
+    fn fold_traffic(&mut self, conn: &Connection) {
+        let traffic = conn.traffic();
+        match self
+            .closed_traffic
+            .iter_mut()
+            .find(|(d, _)| *d == conn.door)
+        {
+            Some((_, total)) => total.add(&traffic),
+            None => self.closed_traffic.push((conn.door, traffic)),
         }
     }
 
@@ -429,6 +487,13 @@ impl Broker {
 /// A duration in whole milliseconds (saturating).
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Milliseconds since the Unix epoch, now.
+fn millis_since_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, millis)
 }
 
 /// A new epoch name for this start: without a durable store, numbering

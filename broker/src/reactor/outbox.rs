@@ -18,6 +18,7 @@ use super::drops::{self, Drops, Slow};
 use super::flow::FlowControl;
 use crate::core::{ConnId, Delivery, Form, Notice, Outbox, Recipient, SlowPolicy};
 use crate::doors::Farewell;
+use crate::monitor::{EventLog, EventReason};
 
 /// Queues what the router says into connections' output buffers.
 #[derive(Debug)]
@@ -27,6 +28,8 @@ pub(super) struct ConnOutbox<'a> {
     pub(super) schedule: &'a mut Schedule,
     /// The shared encoding of the delivery or notice being fanned out.
     pub(super) scratch: &'a mut Vec<u8>,
+    /// Where slow-consumer and drop events are recorded.
+    pub(super) events: &'a mut EventLog,
     /// The slow-consumer limit, in pending bytes.
     pub(super) max_pending: usize,
     /// Set when output went to a congested connection: pause the sender.
@@ -37,7 +40,7 @@ impl ConnOutbox<'_> {
     /// Accounts for bytes just appended to `to`'s output (see [`account`]).
     pub(super) fn queued(&mut self, to: ConnId, limit: usize) {
         if let Some(conn) = self.conns.get_mut(to.0) {
-            self.stall |= account(self.flow, self.schedule, to, conn, limit);
+            self.stall |= account(self.flow, self.schedule, self.events, to, conn, limit, None);
         }
     }
 
@@ -54,6 +57,7 @@ impl ConnOutbox<'_> {
             flow,
             schedule,
             scratch,
+            events,
             max_pending,
             stall,
         } = self;
@@ -63,12 +67,14 @@ impl ConnOutbox<'_> {
                 continue;
             };
             if let Some(d) = delivery {
-                if !admit(schedule, id, conn, d, scratch.len(), *max_pending) {
+                if !admit(schedule, events, id, conn, d, scratch.len(), *max_pending) {
                     continue;
                 }
+                conn.traffic.msgs_out += 1;
             }
             conn.output.buffer().extend_from_slice(scratch);
-            *stall |= account(flow, schedule, id, conn, *max_pending);
+            let topic = delivery.map(|d| d.topic);
+            *stall |= account(flow, schedule, events, id, conn, *max_pending, topic);
             queued += 1;
         }
         queued
@@ -81,6 +87,7 @@ impl ConnOutbox<'_> {
 #[inline(always)]
 fn admit(
     schedule: &mut Schedule,
+    events: &mut EventLog,
     id: ConnId,
     conn: &mut Connection,
     delivery: &Delivery<'_>,
@@ -88,13 +95,14 @@ fn admit(
     limit: usize,
 ) -> bool {
     matches!(conn.slow, Slow::Disconnect)
-        || admit_dropping(schedule, id, conn, delivery, len, limit)
+        || admit_dropping(schedule, events, id, conn, delivery, len, limit)
 }
 
 /// [`admit`] under slow policy "drop".
 #[inline(never)]
 fn admit_dropping(
     schedule: &mut Schedule,
+    events: &mut EventLog,
     id: ConnId,
     conn: &mut Connection,
     delivery: &Delivery<'_>,
@@ -102,14 +110,26 @@ fn admit_dropping(
     limit: usize,
 ) -> bool {
     let limit = limit.saturating_add(conn.output.allowance());
+    let was_dropping = matches!(&conn.slow, Slow::Drop(d) if d.dropping());
     match drops::admit(id, conn, delivery.topic, delivery.seq, len, limit) {
         Ok(true) => true,
         Ok(false) => {
+            if !was_dropping {
+                let reason = EventReason::DroppingDeliveries;
+                record(events, id, conn, Some(delivery.topic), reason);
+            }
             // The flush after this turn sends the gaps once it drains.
             schedule.mark_dirty(id, conn);
             false
         }
         Err(drops::TooManyGaps) => {
+            record(
+                events,
+                id,
+                conn,
+                Some(delivery.topic),
+                EventReason::TooManyGaps,
+            );
             warn!(
                 "conn {} ({}): gaps owed on over {} topics; closing",
                 id.0,
@@ -129,13 +149,29 @@ fn admit_dropping(
     }
 }
 
+/// Records a slow-consumer or drop event of `conn`'s.
+#[cold]
+fn record(
+    events: &mut EventLog,
+    id: ConnId,
+    conn: &Connection,
+    topic: Option<&str>,
+    reason: EventReason,
+) {
+    let pending = conn.output.pending();
+    events.record(id.0, conn.door.name(), conn.peer, topic, pending, reason);
+}
+
 /// Encodes `delivery` straight into `conn`'s output; returns the bytes
 /// appended, if it could be encoded.
 #[inline]
 fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
     let before = conn.output.buffer().len();
     match conn.codec.encode_delivery(delivery, conn.output.buffer()) {
-        Ok(()) => Some(conn.output.buffer().len() - before),
+        Ok(()) => {
+            conn.traffic.msgs_out += 1;
+            Some(conn.output.buffer().len() - before)
+        }
         Err(e) => {
             debug!("delivery on {} not encoded: {e}", delivery.topic);
             None
@@ -143,16 +179,19 @@ fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
     }
 }
 
-/// Accounts for bytes just appended to `conn`'s output: drops it if its
-/// pending output passed `limit` (plus its allowance), else schedules the
-/// flush and applies flow control. Returns whether the sender must stall.
+/// Accounts for bytes just appended to `conn`'s output (a delivery on
+/// `topic`, or an answer): drops it if its pending output passed `limit`
+/// (plus its allowance), else schedules the flush and applies flow control.
+/// Returns whether the sender must stall.
 #[inline(always)]
 fn account(
     flow: &mut FlowControl,
     schedule: &mut Schedule,
+    events: &mut EventLog,
     id: ConnId,
     conn: &mut Connection,
     limit: usize,
+    topic: Option<&str>,
 ) -> bool {
     let pending = conn.output.pending();
     if let Slow::Drop(_) = conn.slow {
@@ -162,15 +201,24 @@ fn account(
         return false;
     }
     if pending > limit.saturating_add(conn.output.allowance()) {
-        drop_slow(schedule, id, conn, limit);
+        drop_slow(schedule, events, id, conn, limit, topic);
         return false;
     }
     schedule.mark_dirty(id, conn);
     flow.congests(id, conn, pending)
 }
 
-/// Drops `conn` as a slow consumer, with a log line.
-fn drop_slow(schedule: &mut Schedule, id: ConnId, conn: &mut Connection, limit: usize) {
+/// Drops `conn` as a slow consumer, with a log line and an event.
+fn drop_slow(
+    schedule: &mut Schedule,
+    events: &mut EventLog,
+    id: ConnId,
+    conn: &mut Connection,
+    limit: usize,
+    topic: Option<&str>,
+) {
+    record(events, id, conn, topic, EventReason::SlowConsumerClosed);
+    conn.traffic.slow_closed += 1;
     warn!(
         "conn {} ({}) dropped: slow consumer with {} bytes pending (limit {limit})",
         id.0,
@@ -193,7 +241,17 @@ impl Outbox for ConnOutbox<'_> {
                     return Some(0);
                 }
                 encode(conn, delivery)?;
-                self.stall |= account(self.flow, self.schedule, only.conn, conn, self.max_pending);
+                let (events, topic) = (&mut *self.events, Some(delivery.topic));
+                let limit = self.max_pending;
+                self.stall |= account(
+                    self.flow,
+                    self.schedule,
+                    events,
+                    only.conn,
+                    conn,
+                    limit,
+                    topic,
+                );
                 return Some(1);
             }
         }
@@ -212,13 +270,31 @@ impl Outbox for ConnOutbox<'_> {
             let Some(conn) = self.conns.get_mut(r.conn.0).filter(|c| c.is_open()) else {
                 continue;
             };
-            let len = self.scratch.len();
-            if !admit(self.schedule, r.conn, conn, delivery, len, self.max_pending) {
+            let (len, limit) = (self.scratch.len(), self.max_pending);
+            if !admit(
+                self.schedule,
+                self.events,
+                r.conn,
+                conn,
+                delivery,
+                len,
+                limit,
+            ) {
                 continue;
             }
+            conn.traffic.msgs_out += 1;
             conn.codec
                 .wrap_delivery(delivery, r.tag, self.scratch, conn.output.buffer());
-            self.stall |= account(self.flow, self.schedule, r.conn, conn, self.max_pending);
+            let topic = Some(delivery.topic);
+            self.stall |= account(
+                self.flow,
+                self.schedule,
+                self.events,
+                r.conn,
+                conn,
+                limit,
+                topic,
+            );
             queued += 1;
         }
         Some(queued)
@@ -234,7 +310,16 @@ impl Outbox for ConnOutbox<'_> {
             let before = conn.output.buffer().len();
             conn.codec.encode_notice(notice, conn.output.buffer());
             if conn.output.buffer().len() > before {
-                self.stall |= account(self.flow, self.schedule, *only, conn, self.max_pending);
+                let limit = self.max_pending;
+                self.stall |= account(
+                    self.flow,
+                    self.schedule,
+                    self.events,
+                    *only,
+                    conn,
+                    limit,
+                    None,
+                );
             }
             return;
         }
@@ -273,7 +358,7 @@ impl Outbox for ConnOutbox<'_> {
             return false;
         };
         if conn.output.pending() > self.max_pending && matches!(conn.slow, Slow::Disconnect) {
-            drop_slow(self.schedule, to, conn, self.max_pending);
+            drop_slow(self.schedule, self.events, to, conn, self.max_pending, None);
             return false;
         }
         conn.is_open()
@@ -297,7 +382,16 @@ impl Outbox for ConnOutbox<'_> {
         let Some(added) = encode(conn, delivery) else {
             return false;
         };
-        self.stall |= account(self.flow, self.schedule, to, conn, usize::MAX);
+        let topic = Some(delivery.topic);
+        self.stall |= account(
+            self.flow,
+            self.schedule,
+            self.events,
+            to,
+            conn,
+            usize::MAX,
+            topic,
+        );
         conn.output.allow(added);
         true
     }

@@ -11,6 +11,7 @@ use protocol::Body;
 use super::*;
 use crate::core::{DeliveryKind, SubTag};
 use crate::doors::{Codec, Decoded, Door, DoorError, Farewell};
+use crate::monitor::EventLog;
 use crate::reactor::connection::Admission;
 
 /// A codec that counts its encodings and wraps each copy in `[tag]`.
@@ -58,7 +59,7 @@ fn connection(codec: Box<dyn Codec>) -> (Connection, TcpStream) {
     let (server, peer) = listener.accept().unwrap();
     server.set_nonblocking(true).unwrap();
     let stream = mio::net::TcpStream::from_std(server);
-    let mut conn = Connection::new(stream, peer, 1, codec, Admission::Counted);
+    let mut conn = Connection::new(stream, peer, 1, Door::Lab, codec, Admission::Counted);
     conn.open();
     (conn, client)
 }
@@ -68,6 +69,7 @@ struct Fixture {
     flow: FlowControl,
     schedule: Schedule,
     scratch: Vec<u8>,
+    events: EventLog,
     _peers: Vec<TcpStream>,
 }
 
@@ -85,6 +87,7 @@ impl Fixture {
             flow: FlowControl::new(1 << 20),
             schedule: Schedule::default(),
             scratch: Vec::new(),
+            events: EventLog::default(),
             _peers: peers,
         }
     }
@@ -95,6 +98,7 @@ impl Fixture {
             flow: &mut self.flow,
             schedule: &mut self.schedule,
             scratch: &mut self.scratch,
+            events: &mut self.events,
             max_pending,
             stall: false,
         }

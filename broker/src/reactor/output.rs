@@ -21,6 +21,8 @@ pub(super) struct Output {
     allowance: usize,
     /// The last time the socket accepted bytes.
     last_progress: Instant,
+    /// Bytes written to the socket over the connection's life (monitoring).
+    sent: u64,
 }
 
 impl Output {
@@ -30,7 +32,13 @@ impl Output {
             pos: 0,
             allowance: 0,
             last_progress: Instant::now(),
+            sent: 0,
         }
+    }
+
+    /// Bytes written to the socket over the connection's life.
+    pub(super) fn sent(&self) -> u64 {
+        self.sent
     }
 
     /// The buffer to append frames to.
@@ -75,6 +83,7 @@ impl Output {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.pos += n;
+                    self.sent += n as u64;
                     self.allowance = self.allowance.saturating_sub(n);
                     self.last_progress = Instant::now();
                 }
