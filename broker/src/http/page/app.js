@@ -59,10 +59,15 @@ function drawTopics() {
       if (t.topic === selected) tr.className = "selected";
       const depth = t.topic.split("/").length - 2;
       const name = document.createElement("td");
-      const indent = document.createElement("span");
-      indent.className = "depth";
-      indent.textContent = "  ".repeat(depth) + (depth ? "└ " : "");
-      name.append(indent, t.topic.slice(t.topic.lastIndexOf("/")) || "/");
+      name.className = "name";
+      name.style.paddingLeft = (0.4 + 1.1 * depth) + "em";
+      if (depth) {
+        const branch = document.createElement("span");
+        branch.className = "depth";
+        branch.textContent = "└ ";
+        name.append(branch);
+      }
+      name.append(t.topic.slice(t.topic.lastIndexOf("/")));
       name.title = t.topic;
       tr.append(name, cell(t.seq, true), cell(rate(t.rate), true),
         cell(t.subscribers, true), cell(t.history, true));
