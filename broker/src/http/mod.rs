@@ -3,11 +3,13 @@
 //! broker state: every answer comes from the reactor as a snapshot, asked
 //! for through a [`Monitor`] (see [`crate::monitor`]).
 //!
+//! - [`admission`]: at most 256 HTTP connections at once.
 //! - [`api`]: the JSON endpoints, their parameters and errors.
 //! - [`metrics`]: `/metrics`, the Prometheus text exposition.
 //! - [`rates`]: topic message rates from sequence numbers seen before.
 //! - [`page`]: the live web view (`/`, its assets and its event stream).
 
+mod admission;
 mod api;
 mod metrics;
 mod page;
@@ -23,6 +25,7 @@ use axum::Router;
 use log::{error, warn};
 use tokio::sync::oneshot;
 
+pub use self::admission::MAX_CONNECTIONS as MAX_HTTP_CONNECTIONS;
 use self::rates::Rates;
 use crate::monitor::Monitor;
 
@@ -119,7 +122,7 @@ fn serve(listener: std::net::TcpListener, shared: Shared, stopped: oneshot::Rece
             }
         };
         tokio::select! {
-            result = axum::serve(listener, routes(shared)) => {
+            result = axum::serve(admission::Bounded::new(listener), routes(shared)) => {
                 if let Err(e) = result {
                     warn!("http monitoring stopped: {e}");
                 }
