@@ -1,6 +1,8 @@
-//! The monitoring side's own bound: at most 256 HTTP connections at once, so
-//! HTTP clients cannot use up the file descriptors the doors need; past it a
-//! new connection waits until one closes, and the doors keep working.
+//! The monitoring side under pressure: its own bound (at most 256 HTTP
+//! connections at once, so HTTP clients cannot use up the file descriptors
+//! the doors need; past it a new connection waits until one closes, and the
+//! doors keep working), and what it reports of a subscriber that loses
+//! deliveries under slow policy "drop".
 
 mod common;
 
@@ -12,10 +14,11 @@ use std::time::Duration;
 
 use broker::http::MAX_HTTP_CONNECTIONS;
 use broker::Config;
-use common::http::get_json;
+use common::http::{get, get_json};
+use common::v2::{drop_subscriber, flood};
 use common::wire::barrier;
 use common::{start_broker_with, Raw};
-use protocol::Method;
+use protocol::{Format, Method};
 
 #[test]
 fn http_connections_past_the_bound_wait_and_the_doors_keep_working() {
@@ -65,4 +68,43 @@ fn http_connections_past_the_bound_wait_and_the_doors_keep_working() {
         .recv_timeout(common::WAIT)
         .expect("answered once a slot is free");
     assert_eq!(server["connections"], 2);
+}
+
+#[test]
+fn a_drop_policy_subscriber_falling_behind_is_an_event_and_its_drops_are_counted() {
+    let b = start_broker_with(Config {
+        http: Some("127.0.0.1:0".parse().unwrap()),
+        max_pending_output: 256 * 1024,
+        ..Config::default()
+    });
+    let http = b.http.unwrap();
+    // It stops reading; the publisher is never held back by it.
+    let sub = drop_subscriber(b.addr, Format::Json, "/d");
+    let peer = sub.stream.local_addr().unwrap();
+    let _publisher = flood(b.addr, "/d/x", 8000, 1000);
+    // One event each time it starts dropping (each time its gaps are sent
+    // as the kernel takes some output, it delivers again, then drops again).
+    let events = get_json(http, "/api/events");
+    let list = events["events"].as_array().unwrap();
+    assert!(!list.is_empty(), "{events}");
+    assert_eq!(events["total"].as_u64().unwrap(), list.len() as u64);
+    for event in list {
+        assert_eq!(event["reason"], "dropping_deliveries", "{event}");
+        assert_eq!(event["topic"], "/d/x");
+        assert_eq!(event["peer"], peer.to_string());
+        assert_eq!(event["door"], "lab");
+    }
+    let conns = get_json(http, "/api/connections");
+    let dropped = conns["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["peer"] == peer.to_string())
+        .map(|c| c["dropped"].as_u64().unwrap())
+        .expect("the subscriber");
+    assert!(dropped > 0 && dropped < 8000, "{dropped}");
+    assert!((list.len() as u64) < dropped, "not one event per drop");
+    let metrics = get(http, "/metrics").body;
+    let line = format!("broker_deliveries_dropped_total{{door=\"lab\"}} {dropped}");
+    assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
 }

@@ -11,6 +11,14 @@ use serde::Serialize;
 /// Most events kept; the oldest leave first.
 pub const EVENTS_KEPT: usize = 256;
 
+/// Milliseconds since the Unix epoch, now.
+#[must_use]
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Messages and bytes through one connection, or a door's total.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Traffic {
@@ -93,11 +101,8 @@ impl EventLog {
         if self.ring.len() == EVENTS_KEPT {
             self.ring.pop_front();
         }
-        let at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         self.ring.push_back(Event {
-            at_ms,
+            at_ms: now_ms(),
             conn,
             door,
             peer,

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use protocol::Body;
 
-use super::connection::Life;
+use super::connection::{Connection, Life};
 use super::Broker;
 use crate::core::ConnId;
 use crate::monitor::view::{
@@ -26,6 +26,19 @@ const QUERIES_PER_TURN: usize = 16;
 pub const PREFIX_SCAN: usize = 100_000;
 
 impl Broker {
+    /// Adds a removed connection's traffic to its door's total.
+    pub(super) fn fold_traffic(&mut self, conn: &Connection) {
+        let traffic = conn.traffic();
+        match self
+            .closed_traffic
+            .iter_mut()
+            .find(|(d, _)| *d == conn.door)
+        {
+            Some((_, total)) => total.add(&traffic),
+            None => self.closed_traffic.push((conn.door, traffic)),
+        }
+    }
+
     /// Answers the queries waiting, at most [`QUERIES_PER_TURN`]; stays due
     /// if some are left.
     pub(super) fn answer_queries(&mut self) {

@@ -197,7 +197,7 @@ impl Broker {
             http,
             events: EventLog::default(),
             closed_traffic: Vec::new(),
-            started: (Instant::now(), millis_since_epoch()),
+            started: (Instant::now(), monitor::traffic::now_ms()),
         })
     }
 
@@ -432,19 +432,6 @@ impl Broker {
         }
     }
 
-    /// Adds a closing connection's traffic to its door's total.
-    fn fold_traffic(&mut self, conn: &Connection) {
-        let traffic = conn.traffic();
-        match self
-            .closed_traffic
-            .iter_mut()
-            .find(|(d, _)| *d == conn.door)
-        {
-            Some((_, total)) => total.add(&traffic),
-            None => self.closed_traffic.push((conn.door, traffic)),
-        }
-    }
-
     fn check_timers(&mut self) {
         let now = Instant::now();
         while let Some((id, serial)) = self.handshakes.pop_due(now) {
@@ -487,13 +474,6 @@ impl Broker {
 /// A duration in whole milliseconds (saturating).
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Milliseconds since the Unix epoch, now.
-fn millis_since_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, millis)
 }
 
 /// A new epoch name for this start: without a durable store, numbering
