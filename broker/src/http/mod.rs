@@ -52,7 +52,8 @@ impl HttpServer {
     /// # Errors
     /// When `addr` cannot be bound or the thread cannot be started.
     pub fn start(addr: SocketAddr, monitor: Monitor) -> io::Result<HttpServer> {
-        let listener = std::net::TcpListener::bind(addr)?;
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("monitoring (--http) on {addr}: {e}")))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
