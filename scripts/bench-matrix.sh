@@ -47,32 +47,9 @@ fi
 mkdir -p "$(dirname "$LOG")"
 : >"$LOG"
 
-declare -A pid=()
-cleanup() {
-  for p in "${pid[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# start NAME PORT COMMAND...: starts a server and waits until it listens.
-start() {
-  local name=$1 port=$2
-  shift 2
-  if listening "$port"; then
-    echo "bench-matrix: port $port is taken; set ${name^^}_PORT" >&2
-    exit 1
-  fi
-  "$@" >>"$LOG" 2>&1 &
-  pid[$name]=$!
-  for _ in $(seq 100); do
-    listening "$port" && return 0
-    sleep 0.1
-  done
-  echo "bench-matrix: $name does not listen on port $port (see $LOG)" >&2
-  exit 1
-}
+SCRIPT=bench-matrix
+# shellcheck source=scripts/bench-servers.sh
+source scripts/bench-servers.sh
 
 start nats "$NATS_PORT" nats-server -a 127.0.0.1 -p "$NATS_PORT"
 start redis "$REDIS_PORT" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no

@@ -24,7 +24,7 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Target::Lab)]
     pub target: Target,
     /// Broker address, HOST[:PORT] on loopback (default 127.0.0.1 and the
-    /// target's usual port: 8000, 4222 or 6379).
+    /// target's usual port: 8000, 4222, 6379 or 8080).
     #[arg(long)]
     pub addr: Option<String>,
     /// Start this lab broker binary on a free loopback port (and measure it).
@@ -106,6 +106,9 @@ pub enum Target {
     Nats,
     /// redis-server pub/sub.
     Redis,
+    /// Seed 000's chat over WebSocket: the broker's `--ws` door or the
+    /// seed's Python server (one room; publishers sync with `get_history`).
+    Ws,
 }
 
 impl Target {
@@ -115,6 +118,7 @@ impl Target {
             Target::Lab => 8000,
             Target::Nats => 4222,
             Target::Redis => 6379,
+            Target::Ws => 8080,
         }
     }
 }

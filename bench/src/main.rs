@@ -1,5 +1,6 @@
 //! `bench`: a loopback load generator for the lab broker, with NATS and
-//! Redis as yardsticks.
+//! Redis as yardsticks; `--target ws` speaks seed 000's WebSocket chat (the
+//! broker's `--ws` door, or the seed's own Python server).
 //!
 //! P publishers send N messages in total on one topic; every one of S
 //! subscribers must receive all N. Subscriptions are confirmed before the
@@ -22,6 +23,7 @@ mod report;
 mod request_reply;
 mod spawn;
 mod stats;
+mod ws;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -168,6 +170,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
         }),
         Target::Nats => Box::new(nats::Nats),
         Target::Redis => Box::new(redis::Redis),
+        Target::Ws => Box::new(ws::Ws),
     };
     let proto = &*proto;
     let (template, text_at) = proto.publish_template(cli.size)?;

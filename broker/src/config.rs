@@ -61,6 +61,31 @@ pub struct Config {
     /// How often the NATS door sends a client `PING`; two left unanswered
     /// close it as stale (nats-server's defaults: 2 minutes, 2).
     pub nats_ping_interval: Duration,
+    /// Where the WebSocket chat door listens; `None` (the default): no
+    /// WebSocket door.
+    pub ws: Option<SocketAddr>,
+    /// The topic chat rooms are under: room `R` is `<prefix>/R`.
+    pub chat_prefix: String,
+    /// Largest WebSocket message, all fragments together; a larger one
+    /// closes the connection with status 1009.
+    pub ws_max_message: usize,
+    /// Where the Redis door listens; `None` (the default): no Redis door.
+    pub redis: Option<SocketAddr>,
+    /// Largest message a door that sets its own sizes accepts (a Redis bulk
+    /// string), in bytes; at least 1 MiB.
+    pub max_message: usize,
+    /// Bytes the key space (Redis strings) holds at most; a write past it
+    /// is refused.
+    pub max_key_bytes: usize,
+    /// A Redis client's pending output beyond which it is closed at once
+    /// (redis-server's `client-output-buffer-limit pubsub` hard limit).
+    pub redis_output_hard: usize,
+    /// A Redis client's pending output beyond which, for
+    /// [`Config::redis_output_soft_for`] without a break, it is closed (the
+    /// soft limit).
+    pub redis_output_soft: usize,
+    /// How long a Redis client may stay over the soft limit.
+    pub redis_output_soft_for: Duration,
     /// Where the monitoring side (JSON endpoints, `/metrics`, the web
     /// view) listens; `None` (the default): off.
     pub http: Option<SocketAddr>,
@@ -89,6 +114,16 @@ impl Default for Config {
             idle_timeout: None,
             nats: None,
             nats_ping_interval: Duration::from_secs(120),
+            ws: None,
+            chat_prefix: "/chat".into(),
+            ws_max_message: crate::doors::chat::MAX_MESSAGE,
+            redis: None,
+            max_message: 1024 * 1024,
+            max_key_bytes: 64 * 1024 * 1024,
+            // redis-server's defaults for pub/sub clients: 32mb 8mb 60.
+            redis_output_hard: 32 * 1024 * 1024,
+            redis_output_soft: 8 * 1024 * 1024,
+            redis_output_soft_for: Duration::from_secs(60),
             http: None,
             metrics_prefixes: Vec::new(),
         }
@@ -101,6 +136,8 @@ impl Config {
     pub fn doors(&self) -> Vec<(Door, SocketAddr)> {
         let mut doors = vec![(Door::Lab, self.addr)];
         doors.extend(self.nats.map(|a| (Door::Nats, a)));
+        doors.extend(self.ws.map(|a| (Door::Ws, a)));
+        doors.extend(self.redis.map(|a| (Door::Redis, a)));
         doors
     }
 }

@@ -62,6 +62,40 @@ struct Args {
     /// Seconds between the NATS door's PINGs to each client (two unanswered: stale, closed).
     #[arg(long, default_value = "120", value_parser = positive_seconds, allow_hyphen_values = true)]
     nats_ping_interval: Duration,
+    /// Open the WebSocket chat door (seed 000's protocol) on this address
+    /// (HOST:PORT, e.g. 127.0.0.1:8080); off by default.
+    #[arg(long, value_name = "ADDR")]
+    ws: Option<String>,
+    /// The topic chat rooms are under: room R is the topic PREFIX/R.
+    #[arg(long, default_value = "/chat", value_parser = topic_prefix)]
+    chat_prefix: String,
+    /// Largest WebSocket message in bytes (all fragments together); a larger
+    /// one closes the connection with status 1009.
+    #[arg(long, default_value = "1048576", value_parser = limit, allow_hyphen_values = true)]
+    ws_max_message: usize,
+    /// Open the Redis door (RESP2/RESP3) on this address (HOST:PORT, e.g.
+    /// 127.0.0.1:6379); off by default.
+    #[arg(long, value_name = "ADDR")]
+    redis: Option<String>,
+    /// Largest message in bytes a Redis client may send (a bulk string;
+    /// at least 1048576); larger ones close it, as redis-server's
+    /// proto-max-bulk-len does.
+    #[arg(long, default_value = "1048576", value_parser = message_limit, allow_hyphen_values = true)]
+    max_message: usize,
+    /// Bytes of keys and values the Redis door's key space holds; writes past it get an -OOM error.
+    #[arg(long, default_value = "67108864", value_parser = limit, allow_hyphen_values = true)]
+    max_key_bytes: usize,
+    /// Pending output bytes past which a Redis client is closed at once
+    /// (redis-server's client-output-buffer-limit pubsub hard limit).
+    #[arg(long, default_value = "33554432", value_parser = limit, allow_hyphen_values = true)]
+    redis_output_hard: usize,
+    /// Pending output bytes past which a Redis client is closed once it has
+    /// stayed over them for --redis-output-soft-seconds (the soft limit).
+    #[arg(long, default_value = "8388608", value_parser = limit, allow_hyphen_values = true)]
+    redis_output_soft: usize,
+    /// Seconds a Redis client may stay over the soft output limit.
+    #[arg(long, default_value = "60", value_parser = positive_seconds, allow_hyphen_values = true)]
+    redis_output_soft_seconds: Duration,
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
@@ -101,6 +135,15 @@ fn limit(text: &str) -> Result<usize, String> {
     }
 }
 
+/// A message size limit: at least 1 MiB (front-doors spec, "Values").
+fn message_limit(text: &str) -> Result<usize, String> {
+    let n = limit(text)?;
+    if n < 1024 * 1024 {
+        return Err("the message limit is at least 1048576 bytes (1 MiB)".into());
+    }
+    Ok(n)
+}
+
 /// A duration in seconds, finite and above zero.
 fn positive_seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text.parse().map_err(|e| format!("{e}"))?;
@@ -108,6 +151,14 @@ fn positive_seconds(text: &str) -> Result<Duration, String> {
         return Err("must be a number of seconds above 0".into());
     }
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+/// A topic in normal form (`/chat`), for the chat rooms' prefix.
+fn topic_prefix(text: &str) -> Result<String, String> {
+    match protocol::Topic::parse(text) {
+        Ok(t) => Ok(t.as_str().to_owned()),
+        Err(e) => Err(format!("{text}: {e}")),
+    }
 }
 
 /// The first address `HOST:PORT` resolves to.
@@ -146,6 +197,22 @@ fn main() -> ExitCode {
         }
         None => None,
     };
+    let ws = match args.ws.as_deref().map(resolve_addr) {
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            log::error!("--ws: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => None,
+    };
+    let redis = match args.redis.as_deref().map(resolve_addr) {
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            log::error!("--redis: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => None,
+    };
     let http = match args.http.as_deref().map(resolve_addr) {
         Some(Ok(a)) => Some(a),
         Some(Err(e)) => {
@@ -161,7 +228,16 @@ fn main() -> ExitCode {
     let config = Config {
         addr,
         nats,
+        redis,
+        max_message: args.max_message,
+        max_key_bytes: args.max_key_bytes,
+        redis_output_hard: args.redis_output_hard,
+        redis_output_soft: args.redis_output_soft,
+        redis_output_soft_for: args.redis_output_soft_seconds,
         nats_ping_interval: args.nats_ping_interval,
+        ws,
+        chat_prefix: args.chat_prefix,
+        ws_max_message: args.ws_max_message,
         max_connections: args.max_connections,
         max_pending_output: args.max_pending_output,
         max_topics: args.max_topics,

@@ -132,6 +132,14 @@ fn bad_input_gets_nats_server_s_errors() {
     let mut big = Nats::connect(addr);
     big.send(format!("PUB a {}\r\n", 2 * 1024 * 1024).as_bytes());
     assert_eq!(big.line(), "-ERR 'Maximum Payload Violation'");
+    let mut long = Nats::connect(addr);
+    long.send(format!("SUB {} 1", "a".repeat(5000)).as_bytes());
+    assert_eq!(long.line(), "-ERR 'Maximum Control Line Exceeded'");
+    let mut garbage = Nats::connect(addr);
+    garbage.send(b"\x00\xff\xfe garbage\r\n");
+    assert_eq!(garbage.line(), "-ERR 'Unknown Protocol Operation'");
+    let mut survivor = Nats::connect(addr);
+    assert!(survivor.sync().is_empty(), "the broker serves others still");
 }
 
 #[test]
@@ -309,4 +317,55 @@ fn unsub_with_max_ends_the_subscription_after_max_messages_and_it_stops_counting
     sub.send(b"SUB job 7\r\n");
     sub.sync();
     assert_eq!(receivers(&mut p, 4), 1);
+}
+
+#[test]
+fn a_nats_client_that_never_reads_is_dropped_and_holds_no_one_back() {
+    let b = common::start_broker_with(broker::Config {
+        nats: Some("127.0.0.1:0".parse().unwrap()),
+        max_pending_output: 1 << 20,
+        ..broker::Config::default()
+    });
+    let addr = b.door(broker::doors::Door::Nats);
+    let mut stuck = Nats::connect(addr);
+    stuck.send(b"SUB flood 1\r\n");
+    stuck.sync();
+    // The fast one reads on its own thread as the flood goes.
+    let mut fast = Nats::connect(addr);
+    fast.send(b"SUB flood 1\r\n");
+    fast.sync();
+    const COUNT: usize = 8_000;
+    let payload = vec![b'z'; 1000];
+    let reader = std::thread::spawn(move || {
+        for i in 0..COUNT {
+            let (_, got) = fast.msg();
+            assert_eq!(got.len(), 1000, "message {i}");
+        }
+        fast.sync()
+    });
+    let mut p = Nats::connect(addr);
+    let mut batch = Vec::new();
+    for _ in 0..COUNT {
+        batch.extend_from_slice(b"PUB flood 1000\r\n");
+        batch.extend_from_slice(&payload);
+        batch.extend_from_slice(b"\r\n");
+    }
+    p.send(&batch);
+    p.sync();
+    assert!(
+        reader
+            .join()
+            .expect("the fast reader got every message")
+            .is_empty(),
+        "nothing more"
+    );
+    // 8 MB went to a client that read none of it: the broker closed it
+    // (the read ends), rather than queueing on.
+    let mut rest = Vec::new();
+    let end = stuck.reader.read_to_end(&mut rest);
+    assert!(
+        end.is_ok(),
+        "closed by the broker, not still open: {end:?} after {} bytes",
+        rest.len()
+    );
 }

@@ -193,8 +193,12 @@ fn s7_replay_larger_than_the_output_limit_reaches_a_reader() {
 /// broker stops waiting for it, and drops it once its output is over the limit.
 #[test]
 fn s8_trickle_reader_does_not_pace_the_publisher() {
+    // 2 MiB: room for the fast reader to be descheduled a moment while
+    // other tests load the machine (with 512 KiB it was dropped as slow about
+    // once in two parallel runs), far below the 20 MB the trickle reader
+    // cannot keep up with.
     let b = start_broker_with(Config {
-        max_pending_output: 512 * 1024,
+        max_pending_output: 2 * 1024 * 1024,
         ..Config::default()
     });
     let trickle = subscriber(b.addr, Format::Json, "/t");

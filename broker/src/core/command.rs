@@ -11,6 +11,8 @@ use protocol::topic::is_under;
 use protocol::{Body, Pattern, Topic};
 
 use super::content_filter::FilterError;
+use super::glob::Glob;
+use super::keyspace::KeyCommand;
 use super::subs::SubTag;
 use super::topics::TopicLimit;
 
@@ -37,6 +39,26 @@ pub enum Command<'a> {
     /// Whether the sending connection receives its own publishes (NATS
     /// `CONNECT` `echo`; on by default).
     Echo(bool),
+    /// Several requests, applied in order (a Redis `SUBSCRIBE a b c`).
+    Batch(Vec<Command<'a>>),
+    /// Ask about Redis channel and glob subscriptions (`PUBSUB`).
+    Channels(ChannelQuery<'a>),
+    /// Act on the key space (Redis strings).
+    Keys(KeyCommand<'a>),
+}
+
+/// A question about Redis subscriptions (front door), answered with a
+/// [`crate::core::Reply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelQuery<'a> {
+    /// The topics with channel subscriptions whose channel name matches the
+    /// glob, if one is given (`PUBSUB CHANNELS [pattern]`), sorted.
+    Channels(Option<Glob<'a>>),
+    /// The channel subscriptions of each topic, by the name the client used
+    /// (`None`: a name that is no topic, none) (`PUBSUB NUMSUB`).
+    NumSub(Vec<(Cow<'a, [u8]>, Option<Topic<'a>>)>),
+    /// The distinct glob patterns subscribed to (`PUBSUB NUMPAT`).
+    NumPat,
 }
 
 /// A topic as a request names it: valid and normalized, plus the text the
@@ -107,6 +129,13 @@ pub enum Filter<'a> {
     /// a trailing `>` one or more, and otherwise a subject matches only
     /// itself (no subtree rule). Subscribing creates no topic.
     Nats(NatsFilter<'a>),
+    /// A Redis channel (front door): exactly this topic, nothing under it
+    /// (`SUBSCRIBE a/b` is `/a/b` alone). Subscribing creates no topic.
+    Channel(Topic<'a>),
+    /// A Redis glob pattern (front door, `PSUBSCRIBE`) over the channel
+    /// name, the topic without its leading `/`: `*` crosses `/` and `:`.
+    /// Subscribing creates no topic.
+    Glob(Glob<'a>),
 }
 
 /// A NATS subject as a filter, in the lab's form: the segments before a
@@ -191,6 +220,8 @@ impl Filter<'_> {
             Filter::Subtree(t) => Filter::Subtree(t.into_owned()),
             Filter::Pattern(p) => Filter::Pattern(p.into_owned()),
             Filter::Nats(n) => Filter::Nats(n.into_owned()),
+            Filter::Channel(t) => Filter::Channel(t.into_owned()),
+            Filter::Glob(g) => Filter::Glob(g.into_owned()),
         }
     }
 
@@ -201,14 +232,19 @@ impl Filter<'_> {
             Filter::Subtree(t) => t.as_str(),
             Filter::Pattern(p) => p.as_str(),
             Filter::Nats(n) => &n.text,
+            Filter::Channel(t) => t.as_str(),
+            Filter::Glob(g) => g.as_str(),
         }
     }
 
     /// The filter's segments, `*` included, as the filter trie keys them
-    /// (a NATS `>` is not one: it says which list of the node holds it).
+    /// (a NATS `>` is not one: it says which list of the node holds it; a
+    /// Redis glob is keyed by the whole segments it starts with literally,
+    /// and tried against the topics under them).
     pub fn segments(&self) -> impl Iterator<Item = &str> {
         let path = match self {
             Filter::Nats(n) => n.path(),
+            Filter::Glob(g) => g.literal_prefix(),
             other => other.text(),
         };
         protocol::topic::segments(path)
@@ -221,6 +257,10 @@ impl Filter<'_> {
             Filter::Subtree(t) => t.as_str(),
             Filter::Pattern(p) => p.fixed_prefix(),
             Filter::Nats(n) => n.fixed_prefix(),
+            Filter::Channel(t) => t.as_str(),
+            // A glob's literal prefix has no leading `/`: the root is a
+            // safe bound (no door that replays makes globs).
+            Filter::Glob(_) => "/",
         }
     }
 
@@ -231,6 +271,8 @@ impl Filter<'_> {
             Filter::Subtree(t) => is_under(topic, t.as_str()),
             Filter::Pattern(p) => p.matches(topic),
             Filter::Nats(n) => n.matches(topic),
+            Filter::Channel(t) => t.as_str() == topic,
+            Filter::Glob(g) => g.matches(topic.strip_prefix('/').unwrap_or(topic).as_bytes()),
         }
     }
 }
@@ -345,6 +387,12 @@ pub enum CoreError {
         /// What is full.
         what: &'static str,
         /// The limit.
+        max: usize,
+    },
+    /// A write would pass the key space's bound.
+    #[error("key space limit reached: the broker keeps at most {max} bytes of keys")]
+    KeyspaceFull {
+        /// The limit, in bytes.
         max: usize,
     },
     /// A new subscription would pass the limit per connection.

@@ -96,6 +96,9 @@ pub struct Delivery<'a> {
     pub reply: Option<&'a str>,
     /// Its NATS header block, if its publisher gave one.
     pub headers: Option<&'a [u8]>,
+    /// Its publisher's HELLO name, on a live delivery from a named client
+    /// (a chat `message`'s `sender` for a value that is not a chat one).
+    pub publisher: Option<&'a str>,
 }
 
 /// The answer to a publish that asked for one (v2 §15 `PUBACK`).
@@ -239,6 +242,25 @@ pub struct Gap<'a> {
     pub epoch: &'a str,
 }
 
+/// The answer to a [`crate::core::Command::Keys`] or
+/// [`crate::core::Command::Channels`] request: the few shapes a key-value
+/// answer takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply<'a> {
+    /// Done.
+    Ok,
+    /// No value (a missing key, a `SET` whose condition failed).
+    Nil,
+    /// A number.
+    Int(i64),
+    /// A value.
+    Bytes(&'a [u8]),
+    /// Topics, sorted.
+    Topics(&'a [&'a str]),
+    /// A count per name, in the order asked.
+    Counts(&'a [(&'a [u8], u64)]),
+}
+
 /// Something the broker tells one client that is not a delivery.
 #[derive(Debug, Clone, Copy)]
 pub enum Notice<'a> {
@@ -278,6 +300,8 @@ pub enum Notice<'a> {
         /// Who is on it.
         present: &'a [Present],
     },
+    /// The answer to a key-space or channel-introspection request.
+    Reply(Reply<'a>),
     /// A refused request.
     Refused {
         /// The request's topic as the client sent it.

@@ -35,9 +35,11 @@ pub mod content_filters;
 pub mod dedup;
 pub mod delivery;
 mod fan_out;
+pub mod glob;
 pub mod groups;
 pub mod history;
 pub mod inboxes;
+pub mod keyspace;
 pub mod outbox;
 pub mod presence;
 mod replay;
@@ -48,12 +50,12 @@ pub mod topics;
 pub mod trie;
 
 pub use command::{
-    Cancel, Command, CoreError, Filter, Hello, HistoryQuery, List, Publish, Resume, SlowPolicy,
-    Subscribe, SubscribeOptions, TopicArg,
+    Cancel, ChannelQuery, Command, CoreError, Filter, Hello, HistoryQuery, List, Publish, Resume,
+    SlowPolicy, Subscribe, SubscribeOptions, TopicArg,
 };
 pub use delivery::{
     Delivery, DeliveryKind, DeliveryRule, Form, Gap, GapReason, Greeting, HistoryPage, Notice,
-    Profile, Recipient,
+    Profile, Recipient, Reply,
 };
 pub use groups::{GroupId, Groups};
 pub use history::{Entry, History};

@@ -159,6 +159,7 @@ impl Recall<'_> {
             ts: entry.ts,
             reply: None,
             headers: None,
+            publisher: None,
         };
         if !out.replay(self.to, &delivery) && self.size_gaps {
             self.gap(topic, entry.seq, entry.seq, GapReason::Size, out);

@@ -18,6 +18,7 @@ use super::dedup::Dedup;
 use super::delivery::{Form, Greeting, Notice, Profile, Recipient};
 use super::groups::GroupId;
 use super::inboxes::Inboxes;
+use super::keyspace::Keyspace;
 use super::outbox::Outbox;
 use super::presence::Presence;
 use super::replay::Recall;
@@ -26,6 +27,8 @@ use super::subs::SubscriptionIndex;
 use super::topics::TopicTree;
 use super::ConnId;
 
+#[path = "router_keys.rs"]
+mod keys;
 #[path = "router_presence.rs"]
 mod presence;
 #[path = "router_publish.rs"]
@@ -63,6 +66,8 @@ pub struct RouterConfig {
     /// After how long without input a present client is away (milliseconds,
     /// v2 §16); `None`: never.
     pub away_ms: Option<u64>,
+    /// Most bytes the key space holds (Redis strings).
+    pub max_key_bytes: usize,
 }
 
 impl Default for RouterConfig {
@@ -78,6 +83,7 @@ impl Default for RouterConfig {
             dedup_window_ms: 120_000,
             dedup_max: 100_000,
             away_ms: Some(60_000),
+            max_key_bytes: 64 << 20,
         }
     }
 }
@@ -103,6 +109,8 @@ pub struct Router {
     inboxes: Inboxes,
     /// Who is on which topic.
     presence: Presence,
+    /// Keys and values (Redis strings).
+    keys: Keyspace,
     /// Sessions started, to number them (deduplication of unnamed clients).
     sessions_started: u64,
     config: RouterConfig,
@@ -131,6 +139,7 @@ impl Router {
             dedup: Dedup::new(config.dedup_window_ms, config.dedup_max),
             inboxes: Inboxes::default(),
             presence: Presence::default(),
+            keys: Keyspace::new(config.max_key_bytes),
             sessions_started: 0,
             config,
             clock: Clock::default(),
@@ -286,6 +295,13 @@ impl Router {
                     s.echo = echo;
                 }
             }
+            Command::Batch(commands) => {
+                for c in commands {
+                    self.handle(from, c, out);
+                }
+            }
+            Command::Channels(q) => self.channels(from, q, out),
+            Command::Keys(k) => self.keys(from, k, out),
         }
     }
 
@@ -296,7 +312,7 @@ impl Router {
         let old = session.name.clone();
         session.said_hello = true;
         if let Some(name) = h.name {
-            session.name = Some(name.into_owned());
+            session.name = Some(name.as_ref().into());
         }
         if let Some(policy) = h.slow {
             out.set_slow_policy(from, policy);

@@ -79,7 +79,12 @@ impl Router {
     /// A `HELLO` gave `conn` the name `new` (it had `old`): a rename is a
     /// leave under the old name and a join under the new one on each topic
     /// it is on; a first name joins it to the exact topics it subscribes to.
-    pub(super) fn renamed(&mut self, conn: ConnId, old: Option<String>, out: &mut impl Outbox) {
+    pub(super) fn renamed(
+        &mut self,
+        conn: ConnId,
+        old: Option<std::sync::Arc<str>>,
+        out: &mut impl Outbox,
+    ) {
         let Some(session) = self.session(conn) else {
             return;
         };
@@ -100,7 +105,7 @@ impl Router {
                     .iter()
                     .filter_map(|&id| match &self.subs.get(id)?.filter {
                         Filter::Subtree(t) => Some(t.as_str().to_owned()),
-                        Filter::Pattern(_) | Filter::Nats(_) => None,
+                        _ => None,
                     })
                     .filter(|t| !is_inbox(t))
                     .collect();
@@ -155,7 +160,7 @@ impl Router {
             .filter_map(|m| {
                 let s = self.session(m.conn)?;
                 Some(Present {
-                    name: s.name.clone()?,
+                    name: s.name.as_deref()?.to_owned(),
                     conn: m.conn,
                     away: s.away,
                     since: m.since,

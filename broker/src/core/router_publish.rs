@@ -63,6 +63,9 @@ impl Router {
                 self.announce(out);
             }
         }
+        // Shared (a reference count, not a copy): the delivery is fanned out
+        // by `&mut self`.
+        let publisher = self.session(from).and_then(|s| s.name.clone());
         let delivery = Delivery {
             kind: DeliveryKind::Live,
             topic,
@@ -71,6 +74,7 @@ impl Router {
             ts,
             reply: keys.and_then(|k| k.reply.as_deref()),
             headers: keys.and_then(|k| k.headers.as_deref()),
+            publisher: publisher.as_deref(),
         };
         let (receivers, unfit) = self.fan_out(from, id, &delivery, out);
         if unfit != 0 {
@@ -160,7 +164,7 @@ impl Router {
     fn publisher(&self, from: ConnId) -> Option<Publisher> {
         let s = self.session(from)?;
         Some(match &s.name {
-            Some(name) => Publisher::Named(name.as_str().into()),
+            Some(name) => Publisher::Named(name.as_ref().into()),
             None => Publisher::Session(s.serial),
         })
     }

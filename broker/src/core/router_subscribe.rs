@@ -49,7 +49,9 @@ impl Router {
                     return self.refuse(from, &s.sent, &e.into(), out);
                 }
             },
-            Filter::Pattern(_) | Filter::Nats(_) => (None, false),
+            Filter::Pattern(_) | Filter::Nats(_) | Filter::Channel(_) | Filter::Glob(_) => {
+                (None, false)
+            }
         };
         let Router { subs, sessions, .. } = self;
         let Some(Some(session)) = sessions.get_mut(from.0) else {

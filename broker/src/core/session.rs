@@ -22,7 +22,7 @@ pub(super) struct Session {
     /// Where the matches of its last published topic sit in the cache.
     pub cache_hint: CacheHint,
     /// The name it gave in `HELLO`, if any.
-    pub name: Option<String>,
+    pub name: Option<std::sync::Arc<str>>,
     /// This session's number among all started (never reused, unlike
     /// connection ids).
     pub serial: u64,

@@ -6,6 +6,13 @@
 //! cache stamped with the index's generation, which every subscribe and
 //! cancel bumps (as nats-server's sublist does): a publisher that repeats
 //! its topic pays one hash lookup, however many filters exist.
+//!
+//! Redis glob subscriptions are tried only when a topic's matches are
+//! computed, that is once per topic per index generation, and only for the
+//! topics under the glob's literal segments: a publish that hits the cache
+//! tries no glob at all (redis-server tries every pattern at every
+//! publish). The index also counts Redis channel and glob subscriptions,
+//! for `PUBSUB`.
 
 use foldhash::{HashMap, HashMapExt};
 use slab::Slab;
@@ -110,6 +117,10 @@ pub struct SubscriptionIndex {
     cache: Vec<Cached>,
     /// The cache slot of each topic in it.
     cached_topics: HashMap<TopicId, usize>,
+    /// Redis channel subscriptions per topic (`PUBSUB CHANNELS`, `NUMSUB`).
+    channels: HashMap<Box<str>, u32>,
+    /// Redis glob subscriptions per pattern (`PUBSUB NUMPAT`).
+    globs: HashMap<Box<str>, u32>,
 }
 
 impl Default for SubscriptionIndex {
@@ -122,6 +133,20 @@ impl Default for SubscriptionIndex {
             generation: 0,
             cache: Vec::new(),
             cached_topics: HashMap::new(),
+            channels: HashMap::new(),
+            globs: HashMap::new(),
+        }
+    }
+}
+
+/// Counts one more (`add`) or one less subscription under `key`.
+fn count(map: &mut HashMap<Box<str>, u32>, key: &str, add: bool) {
+    if add {
+        *map.entry(key.into()).or_default() += 1;
+    } else if let Some(n) = map.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(key);
         }
     }
 }
@@ -138,6 +163,7 @@ impl SubscriptionIndex {
         content: Option<FilterId>,
     ) -> SubId {
         let group = group.map(|name| self.groups.join(name, filter.text()));
+        self.count(&filter, true);
         let entry = self.subs.vacant_entry();
         let id = SubId(entry.key());
         self.trie.insert(&filter, id);
@@ -156,6 +182,7 @@ impl SubscriptionIndex {
     pub fn remove(&mut self, id: SubId) -> Option<Subscription> {
         let sub = self.subs.try_remove(id.0)?;
         self.trie.remove(&sub.filter, id);
+        self.count(&sub.filter, false);
         if let Some(g) = sub.group {
             self.groups.leave(g);
         }
@@ -164,6 +191,31 @@ impl SubscriptionIndex {
         }
         self.generation += 1;
         Some(sub)
+    }
+
+    fn count(&mut self, filter: &Filter<'_>, add: bool) {
+        match filter {
+            Filter::Channel(t) => count(&mut self.channels, t.as_str(), add),
+            Filter::Glob(g) => count(&mut self.globs, g.as_str(), add),
+            _ => {}
+        }
+    }
+
+    /// The topics with Redis channel subscriptions, in no order.
+    pub fn channels(&self) -> impl Iterator<Item = &str> {
+        self.channels.keys().map(|k| &**k)
+    }
+
+    /// How many Redis channel subscriptions `topic` has.
+    #[must_use]
+    pub fn channel_subscribers(&self, topic: &str) -> u32 {
+        self.channels.get(topic).copied().unwrap_or(0)
+    }
+
+    /// How many distinct Redis glob patterns are subscribed to.
+    #[must_use]
+    pub fn glob_patterns(&self) -> usize {
+        self.globs.len()
     }
 
     /// The subscription in slot `id`.
@@ -233,8 +285,21 @@ impl SubscriptionIndex {
             cached.recipients.clear();
             cached.filtered.clear();
             cached.grouped.clear();
+            let channel = path.strip_prefix('/').unwrap_or(path).as_bytes();
+            // Glob matches go last, as redis-server sends a client its
+            // `message` before its `pmessage`s.
+            let mut globbed = Vec::new();
             trie.for_each_match(path, |id| {
                 if let Some(s) = subs.get(id.0) {
+                    if let Filter::Glob(g) = &s.filter {
+                        if g.matches(channel) && s.group.is_none() && s.content.is_none() {
+                            globbed.push(Recipient {
+                                conn: s.conn,
+                                tag: s.tag,
+                            });
+                        }
+                        return;
+                    }
                     let to = Recipient {
                         conn: s.conn,
                         tag: s.tag,
@@ -248,6 +313,7 @@ impl SubscriptionIndex {
                     }
                 }
             });
+            cached.recipients.append(&mut globbed);
             cached.generation = generation;
         }
         Matches {

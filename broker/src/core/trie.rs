@@ -58,8 +58,10 @@ impl TrieNode {
     fn list_mut(&mut self, filter: &Filter<'_>) -> &mut Vec<SubId> {
         match filter {
             Filter::Nats(n) if n.deeper() => &mut self.deeper,
-            Filter::Nats(_) => &mut self.exact,
-            Filter::Subtree(_) | Filter::Pattern(_) => &mut self.subtree,
+            Filter::Nats(_) | Filter::Channel(_) => &mut self.exact,
+            // A glob sits where its literal segments end and is tried,
+            // when a topic's matches are not cached, on the topics below.
+            Filter::Subtree(_) | Filter::Pattern(_) | Filter::Glob(_) => &mut self.subtree,
         }
     }
 

@@ -11,8 +11,11 @@
 //! add a [`Door`] variant that builds the codec, and a listener address in
 //! [`crate::Config`]. ARCHITECTURE.md walks through it.
 
+pub mod chat;
 pub mod lab;
 pub mod nats;
+pub mod payload;
+pub mod redis;
 
 use std::fmt;
 
@@ -25,6 +28,11 @@ pub const LAB_XML: Form = Form(1);
 /// Deliveries to NATS clients (their payload; each subscription's `MSG`
 /// line is written around it).
 pub const NATS: Form = Form(2);
+/// Deliveries to WebSocket chat clients (a whole `message` frame).
+pub const CHAT: Form = Form(3);
+/// Deliveries to Redis clients (their payload as a bulk string; each
+/// subscription's `message` or `pmessage` header is written before it).
+pub const REDIS: Form = Form(4);
 
 /// A client protocol the broker can listen for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,6 +42,10 @@ pub enum Door {
     Lab,
     /// The NATS client protocol ([`nats::NatsCodec`]).
     Nats,
+    /// WebSocket, with seed 000's chat protocol ([`chat::ChatCodec`]).
+    Ws,
+    /// RESP2 and RESP3, Redis's protocol ([`redis::RedisCodec`]).
+    Redis,
 }
 
 impl Door {
@@ -43,6 +55,8 @@ impl Door {
         match self {
             Door::Lab => "lab",
             Door::Nats => "nats",
+            Door::Ws => "ws",
+            Door::Redis => "redis",
         }
     }
 
@@ -53,6 +67,11 @@ impl Door {
         match self {
             Door::Lab => Box::new(lab::LabCodec::default()),
             Door::Nats => Box::new(nats::NatsCodec::new(config.nats_ping_interval)),
+            Door::Ws => Box::new(chat::ChatCodec::new(
+                &config.chat_prefix,
+                config.ws_max_message,
+            )),
+            Door::Redis => Box::new(redis::RedisCodec::new(config)),
         }
     }
 }
@@ -84,6 +103,14 @@ pub enum Action<'a> {
     Start(Profile),
     /// A request for the router.
     Command(Command<'a>),
+    /// Several requests for the router, applied in order (one chat
+    /// `subscribe` is a `HELLO`, a `SUBSCRIBE` and a `HISTORY`).
+    Commands(Vec<Command<'a>>),
+    /// The client ended the session the way its protocol does (a WebSocket
+    /// close frame, Redis's `QUIT`), answered into the output: the
+    /// connection closes once the output is flushed, as a normal end rather
+    /// than an error.
+    Close,
     /// Nothing for the router: the door answered by itself (refusing a
     /// request it could not decode, say) into the output it was given.
     Answered,
@@ -112,6 +139,18 @@ pub enum Farewell {
     },
     /// It did not answer the door's keep-alive probes (NATS's `PING`).
     Stale,
+}
+
+/// A door's own output limits for its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimit {
+    /// Pending bytes past which the connection is closed at once.
+    pub hard: usize,
+    /// Pending bytes past which, for `soft_for` without a break, it is
+    /// closed.
+    pub soft: usize,
+    /// How long it may stay over `soft`.
+    pub soft_for: std::time::Duration,
 }
 
 /// One connection's protocol: see the module docs.
@@ -193,5 +232,19 @@ pub trait Codec: fmt::Debug + Send {
     fn keepalive(&mut self, now: std::time::Instant, out: &mut Vec<u8>) -> Result<(), Farewell> {
         let _ = (now, out);
         Ok(())
+    }
+
+    /// Whether every copy of a delivery counts as one receiver in a
+    /// publisher's count (Redis: a client with a channel and a matching
+    /// pattern counts twice); otherwise each connection counts once.
+    fn counts_each_copy(&self) -> bool {
+        false
+    }
+
+    /// The output limits of this door's connections, when they differ from
+    /// the broker's slow-consumer limit (Redis's
+    /// `client-output-buffer-limit`).
+    fn output_limit(&self) -> Option<OutputLimit> {
+        None
     }
 }

@@ -13,7 +13,7 @@
 //! `input`, so an idle connection holds no buffer at all.
 
 use std::net::{Shutdown, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
@@ -75,6 +75,20 @@ pub(super) struct Connection {
     pub(super) last_input: Instant,
     /// Its session was told it is away: its next input brings it back.
     pub(super) away: bool,
+    /// Pending output past which it is dropped as a slow consumer: the
+    /// broker's limit, or its door's own.
+    pub(super) max_output: usize,
+    /// Its door's soft output limit and how long it may stay over it, if
+    /// the door has one (Redis's `client-output-buffer-limit`).
+    pub(super) soft_limit: Option<(usize, Duration)>,
+    /// Since when its output has been over the soft limit (checked once a
+    /// second).
+    pub(super) over_soft_since: Option<Instant>,
+    /// Every copy of a delivery counts as a receiver (Redis), not each
+    /// connection once.
+    pub(super) counts_each_copy: bool,
+    /// The last delivery it was counted as a receiver of.
+    pub(super) counted_in: u64,
     /// Its messages and bytes, for monitoring.
     pub(super) traffic: Traffic,
     life: Life,
@@ -91,8 +105,15 @@ impl Connection {
         door: Door,
         codec: Box<dyn Codec>,
         admission: Admission,
+        max_output: usize,
     ) -> Self {
+        let limit = codec.output_limit();
         Connection {
+            max_output: limit.map_or(max_output, |l| l.hard),
+            soft_limit: limit.map(|l| (l.soft, l.soft_for)),
+            over_soft_since: None,
+            counts_each_copy: codec.counts_each_copy(),
+            counted_in: 0,
             stream,
             peer,
             serial,

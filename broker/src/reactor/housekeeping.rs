@@ -1,11 +1,14 @@
 //! Once a second: history past its age bound, publish ids past the
-//! deduplication window, present clients that went quiet (presence's
-//! `away`, v2 §16) and connections past the idle timeout. Nothing here runs
-//! per message: a read only stamps its connection's `last_input`.
+//! deduplication window, keys past their time to live (the key space's
+//! active expiry), present clients that went quiet (presence's `away`, v2
+//! §16), connections past the idle timeout, and connections that stayed
+//! over their door's soft output limit too long (Redis's
+//! `client-output-buffer-limit`). Nothing here runs per message: a read
+//! only stamps its connection's `last_input`.
 
 use std::time::{Duration, Instant};
 
-use log::{debug, info};
+use log::{debug, info, warn};
 
 use super::connection::Life;
 use super::Broker;
@@ -19,7 +22,12 @@ impl Broker {
             debug!("{gone} kept messages expired");
         }
         self.router.expire_ids();
+        let keys = self.router.expire_keys();
+        if keys > 0 {
+            debug!("{keys} keys expired");
+        }
         self.keep_alive(now);
+        self.check_soft_limits(now);
         let (timeout, away) = (self.config.idle_timeout, self.config.away);
         if timeout.is_none() && away.is_none() {
             return;
@@ -74,6 +82,29 @@ impl Broker {
                 conn.codec.farewell(why, conn.output.buffer());
             }
             self.start_closing(id);
+        }
+    }
+
+    /// Drops the connections whose output has stayed over their door's soft
+    /// limit for longer than it allows, as redis-server does.
+    fn check_soft_limits(&mut self, now: Instant) {
+        for (i, conn) in &mut self.conns {
+            let Some((soft, allowed)) = conn.soft_limit else {
+                continue;
+            };
+            if conn.is_dead() || conn.output.pending() <= soft {
+                conn.over_soft_since = None;
+                continue;
+            }
+            let since = *conn.over_soft_since.get_or_insert(now);
+            if now.saturating_duration_since(since) >= allowed {
+                warn!(
+                    "conn {i} ({}): over the soft output limit ({soft} bytes) for {allowed:?}",
+                    conn.peer
+                );
+                let events = &mut self.events;
+                super::outbox::drop_slow(&mut self.schedule, events, ConnId(i), conn, None);
+            }
         }
     }
 

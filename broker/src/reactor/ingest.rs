@@ -158,15 +158,12 @@ impl Broker {
                     return (pos, Stop::Closed);
                 }
             };
-            if let Action::Command(Command::Publish(_)) = action {
-                conn.traffic.msgs_in += 1;
-            }
+            conn.traffic.msgs_in += publishes(&action);
             pos += used;
             let mut stall = false;
             if answered {
-                let max_pending = self.config.max_pending_output;
                 let (_, mut outbox) = self.outbox();
-                outbox.queued(id, max_pending);
+                outbox.queued(id);
                 stall = outbox.stall;
             }
             // Stop right after a unit that congested a recipient: one request
@@ -197,7 +194,22 @@ impl Broker {
                 false
             }
             Action::Command(command) => self.dispatch(id, command),
+            // Every command is applied, whether an earlier one stalls or not.
+            Action::Commands(commands) => {
+                let mut stall = false;
+                for command in commands {
+                    stall |= self.dispatch(id, command);
+                }
+                stall
+            }
             Action::Answered => false,
+            Action::Close => {
+                if let Some(conn) = self.conns.get(id.0) {
+                    info!("conn {} ({}) closed by its client", id.0, conn.peer);
+                }
+                self.start_closing(id);
+                false
+            }
         }
     }
 
@@ -244,5 +256,23 @@ impl Broker {
         self.schedule.mark_dirty(id, conn);
         let (router, mut outbox) = self.outbox();
         router.disconnect(id, &mut outbox);
+    }
+}
+
+/// The messages a unit publishes (for the monitoring counters): one for a
+/// publish, those of a batch (a door may send several commands at once).
+#[inline]
+fn publishes(action: &Action<'_>) -> u64 {
+    fn count(command: &Command<'_>) -> u64 {
+        match command {
+            Command::Publish(_) => 1,
+            Command::Batch(commands) => commands.iter().map(count).sum(),
+            _ => 0,
+        }
+    }
+    match action {
+        Action::Command(command) => count(command),
+        Action::Commands(commands) => commands.iter().map(count).sum(),
+        _ => 0,
     }
 }

@@ -134,6 +134,7 @@ impl Broker {
             door,
             codec,
             admission,
+            self.config.max_pending_output,
         ));
         if full {
             warn!("refused {peer}: {open} connections already open (limit)");

@@ -101,6 +101,8 @@ pub struct Broker {
     read_buf: Vec<u8>,
     /// Where a delivery is encoded once before it is copied to its recipients.
     scratch: Vec<u8>,
+    /// Deliveries queued, to count each receiver once.
+    deliveries: u64,
     handshakes: TimerQueue,
     /// Closing connections' deadlines.
     lingering: TimerQueue,
@@ -178,6 +180,7 @@ impl Broker {
                 dedup_window_ms: millis(config.dedup_window),
                 dedup_max: config.dedup_max,
                 away_ms: config.away.map(millis),
+                max_key_bytes: config.max_key_bytes,
             }),
             housekeeping: Instant::now() + HOUSEKEEPING,
             flow: FlowControl::new(config.max_pending_output),
@@ -188,6 +191,7 @@ impl Broker {
             refusals: 0,
             read_buf: vec![0; ingest::READ_BUF],
             scratch: Vec::new(),
+            deliveries: 0,
             handshakes: TimerQueue::default(),
             lingering: TimerQueue::default(),
             accept_retry: None,
@@ -318,8 +322,8 @@ impl Broker {
                 flow: &mut self.flow,
                 schedule: &mut self.schedule,
                 scratch: &mut self.scratch,
+                deliveries: &mut self.deliveries,
                 events: &mut self.events,
-                max_pending: self.config.max_pending_output,
                 stall: false,
             },
         )

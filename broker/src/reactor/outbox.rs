@@ -28,19 +28,20 @@ pub(super) struct ConnOutbox<'a> {
     pub(super) schedule: &'a mut Schedule,
     /// The shared encoding of the delivery or notice being fanned out.
     pub(super) scratch: &'a mut Vec<u8>,
+    /// Deliveries queued so far, to number them: a connection counted as a
+    /// receiver of the current one carries its number.
+    pub(super) deliveries: &'a mut u64,
     /// Where slow-consumer and drop events are recorded.
     pub(super) events: &'a mut EventLog,
-    /// The slow-consumer limit, in pending bytes.
-    pub(super) max_pending: usize,
     /// Set when output went to a congested connection: pause the sender.
     pub(super) stall: bool,
 }
 
 impl ConnOutbox<'_> {
     /// Accounts for bytes just appended to `to`'s output (see [`account`]).
-    pub(super) fn queued(&mut self, to: ConnId, limit: usize) {
+    pub(super) fn queued(&mut self, to: ConnId) {
         if let Some(conn) = self.conns.get_mut(to.0) {
-            self.stall |= account(self.flow, self.schedule, self.events, to, conn, limit, None);
+            self.stall |= account(self.flow, self.schedule, self.events, to, conn, false, None);
         }
     }
 
@@ -57,8 +58,8 @@ impl ConnOutbox<'_> {
             flow,
             schedule,
             scratch,
+            deliveries: _,
             events,
-            max_pending,
             stall,
         } = self;
         let mut queued = 0;
@@ -67,14 +68,14 @@ impl ConnOutbox<'_> {
                 continue;
             };
             if let Some(d) = delivery {
-                if !admit(schedule, events, id, conn, d, scratch.len(), *max_pending) {
+                if !admit(schedule, events, id, conn, d, scratch.len()) {
                     continue;
                 }
                 conn.traffic.msgs_out += 1;
             }
             conn.output.buffer().extend_from_slice(scratch);
             let topic = delivery.map(|d| d.topic);
-            *stall |= account(flow, schedule, events, id, conn, *max_pending, topic);
+            *stall |= account(flow, schedule, events, id, conn, false, topic);
             queued += 1;
         }
         queued
@@ -92,10 +93,9 @@ fn admit(
     conn: &mut Connection,
     delivery: &Delivery<'_>,
     len: usize,
-    limit: usize,
 ) -> bool {
     matches!(conn.slow, Slow::Disconnect)
-        || admit_dropping(schedule, events, id, conn, delivery, len, limit)
+        || admit_dropping(schedule, events, id, conn, delivery, len)
 }
 
 /// [`admit`] under slow policy "drop".
@@ -107,9 +107,8 @@ fn admit_dropping(
     conn: &mut Connection,
     delivery: &Delivery<'_>,
     len: usize,
-    limit: usize,
 ) -> bool {
-    let limit = limit.saturating_add(conn.output.allowance());
+    let limit = conn.max_output.saturating_add(conn.output.allowance());
     let was_dropping = matches!(&conn.slow, Slow::Drop(d) if d.dropping());
     match drops::admit(id, conn, delivery.topic, delivery.seq, len, limit) {
         Ok(true) => true,
@@ -180,9 +179,10 @@ fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
 }
 
 /// Accounts for bytes just appended to `conn`'s output (a delivery on
-/// `topic`, or an answer): drops it if its pending output passed `limit`
-/// (plus its allowance), else schedules the flush and applies flow control.
-/// Returns whether the sender must stall.
+/// `topic`, or an answer): drops it if its
+/// pending output passed its limit (plus its allowance; none for a replay),
+/// else schedules the flush and applies flow control. Returns whether the
+/// sender must stall.
 #[inline(always)]
 fn account(
     flow: &mut FlowControl,
@@ -190,9 +190,10 @@ fn account(
     events: &mut EventLog,
     id: ConnId,
     conn: &mut Connection,
-    limit: usize,
+    replay: bool,
     topic: Option<&str>,
 ) -> bool {
+    let limit = if replay { usize::MAX } else { conn.max_output };
     let pending = conn.output.pending();
     if let Slow::Drop(_) = conn.slow {
         // Its deliveries were admitted under the limit and answers are never
@@ -201,29 +202,31 @@ fn account(
         return false;
     }
     if pending > limit.saturating_add(conn.output.allowance()) {
-        drop_slow(schedule, events, id, conn, limit, topic);
+        drop_slow(schedule, events, id, conn, topic);
         return false;
     }
     schedule.mark_dirty(id, conn);
     flow.congests(id, conn, pending)
 }
 
-/// Drops `conn` as a slow consumer, with a log line and an event.
-fn drop_slow(
+/// Drops `conn` as a slow consumer, with a log line and an event (naming
+/// `topic`, the delivery that passed the limit, when there was one).
+pub(super) fn drop_slow(
     schedule: &mut Schedule,
     events: &mut EventLog,
     id: ConnId,
     conn: &mut Connection,
-    limit: usize,
     topic: Option<&str>,
 ) {
     record(events, id, conn, topic, EventReason::SlowConsumerClosed);
     conn.traffic.slow_closed += 1;
     warn!(
-        "conn {} ({}) dropped: slow consumer with {} bytes pending (limit {limit})",
+        "conn {} ({}, {}) dropped: slow consumer with {} bytes pending (output limit {})",
         id.0,
         conn.peer,
+        conn.codec.describe(),
         conn.output.pending(),
+        conn.max_output,
     );
     conn.output.discard();
     schedule.doom(id, conn);
@@ -241,15 +244,14 @@ impl Outbox for ConnOutbox<'_> {
                     return Some(0);
                 }
                 encode(conn, delivery)?;
-                let (events, topic) = (&mut *self.events, Some(delivery.topic));
-                let limit = self.max_pending;
+                let topic = Some(delivery.topic);
                 self.stall |= account(
                     self.flow,
                     self.schedule,
-                    events,
+                    self.events,
                     only.conn,
                     conn,
-                    limit,
+                    false,
                     topic,
                 );
                 return Some(1);
@@ -265,26 +267,26 @@ impl Outbox for ConnOutbox<'_> {
         if !wraps {
             return Some(self.fan_out(Some(delivery), to.iter().map(|r| r.conn)));
         }
+        // A connection with several matching subscriptions counts once,
+        // unless its door counts every copy (Redis).
+        *self.deliveries += 1;
+        let stamp = *self.deliveries;
         let mut queued = 0;
         for r in to {
             let Some(conn) = self.conns.get_mut(r.conn.0).filter(|c| c.is_open()) else {
                 continue;
             };
-            let (len, limit) = (self.scratch.len(), self.max_pending);
-            if !admit(
-                self.schedule,
-                self.events,
-                r.conn,
-                conn,
-                delivery,
-                len,
-                limit,
-            ) {
+            let len = self.scratch.len();
+            if !admit(self.schedule, self.events, r.conn, conn, delivery, len) {
                 continue;
             }
             conn.traffic.msgs_out += 1;
             conn.codec
                 .wrap_delivery(delivery, r.tag, self.scratch, conn.output.buffer());
+            if conn.counts_each_copy || conn.counted_in != stamp {
+                conn.counted_in = stamp;
+                queued += 1;
+            }
             let topic = Some(delivery.topic);
             self.stall |= account(
                 self.flow,
@@ -292,10 +294,9 @@ impl Outbox for ConnOutbox<'_> {
                 self.events,
                 r.conn,
                 conn,
-                limit,
+                false,
                 topic,
             );
-            queued += 1;
         }
         Some(queued)
     }
@@ -310,14 +311,13 @@ impl Outbox for ConnOutbox<'_> {
             let before = conn.output.buffer().len();
             conn.codec.encode_notice(notice, conn.output.buffer());
             if conn.output.buffer().len() > before {
-                let limit = self.max_pending;
                 self.stall |= account(
                     self.flow,
                     self.schedule,
                     self.events,
                     *only,
                     conn,
-                    limit,
+                    false,
                     None,
                 );
             }
@@ -337,14 +337,13 @@ impl Outbox for ConnOutbox<'_> {
     /// are over their limit: those are not answers, and `LIST` gives the
     /// same list when asked.
     fn announce(&mut self, form: Form, notice: &Notice<'_>, to: &[ConnId]) {
-        let limit = self.max_pending;
         let conns = &*self.conns;
         let reading: Vec<ConnId> = to
             .iter()
             .copied()
             .filter(|id| {
                 conns.get(id.0).is_some_and(|c| {
-                    matches!(c.slow, Slow::Disconnect) || c.output.pending() <= limit
+                    matches!(c.slow, Slow::Disconnect) || c.output.pending() <= c.max_output
                 })
             })
             .collect();
@@ -357,8 +356,8 @@ impl Outbox for ConnOutbox<'_> {
         let Some(conn) = self.conns.get_mut(to.0) else {
             return false;
         };
-        if conn.output.pending() > self.max_pending && matches!(conn.slow, Slow::Disconnect) {
-            drop_slow(self.schedule, self.events, to, conn, self.max_pending, None);
+        if conn.output.pending() > conn.max_output && matches!(conn.slow, Slow::Disconnect) {
+            drop_slow(self.schedule, self.events, to, conn, None);
             return false;
         }
         conn.is_open()
@@ -383,15 +382,7 @@ impl Outbox for ConnOutbox<'_> {
             return false;
         };
         let topic = Some(delivery.topic);
-        self.stall |= account(
-            self.flow,
-            self.schedule,
-            self.events,
-            to,
-            conn,
-            usize::MAX,
-            topic,
-        );
+        self.stall |= account(self.flow, self.schedule, self.events, to, conn, true, topic);
         conn.output.allow(added);
         true
     }

@@ -59,7 +59,15 @@ fn connection(codec: Box<dyn Codec>) -> (Connection, TcpStream) {
     let (server, peer) = listener.accept().unwrap();
     server.set_nonblocking(true).unwrap();
     let stream = mio::net::TcpStream::from_std(server);
-    let mut conn = Connection::new(stream, peer, 1, Door::Lab, codec, Admission::Counted);
+    let mut conn = Connection::new(
+        stream,
+        peer,
+        1,
+        Door::Lab,
+        codec,
+        Admission::Counted,
+        1 << 20,
+    );
     conn.open();
     (conn, client)
 }
@@ -69,6 +77,7 @@ struct Fixture {
     flow: FlowControl,
     schedule: Schedule,
     scratch: Vec<u8>,
+    deliveries: u64,
     events: EventLog,
     _peers: Vec<TcpStream>,
 }
@@ -87,19 +96,23 @@ impl Fixture {
             flow: FlowControl::new(1 << 20),
             schedule: Schedule::default(),
             scratch: Vec::new(),
+            deliveries: 0,
             events: EventLog::default(),
             _peers: peers,
         }
     }
 
     fn outbox(&mut self, max_pending: usize) -> ConnOutbox<'_> {
+        for (_, conn) in &mut self.conns {
+            conn.max_output = max_pending;
+        }
         ConnOutbox {
             conns: &mut self.conns,
             flow: &mut self.flow,
             schedule: &mut self.schedule,
             scratch: &mut self.scratch,
+            deliveries: &mut self.deliveries,
             events: &mut self.events,
-            max_pending,
             stall: false,
         }
     }
@@ -118,6 +131,7 @@ fn live<'a>(topic: &'a str, body: &'a Body<'a>) -> Delivery<'a> {
         ts: 1_733_500_000_000,
         reply: None,
         headers: None,
+        publisher: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! `127.0.0.1:0` in a thread, and a raw-bytes client.
 #![allow(dead_code)]
 
+pub mod chat;
 pub mod http;
 pub mod nats;
 pub mod stamps;

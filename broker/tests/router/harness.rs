@@ -154,7 +154,13 @@ impl Harness {
         }
         match action {
             Action::Command(command) => self.router.handle(from, command, &mut self.out),
+            Action::Commands(commands) => {
+                for command in commands {
+                    self.router.handle(from, command, &mut self.out);
+                }
+            }
             Action::Answered => {}
+            Action::Close => panic!("the lab protocol has no way to ask for a close"),
             Action::Start(_) => panic!("a second handshake"),
         }
     }

@@ -69,6 +69,8 @@ pub(super) fn notice(format: Format, notice: &Notice<'_>, out: &mut Vec<u8>) {
         }
         Notice::Presence(p) => presence(format, &p, out),
         Notice::Who { topic, present } => who(format, topic, present, out),
+        // The lab protocol asks nothing of the key space.
+        Notice::Reply(r) => debug!("nothing to tell a lab client of {r:?}"),
     }
 }
 

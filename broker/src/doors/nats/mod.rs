@@ -10,14 +10,12 @@
 //!
 //! - [`parse`]: operations from the front of the input.
 //! - [`subject`]: subjects to topics and filters, and back.
-//! - [`payload`]: payload bytes to values and back.
 //!
 //! A delivery's payload is encoded once per message ([`Codec::encode_delivery`]);
 //! each subscription's `MSG subject sid len` line is written around it
 //! ([`Codec::wrap_delivery`]).
 
 pub mod parse;
-pub mod payload;
 pub mod subject;
 
 use foldhash::{HashMap, HashMapExt};
@@ -29,6 +27,7 @@ use log::debug;
 use serde::Deserialize;
 
 use self::parse::Op;
+use super::payload;
 use super::{Action, Codec, Decoded, DoorError, Farewell, NATS};
 use crate::core::command::{Filter, PublishKeys, SubscribeOptions, TopicArg};
 use protocol::Topic;

@@ -1,11 +1,13 @@
-//! NATS payloads (bytes) and the core's values (`docs/protocol.md`, NATS
-//! door, "Values").
+//! Message bytes (NATS payloads, Redis bulk strings) and the core's values
+//! (front-doors spec, "Values"; `docs/nats.md`, `docs/redis.md`), shared by
+//! every door whose protocol carries bytes.
 //!
 //! Bytes that are UTF-8 text XML can carry become a string value; any other
 //! bytes become `{"$bytes": "<base64>"}`, so that every publish has a value
-//! for lab, history and filters, and a NATS subscriber gets back exactly the
-//! bytes another NATS client sent. A value to bytes: a string is its UTF-8
-//! bytes, `{"$bytes": ...}` its decoded bytes, anything else its JSON text.
+//! for lab, history and filters, and a NATS or Redis subscriber gets back
+//! exactly the bytes another client of its kind sent. A value to bytes: a
+//! string is its UTF-8 bytes, `{"$bytes": ...}` its decoded bytes, anything
+//! else its JSON text.
 
 use std::borrow::Cow;
 
