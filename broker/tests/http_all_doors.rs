@@ -104,6 +104,7 @@ fn every_door_shows_in_the_server_connections_topics_and_metrics() {
         find(conns, "format", format);
     }
     assert_eq!(find(conns, "format", "WebSocket chat")["door"], "ws");
+    assert_eq!(find(conns, "format", "WebSocket chat")["name"], "ann");
     let redis_conns: Vec<&Value> = conns
         .as_array()
         .unwrap()
