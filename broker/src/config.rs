@@ -90,6 +90,12 @@ pub struct Config {
     /// The durable store (`--data-dir`); `None` (the default): everything
     /// is kept in memory only, and a restart starts a new epoch.
     pub store: Option<StoreConfig>,
+    /// Where the monitoring side (JSON endpoints, `/metrics`, the web
+    /// view) listens; `None` (the default): off.
+    pub http: Option<SocketAddr>,
+    /// Top-level prefixes that get their own series on `/metrics` (a
+    /// bounded set, so label cardinality is bounded).
+    pub metrics_prefixes: Vec<String>,
 }
 
 impl Default for Config {
@@ -123,6 +129,8 @@ impl Default for Config {
             redis_output_soft: 8 * 1024 * 1024,
             redis_output_soft_for: Duration::from_secs(60),
             store: None,
+            http: None,
+            metrics_prefixes: Vec::new(),
         }
     }
 }

@@ -9,6 +9,10 @@
 //!   [`doors::lab`].
 //! - [`reactor`]: the event loop ([`Broker`], [`BrokerHandle`]): listeners,
 //!   connections, flow control; the only place that sees sockets and time.
+//! - [`monitor`], [`http`]: the monitoring side (`--http`): the query
+//!   channel and snapshots; the HTTP thread serving JSON, `/metrics` and
+//!   the web view.
+//! - [`logging`]: the log line formats (text, JSON).
 //! - [`config`]: addresses and limits.
 //!
 //! # Example
@@ -24,6 +28,9 @@
 pub mod config;
 pub mod core;
 pub mod doors;
+pub mod http;
+pub mod logging;
+pub mod monitor;
 pub mod reactor;
 pub mod store;
 

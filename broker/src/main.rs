@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use broker::logging::LogFormat;
 use broker::store::{FsyncPolicy, StoreConfig, StoreError};
 use broker::{Broker, Config};
 use clap::Parser;
@@ -116,6 +117,28 @@ struct Args {
     /// Seconds a new connection has to send its handshake.
     #[arg(long, default_value = "10", value_parser = positive_seconds, allow_hyphen_values = true)]
     handshake_timeout: Duration,
+    /// Serve monitoring (JSON endpoints, /metrics, the web view) on this
+    /// address (HOST:PORT, e.g. 127.0.0.1:8222); off by default. No
+    /// authentication: bind it to loopback.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
+    /// Top-level prefixes with their own series on /metrics, comma-separated
+    /// (at most 32), e.g. /a,/b.
+    #[arg(long, value_name = "TOPICS", value_delimiter = ',', value_parser = prefix)]
+    metrics_prefixes: Vec<String>,
+    /// How log lines are written: text, or one JSON object per line.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// Most prefixes `--metrics-prefixes` takes: each adds series to /metrics.
+const MAX_METRICS_PREFIXES: usize = 32;
+
+/// A topic, normalized.
+fn prefix(text: &str) -> Result<String, String> {
+    protocol::Topic::parse(text)
+        .map(|t| t.as_ref().to_owned())
+        .map_err(|e| format!("'{text}' is not a topic: {e}"))
 }
 
 /// A limit: a whole number above zero, or `unlimited`.
@@ -175,8 +198,8 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
+    broker::logging::init(args.log_format);
     let addr = match resolve(&args.addr, args.port) {
         Ok(a) => a,
         Err(e) => {
@@ -208,6 +231,18 @@ fn main() -> ExitCode {
         }
         None => None,
     };
+    let http = match args.http.as_deref().map(resolve_addr) {
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            log::error!("--http: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => None,
+    };
+    if args.metrics_prefixes.len() > MAX_METRICS_PREFIXES {
+        log::error!("--metrics-prefixes: at most {MAX_METRICS_PREFIXES} prefixes");
+        return ExitCode::FAILURE;
+    }
     let config = Config {
         addr,
         nats,
@@ -239,6 +274,8 @@ fn main() -> ExitCode {
             max_disk_bytes: args.max_disk_bytes as u64,
             ..StoreConfig::new(dir)
         }),
+        http,
+        metrics_prefixes: args.metrics_prefixes,
         ..Config::default()
     };
     let broker = match Broker::bind(config.clone()) {

@@ -60,7 +60,7 @@ pub use delivery::{
 pub use groups::{GroupId, Groups};
 pub use history::{Entry, History};
 pub use outbox::Outbox;
-pub use router::{Router, RouterConfig};
+pub use router::{Router, RouterConfig, SessionView};
 pub use subs::{CacheHint, Matches, SubId, SubTag, SubscriptionIndex};
 pub use topics::{TopicId, TopicList, TopicTree};
 

@@ -38,6 +38,10 @@ mod publish;
 mod store;
 #[path = "router_subscribe.rs"]
 mod subscribe;
+#[path = "router_view.rs"]
+mod view;
+
+pub use view::SessionView;
 
 /// The router's limits and numbering, fixed at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -242,6 +242,15 @@ impl SubscriptionIndex {
         self.trie.node_count()
     }
 
+    /// How many subscriptions match `path`, counted by a walk of the filter
+    /// trie that leaves the match cache alone (monitoring).
+    #[must_use]
+    pub fn count_matching(&self, path: &str) -> usize {
+        let mut n = 0;
+        self.trie.for_each_match(path, |_| n += 1);
+        n
+    }
+
     /// The queue groups, to take turns in.
     pub fn groups_mut(&mut self) -> &mut Groups {
         &mut self.groups

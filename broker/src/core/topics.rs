@@ -358,6 +358,32 @@ impl TopicTree {
             .filter_map(|(path, &id)| Some((&**path, &self.node(id)?.history)))
     }
 
+    /// Topics equal to or under `topic` sorting strictly after `after` (all
+    /// when `None`), in byte order, with their ids: a subtree a page at a
+    /// time, each page starting where the last ended (monitoring).
+    pub fn under_after<'a>(
+        &'a self,
+        topic: &'a str,
+        after: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a str, TopicId)> + 'a {
+        let (itself, (lo, hi)) = subtree_bounds(topic);
+        let itself = itself
+            .filter(|t| after.is_none_or(|a| *t > a))
+            .and_then(|t| self.sorted.get_key_value(t));
+        let lo = match (lo, after) {
+            (Bound::Included(l), Some(a)) if a < l.as_str() => Bound::Included(l),
+            (_, Some(a)) => Bound::Excluded(a.to_owned()),
+            (lo, None) => lo,
+        };
+        itself
+            .into_iter()
+            .chain(self.sorted.range::<str, _>((
+                lo.as_ref().map(String::as_str),
+                hi.as_ref().map(String::as_str),
+            )))
+            .map(|(path, &id)| (&**path, id))
+    }
+
     /// A read-only view of the topic list, for doors to page through.
     #[must_use]
     pub fn list(&self) -> TopicList<'_> {

@@ -21,7 +21,8 @@ use super::drops::Slow;
 use super::flow::Pressure;
 use super::output::{Output, KEEP_CAPACITY};
 use crate::core::ConnId;
-use crate::doors::Codec;
+use crate::doors::{Codec, Door};
+use crate::monitor::Traffic;
 
 /// Where a connection is in its life (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,8 @@ pub(super) struct Connection {
     /// Distinguishes this connection from a later one reusing its slot, for
     /// timers that outlive it.
     pub(super) serial: u64,
+    /// The door it came through.
+    pub(super) door: Door,
     /// Its door's protocol.
     pub(super) codec: Box<dyn Codec>,
     /// Unread input: an incomplete unit, or what a stall held back.
@@ -86,6 +89,8 @@ pub(super) struct Connection {
     pub(super) counts_each_copy: bool,
     /// The last delivery it was counted as a receiver of.
     pub(super) counted_in: u64,
+    /// Its messages and bytes, for monitoring.
+    pub(super) traffic: Traffic,
     life: Life,
     /// Queued in the reactor's flush list.
     dirty: bool,
@@ -97,6 +102,7 @@ impl Connection {
         stream: TcpStream,
         peer: SocketAddr,
         serial: u64,
+        door: Door,
         codec: Box<dyn Codec>,
         admission: Admission,
         max_output: usize,
@@ -111,6 +117,7 @@ impl Connection {
             stream,
             peer,
             serial,
+            door,
             codec,
             input: Vec::new(),
             output: Output::new(),
@@ -119,6 +126,7 @@ impl Connection {
             slow: Slow::Disconnect,
             last_input: Instant::now(),
             away: false,
+            traffic: Traffic::default(),
             life: Life::Handshake,
             dirty: false,
         }
@@ -154,6 +162,17 @@ impl Connection {
     /// Shuts the write side (after the output was flushed while closing).
     pub(super) fn shutdown_write(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);
+    }
+
+    /// Its traffic so far: the counters bumped as it goes, plus what its
+    /// output and slow policy counted.
+    pub(super) fn traffic(&self) -> Traffic {
+        let mut traffic = self.traffic;
+        traffic.bytes_out = self.output.sent();
+        if let Slow::Drop(drops) = &self.slow {
+            traffic.dropped = drops.dropped;
+        }
+        traffic
     }
 
     /// Whether an empty buffer larger than [`KEEP_CAPACITY`] is held.

@@ -103,7 +103,8 @@ impl Broker {
                     "conn {i} ({}): over the soft output limit ({soft} bytes) for {allowed:?}",
                     conn.peer
                 );
-                super::outbox::drop_slow(&mut self.schedule, ConnId(i), conn);
+                let events = &mut self.events;
+                super::outbox::drop_slow(&mut self.schedule, events, ConnId(i), conn, None);
             }
         }
     }

@@ -63,6 +63,7 @@ impl Broker {
                 }
                 Ok(n) => {
                     budget = budget.saturating_sub(n);
+                    conn.traffic.bytes_in += n as u64;
                     if !conn.is_open() {
                         continue;
                     }
@@ -157,6 +158,7 @@ impl Broker {
                     return (pos, Stop::Closed);
                 }
             };
+            conn.traffic.msgs_in += publishes(&action);
             pos += used;
             let mut stall = false;
             if answered {
@@ -254,5 +256,23 @@ impl Broker {
         self.schedule.mark_dirty(id, conn);
         let (router, mut outbox) = self.outbox();
         router.disconnect(id, &mut outbox);
+    }
+}
+
+/// The messages a unit publishes (for the monitoring counters): one for a
+/// publish, those of a batch (a door may send several commands at once).
+#[inline]
+fn publishes(action: &Action<'_>) -> u64 {
+    fn count(command: &Command<'_>) -> u64 {
+        match command {
+            Command::Publish(_) => 1,
+            Command::Batch(commands) => commands.iter().map(count).sum(),
+            _ => 0,
+        }
+    }
+    match action {
+        Action::Command(command) => count(command),
+        Action::Commands(commands) => commands.iter().map(count).sum(),
+        _ => 0,
     }
 }

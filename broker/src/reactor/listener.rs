@@ -131,6 +131,7 @@ impl Broker {
             stream,
             peer,
             self.next_serial,
+            door,
             codec,
             admission,
             self.config.max_pending_output,

@@ -21,6 +21,8 @@
 //! - [`output`], [`timers`]: a connection's output buffer; deadlines.
 //! - [`durable`]: with a data directory, each turn's records to the store's
 //!   writer, and the turn's output held until they are durable.
+//! - [`inspect`]: answers to the monitoring side's queries, at the end of a
+//!   turn (see [`crate::monitor`]).
 
 mod connection;
 mod drops;
@@ -28,6 +30,7 @@ mod durable;
 mod flow;
 mod housekeeping;
 mod ingest;
+mod inspect;
 mod listener;
 mod outbox;
 mod output;
@@ -50,6 +53,8 @@ use self::outbox::ConnOutbox;
 use self::timers::TimerQueue;
 use crate::core::{Command, ConnId, Router, RouterConfig};
 use crate::doors::Door;
+use crate::http::HttpServer;
+use crate::monitor::{self, EventLog, Inbox, Traffic};
 use crate::Config;
 
 const WAKER: Token = Token(0);
@@ -113,6 +118,20 @@ pub struct Broker {
     housekeeping: Instant,
     /// The durable store, with `--data-dir`.
     durable: Option<durable::Durable>,
+    /// The monitoring side's queries, when `--http` is on.
+    inbox: Option<Inbox>,
+    /// The waker said queries are pending (or some were left for the next
+    /// turn).
+    queries_due: bool,
+    /// The monitoring side's thread; stopped when the broker is dropped.
+    http: Option<HttpServer>,
+    /// Recent slow-consumer and drop events.
+    events: EventLog,
+    /// Per door, the traffic of its connections that have closed.
+    closed_traffic: Vec<(Door, Traffic)>,
+    /// When the broker started: for the uptime, and in milliseconds since
+    /// the Unix epoch.
+    started: (Instant, u64),
 }
 
 impl Broker {
@@ -139,6 +158,13 @@ impl Broker {
             )?);
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (inbox, http) = match config.http {
+            Some(addr) => {
+                let (asker, inbox) = monitor::query::channel(Arc::clone(&waker));
+                (Some(inbox), Some(HttpServer::start(addr, asker)?))
+            }
+            None => (None, None),
+        };
         let mut broker = Broker {
             poll,
             listeners,
@@ -175,6 +201,12 @@ impl Broker {
             lingering: TimerQueue::default(),
             accept_retry: None,
             buffer_sweep: None,
+            inbox,
+            queries_due: false,
+            http,
+            events: EventLog::default(),
+            closed_traffic: Vec::new(),
+            started: (Instant::now(), monitor::traffic::now_ms()),
             durable: None,
         };
         if let Some(store) = broker.config.store.clone() {
@@ -206,6 +238,12 @@ impl Broker {
             .collect()
     }
 
+    /// Where the monitoring side (`--http`) listens, when it is on.
+    #[must_use]
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|h| h.addr)
+    }
+
     /// A handle that stops the broker.
     #[must_use]
     pub fn handle(&self) -> BrokerHandle {
@@ -219,6 +257,9 @@ impl Broker {
     pub fn run(mut self) -> io::Result<()> {
         for (door, addr) in self.addresses()? {
             info!("{} door listening on {addr}", door.name());
+        }
+        if let Some(addr) = self.http_addr() {
+            info!("http monitoring listening on {addr}");
         }
         info!("numbering epoch {}", self.router.epoch());
         let mut events = Events::with_capacity(1024);
@@ -240,6 +281,7 @@ impl Broker {
                             return Ok(());
                         }
                         self.store_progress();
+                        self.queries_due |= self.inbox.as_ref().is_some_and(Inbox::take_pending);
                     }
                     Token(t) if t < FIRST_CONN => self.accept(t - FIRST_LISTENER),
                     Token(t) => {
@@ -258,12 +300,17 @@ impl Broker {
             self.check_timers();
             self.reap();
             self.flush_dirty();
+            self.answer_queries();
         }
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
         let compacting = self.router.compacting();
-        if !self.schedule.backlog.is_empty() || !self.schedule.dead.is_empty() || compacting {
+        if !self.schedule.backlog.is_empty()
+            || !self.schedule.dead.is_empty()
+            || compacting
+            || self.queries_due
+        {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
@@ -293,6 +340,7 @@ impl Broker {
                 schedule: &mut self.schedule,
                 scratch: &mut self.scratch,
                 deliveries: &mut self.deliveries,
+                events: &mut self.events,
                 stall: false,
             },
         )
@@ -407,6 +455,7 @@ impl Broker {
             if conn.admission == Admission::Refused {
                 self.refusals -= 1;
             }
+            self.fold_traffic(&conn);
             let (router, mut outbox) = self.outbox();
             router.disconnect(id, &mut outbox);
             info!("conn {} ({}) closed", id.0, conn.peer);

@@ -18,6 +18,7 @@ use super::drops::{self, Drops, Slow};
 use super::flow::FlowControl;
 use crate::core::{ConnId, Delivery, Form, Notice, Outbox, Recipient, SlowPolicy};
 use crate::doors::Farewell;
+use crate::monitor::{EventLog, EventReason};
 
 /// Queues what the router says into connections' output buffers.
 #[derive(Debug)]
@@ -30,6 +31,8 @@ pub(super) struct ConnOutbox<'a> {
     /// Deliveries queued so far, to number them: a connection counted as a
     /// receiver of the current one carries its number.
     pub(super) deliveries: &'a mut u64,
+    /// Where slow-consumer and drop events are recorded.
+    pub(super) events: &'a mut EventLog,
     /// Set when output went to a congested connection: pause the sender.
     pub(super) stall: bool,
 }
@@ -38,7 +41,7 @@ impl ConnOutbox<'_> {
     /// Accounts for bytes just appended to `to`'s output (see [`account`]).
     pub(super) fn queued(&mut self, to: ConnId) {
         if let Some(conn) = self.conns.get_mut(to.0) {
-            self.stall |= account(self.flow, self.schedule, to, conn, false);
+            self.stall |= account(self.flow, self.schedule, self.events, to, conn, false, None);
         }
     }
 
@@ -56,6 +59,7 @@ impl ConnOutbox<'_> {
             schedule,
             scratch,
             deliveries: _,
+            events,
             stall,
         } = self;
         let mut queued = 0;
@@ -64,12 +68,14 @@ impl ConnOutbox<'_> {
                 continue;
             };
             if let Some(d) = delivery {
-                if !admit(schedule, id, conn, d, scratch.len()) {
+                if !admit(schedule, events, id, conn, d, scratch.len()) {
                     continue;
                 }
+                conn.traffic.msgs_out += 1;
             }
             conn.output.buffer().extend_from_slice(scratch);
-            *stall |= account(flow, schedule, id, conn, false);
+            let topic = delivery.map(|d| d.topic);
+            *stall |= account(flow, schedule, events, id, conn, false, topic);
             queued += 1;
         }
         queued
@@ -82,32 +88,47 @@ impl ConnOutbox<'_> {
 #[inline(always)]
 fn admit(
     schedule: &mut Schedule,
+    events: &mut EventLog,
     id: ConnId,
     conn: &mut Connection,
     delivery: &Delivery<'_>,
     len: usize,
 ) -> bool {
-    matches!(conn.slow, Slow::Disconnect) || admit_dropping(schedule, id, conn, delivery, len)
+    matches!(conn.slow, Slow::Disconnect)
+        || admit_dropping(schedule, events, id, conn, delivery, len)
 }
 
 /// [`admit`] under slow policy "drop".
 #[inline(never)]
 fn admit_dropping(
     schedule: &mut Schedule,
+    events: &mut EventLog,
     id: ConnId,
     conn: &mut Connection,
     delivery: &Delivery<'_>,
     len: usize,
 ) -> bool {
     let limit = conn.max_output.saturating_add(conn.output.allowance());
+    let was_dropping = matches!(&conn.slow, Slow::Drop(d) if d.dropping());
     match drops::admit(id, conn, delivery.topic, delivery.seq, len, limit) {
         Ok(true) => true,
         Ok(false) => {
+            if !was_dropping {
+                let reason = EventReason::DroppingDeliveries;
+                record(events, id, conn, Some(delivery.topic), reason);
+            }
             // The flush after this turn sends the gaps once it drains.
             schedule.mark_dirty(id, conn);
             false
         }
         Err(drops::TooManyGaps) => {
+            record(
+                events,
+                id,
+                conn,
+                Some(delivery.topic),
+                EventReason::TooManyGaps,
+            );
             warn!(
                 "conn {} ({}): gaps owed on over {} topics; closing",
                 id.0,
@@ -127,13 +148,29 @@ fn admit_dropping(
     }
 }
 
+/// Records a slow-consumer or drop event of `conn`'s.
+#[cold]
+fn record(
+    events: &mut EventLog,
+    id: ConnId,
+    conn: &Connection,
+    topic: Option<&str>,
+    reason: EventReason,
+) {
+    let pending = conn.output.pending();
+    events.record(id.0, conn.door.name(), conn.peer, topic, pending, reason);
+}
+
 /// Encodes `delivery` straight into `conn`'s output; returns the bytes
 /// appended, if it could be encoded.
 #[inline]
 fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
     let before = conn.output.buffer().len();
     match conn.codec.encode_delivery(delivery, conn.output.buffer()) {
-        Ok(()) => Some(conn.output.buffer().len() - before),
+        Ok(()) => {
+            conn.traffic.msgs_out += 1;
+            Some(conn.output.buffer().len() - before)
+        }
         Err(e) => {
             debug!("delivery on {} not encoded: {e}", delivery.topic);
             None
@@ -141,7 +178,8 @@ fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
     }
 }
 
-/// Accounts for bytes just appended to `conn`'s output: drops it if its
+/// Accounts for bytes just appended to `conn`'s output (a delivery on
+/// `topic`, or an answer): drops it if its
 /// pending output passed its limit (plus its allowance; none for a replay),
 /// else schedules the flush and applies flow control. Returns whether the
 /// sender must stall.
@@ -149,9 +187,11 @@ fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
 fn account(
     flow: &mut FlowControl,
     schedule: &mut Schedule,
+    events: &mut EventLog,
     id: ConnId,
     conn: &mut Connection,
     replay: bool,
+    topic: Option<&str>,
 ) -> bool {
     let limit = if replay { usize::MAX } else { conn.max_output };
     let pending = conn.output.pending();
@@ -162,15 +202,24 @@ fn account(
         return false;
     }
     if pending > limit.saturating_add(conn.output.allowance()) {
-        drop_slow(schedule, id, conn);
+        drop_slow(schedule, events, id, conn, topic);
         return false;
     }
     schedule.mark_dirty(id, conn);
     flow.congests(id, conn, pending)
 }
 
-/// Drops `conn` as a slow consumer, with a log line.
-pub(super) fn drop_slow(schedule: &mut Schedule, id: ConnId, conn: &mut Connection) {
+/// Drops `conn` as a slow consumer, with a log line and an event (naming
+/// `topic`, the delivery that passed the limit, when there was one).
+pub(super) fn drop_slow(
+    schedule: &mut Schedule,
+    events: &mut EventLog,
+    id: ConnId,
+    conn: &mut Connection,
+    topic: Option<&str>,
+) {
+    record(events, id, conn, topic, EventReason::SlowConsumerClosed);
+    conn.traffic.slow_closed += 1;
     warn!(
         "conn {} ({}, {}) dropped: slow consumer with {} bytes pending (output limit {})",
         id.0,
@@ -195,7 +244,16 @@ impl Outbox for ConnOutbox<'_> {
                     return Some(0);
                 }
                 encode(conn, delivery)?;
-                self.stall |= account(self.flow, self.schedule, only.conn, conn, false);
+                let topic = Some(delivery.topic);
+                self.stall |= account(
+                    self.flow,
+                    self.schedule,
+                    self.events,
+                    only.conn,
+                    conn,
+                    false,
+                    topic,
+                );
                 return Some(1);
             }
         }
@@ -219,16 +277,26 @@ impl Outbox for ConnOutbox<'_> {
                 continue;
             };
             let len = self.scratch.len();
-            if !admit(self.schedule, r.conn, conn, delivery, len) {
+            if !admit(self.schedule, self.events, r.conn, conn, delivery, len) {
                 continue;
             }
+            conn.traffic.msgs_out += 1;
             conn.codec
                 .wrap_delivery(delivery, r.tag, self.scratch, conn.output.buffer());
             if conn.counts_each_copy || conn.counted_in != stamp {
                 conn.counted_in = stamp;
                 queued += 1;
             }
-            self.stall |= account(self.flow, self.schedule, r.conn, conn, false);
+            let topic = Some(delivery.topic);
+            self.stall |= account(
+                self.flow,
+                self.schedule,
+                self.events,
+                r.conn,
+                conn,
+                false,
+                topic,
+            );
         }
         Some(queued)
     }
@@ -243,7 +311,15 @@ impl Outbox for ConnOutbox<'_> {
             let before = conn.output.buffer().len();
             conn.codec.encode_notice(notice, conn.output.buffer());
             if conn.output.buffer().len() > before {
-                self.stall |= account(self.flow, self.schedule, *only, conn, false);
+                self.stall |= account(
+                    self.flow,
+                    self.schedule,
+                    self.events,
+                    *only,
+                    conn,
+                    false,
+                    None,
+                );
             }
             return;
         }
@@ -281,7 +357,7 @@ impl Outbox for ConnOutbox<'_> {
             return false;
         };
         if conn.output.pending() > conn.max_output && matches!(conn.slow, Slow::Disconnect) {
-            drop_slow(self.schedule, to, conn);
+            drop_slow(self.schedule, self.events, to, conn, None);
             return false;
         }
         conn.is_open()
@@ -305,7 +381,8 @@ impl Outbox for ConnOutbox<'_> {
         let Some(added) = encode(conn, delivery) else {
             return false;
         };
-        self.stall |= account(self.flow, self.schedule, to, conn, true);
+        let topic = Some(delivery.topic);
+        self.stall |= account(self.flow, self.schedule, self.events, to, conn, true, topic);
         conn.output.allow(added);
         true
     }

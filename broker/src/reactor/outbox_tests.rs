@@ -11,6 +11,7 @@ use protocol::Body;
 use super::*;
 use crate::core::{DeliveryKind, SubTag};
 use crate::doors::{Codec, Decoded, Door, DoorError, Farewell};
+use crate::monitor::EventLog;
 use crate::reactor::connection::Admission;
 
 /// A codec that counts its encodings and wraps each copy in `[tag]`.
@@ -58,7 +59,15 @@ fn connection(codec: Box<dyn Codec>) -> (Connection, TcpStream) {
     let (server, peer) = listener.accept().unwrap();
     server.set_nonblocking(true).unwrap();
     let stream = mio::net::TcpStream::from_std(server);
-    let mut conn = Connection::new(stream, peer, 1, codec, Admission::Counted, 1 << 20);
+    let mut conn = Connection::new(
+        stream,
+        peer,
+        1,
+        Door::Lab,
+        codec,
+        Admission::Counted,
+        1 << 20,
+    );
     conn.open();
     (conn, client)
 }
@@ -69,6 +78,7 @@ struct Fixture {
     schedule: Schedule,
     scratch: Vec<u8>,
     deliveries: u64,
+    events: EventLog,
     _peers: Vec<TcpStream>,
 }
 
@@ -87,6 +97,7 @@ impl Fixture {
             schedule: Schedule::default(),
             scratch: Vec::new(),
             deliveries: 0,
+            events: EventLog::default(),
             _peers: peers,
         }
     }
@@ -101,6 +112,7 @@ impl Fixture {
             schedule: &mut self.schedule,
             scratch: &mut self.scratch,
             deliveries: &mut self.deliveries,
+            events: &mut self.events,
             stall: false,
         }
     }

@@ -28,6 +28,8 @@ pub(super) struct Output {
     /// The batches the held bytes wait for: `(batch, end)`, bytes up to
     /// `end` are released once `batch` is durable. Ascending in both.
     marks: VecDeque<(u64, usize)>,
+    /// Bytes written to the socket over the connection's life (monitoring).
+    sent: u64,
 }
 
 impl Output {
@@ -39,6 +41,7 @@ impl Output {
             last_progress: Instant::now(),
             limit: None,
             marks: VecDeque::new(),
+            sent: 0,
         }
     }
 
@@ -97,6 +100,11 @@ impl Output {
         }
     }
 
+    /// Bytes written to the socket over the connection's life.
+    pub(super) fn sent(&self) -> u64 {
+        self.sent
+    }
+
     /// The buffer to append frames to.
     pub(super) fn buffer(&mut self) -> &mut Vec<u8> {
         &mut self.buf
@@ -142,6 +150,7 @@ impl Output {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.pos += n;
+                    self.sent += n as u64;
                     self.allowance = self.allowance.saturating_sub(n);
                     self.last_progress = Instant::now();
                 }

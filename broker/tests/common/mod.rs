@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod chat;
+pub mod http;
 pub mod nats;
 pub mod stamps;
 pub mod v2;
@@ -23,6 +24,8 @@ pub struct TestBroker {
     pub addr: SocketAddr,
     /// Every door's address as bound.
     pub doors: Vec<(broker::doors::Door, SocketAddr)>,
+    /// Where the monitoring side listens, when `Config::http` is set.
+    pub http: Option<SocketAddr>,
     handle: BrokerHandle,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -64,11 +67,13 @@ pub fn start_broker_with(config: Config) -> TestBroker {
     let broker = Broker::bind(config).expect("bind broker");
     let addr = broker.local_addr().expect("local addr");
     let doors = broker.addresses().expect("addresses");
+    let http = broker.http_addr();
     let handle = broker.handle();
     let thread = Some(std::thread::spawn(move || broker.run()));
     TestBroker {
         addr,
         doors,
+        http,
         handle,
         thread,
     }
