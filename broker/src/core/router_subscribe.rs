@@ -20,10 +20,9 @@ impl Router {
             return;
         };
         // Subscribing again to a filter held replaces its options.
-        let held = session.subs.iter().position(|&id| {
-            subs.get(id)
-                .is_some_and(|x| x.tag == s.tag && x.filter == s.filter)
-        });
+        let held = subs
+            .find(from, s.tag, &s.filter)
+            .and_then(|id| session.subs.iter().position(|&x| x == id));
         let max = self.config.max_subscriptions;
         if held.is_none() && session.subs.len() >= max {
             let error = CoreError::SubscriptionLimit { max };
