@@ -2,8 +2,8 @@
 //! clients it uses: its redis-py listings, unchanged, in
 //! `seeds/chapter_003.py` (RESP3, redis-py 8's default, and RESP2), and its
 //! redis-cli sessions. The Python that has redis-py comes from
-//! `scripts/test.sh` (BROKER_TEST_PYTHON); redis-cli is Debian's
-//! redis-tools, which `.ci/run` installs.
+//! `scripts/test.sh` (BROKER_TEST_PYTHON), which also installs redis-cli
+//! (Debian's redis-tools) when it is missing.
 
 mod common;
 
@@ -21,30 +21,11 @@ fn broker() -> TestBroker {
     })
 }
 
-fn python() -> String {
-    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/pyenv/bin/python");
-    std::env::var("BROKER_TEST_PYTHON")
-        .ok()
-        .or_else(|| std::path::Path::new(venv).exists().then(|| venv.to_owned()))
-        .expect("no Python with redis-py: run the tests with scripts/test.sh, which installs it")
-}
-
 fn run_listings(protocol: Option<&str>) {
     let b = broker();
-    let port = b.door(Door::Redis).port().to_string();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/seeds/chapter_003.py");
-    let mut cmd = Command::new(python());
-    cmd.arg(script).arg(&port);
-    cmd.args(protocol);
-    let out = cmd.output().expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let passed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("ok ")).collect();
-    assert_eq!(passed.len(), 9, "{stdout}");
+    let mut args = vec![b.door(Door::Redis).port().to_string()];
+    args.extend(protocol.map(str::to_owned));
+    common::seeds::run("chapter_003.py", &args, 9);
 }
 
 #[test]
@@ -63,7 +44,7 @@ fn cli(port: &str, args: &[&str]) -> String {
         .args(["-p", port])
         .args(args)
         .output()
-        .expect("redis-cli (Debian's redis-tools) is installed: .ci/run installs it");
+        .expect("redis-cli (Debian's redis-tools) is installed: scripts/test.sh installs it");
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout).unwrap()
 }

@@ -1,5 +1,5 @@
 //! The web view (`/`) in a real headless Chromium (Debian's `chromium` and
-//! `chromium-driver`, which .ci/run installs), driven over WebDriver by
+//! `chromium-driver`, which scripts/test.sh installs), driven over WebDriver by
 //! fantoccini: the page loads and goes live, a publish makes its topic and
 //! count appear within 2 s, selecting the topic shows its last message, the
 //! connections are listed, a phone-sized window needs no sideways
