@@ -41,7 +41,7 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot run {program} ({e}): install Debian's chromium and chromium-driver (.ci/run does)")
+                panic!("cannot run {program} ({e}): install Debian's chromium and chromium-driver (scripts/test.sh does)")
             });
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(10);
