@@ -37,7 +37,7 @@ const MEASURE_XML_ABOVE: usize = 4096;
 /// # Errors
 /// A [`DecodeError`] saying what is wrong.
 pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
-    let src = std::str::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?;
+    let src = simdutf8::basic::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?;
     let mut p = Parser::new(src);
     p.ws();
     if p.peek() != Some(b'{') {
@@ -169,7 +169,7 @@ pub fn quote(s: &str) -> String {
 pub fn quote_text(bytes: &[u8]) -> Option<String> {
     let special = |b: u8| !(0x20..0x80).contains(&b) | (b == b'"') | (b == b'\\');
     let plain = crate::scan::find(bytes, 0, special) == bytes.len();
-    let s = std::str::from_utf8(bytes).ok()?;
+    let s = simdutf8::basic::from_utf8(bytes).ok()?;
     if plain {
         let mut text = String::with_capacity(s.len() + 2);
         text.push('"');

@@ -24,7 +24,7 @@ pub(crate) use self::write::{put_open, XmlWriter};
 /// # Errors
 /// A [`DecodeError`] saying what is wrong.
 pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'static>, DecodeError> {
-    let src = std::str::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?;
+    let src = simdutf8::basic::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?;
     match decode_canonical(src) {
         Some(envelope) => Ok(envelope),
         None => decode_general(src),
