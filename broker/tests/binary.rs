@@ -1,61 +1,33 @@
 //! The `broker` binary as a process: where it says it listens, clean exit on
 //! SIGTERM and SIGINT, and a clear failure when it cannot listen.
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(10);
+use common::process::BrokerProcess;
+use common::WAIT;
 
-/// The broker process; killed on drop if still running.
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-    log: mpsc::Receiver<String>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Running {
-    fn start() -> Running {
-        Running::start_with(&["--addr", "127.0.0.1", "--port", "0"])
+impl BrokerProcess {
+    fn start() -> BrokerProcess {
+        BrokerProcess::start_with(&["--addr", "127.0.0.1", "--port", "0"])
     }
 
-    fn start_with(args: &[&str]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_broker"))
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn broker");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, log) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let line = log
-            .recv_timeout(WAIT)
-            .expect("the broker logs a first line");
-        let addr = line
-            .split("listening on ")
-            .nth(1)
-            .unwrap_or_else(|| panic!("first line says where it listens: {line}"))
-            .trim()
-            .parse()
-            .expect("an address");
+    fn start_with(args: &[&str]) -> BrokerProcess {
+        let mut command = BrokerProcess::command();
+        command.args(args);
+        let b = BrokerProcess::spawn(command);
+        let line = &b.listening;
+        assert!(
+            b.early.is_empty(),
+            "first line says where it listens: {:?}",
+            b.early
+        );
         assert!(line.contains("INFO"), "log lines carry a level: {line}");
-        Running { child, addr, log }
+        b
     }
 
     fn signal(&self, name: &str) {
@@ -85,7 +57,7 @@ impl Running {
 }
 
 fn exits_cleanly_on(signal: &str) {
-    let mut broker = Running::start();
+    let mut broker = BrokerProcess::start();
     let _client = TcpStream::connect(broker.addr).expect("the broker accepts");
     broker.signal(signal);
     let status = broker.wait_exit();
@@ -138,7 +110,7 @@ fn a_handshake_timeout_that_is_not_a_positive_number_is_refused() {
 
 #[test]
 fn a_host_name_is_accepted_as_the_address() {
-    let b = Running::start_with(&["--addr", "localhost", "--port", "0"]);
+    let b = BrokerProcess::start_with(&["--addr", "localhost", "--port", "0"]);
     assert!(b.addr.ip().is_loopback(), "{}", b.addr);
     TcpStream::connect(b.addr).expect("the broker listens where it says");
 }
@@ -188,6 +160,6 @@ fn limits_are_a_positive_number_or_unlimited() {
     for flag in limits {
         args.extend([flag, "unlimited"]);
     }
-    let b = Running::start_with(&args);
+    let b = BrokerProcess::start_with(&args);
     TcpStream::connect(b.addr).expect("a broker without limits runs");
 }

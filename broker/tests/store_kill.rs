@@ -4,76 +4,26 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Read;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use std::process::Command;
 use std::time::Duration;
 
+use common::process::BrokerProcess;
 use common::v2::{get, hello_client, history, obj, ping, resume, subscribe_with, uint};
-use common::{Raw, WAIT};
+use common::Raw;
 use protocol::{Format, Message, Method, Value};
 
-/// A broker process on a data directory; killed on drop.
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-    /// Its log up to where it says it listens.
-    early: Vec<String>,
-    /// The rest of its log.
-    log: mpsc::Receiver<String>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Running {
-    fn start(dir: &Path, extra: &[&str]) -> Running {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_broker"));
+impl BrokerProcess {
+    fn start(dir: &Path, extra: &[&str]) -> BrokerProcess {
+        let mut command = BrokerProcess::command();
         command
             .args(["--addr", "127.0.0.1", "--port", "0", "--history", "100000"])
             .arg("--data-dir")
             .arg(dir)
             .args(extra);
-        Running::spawn(command)
-    }
-
-    fn spawn(mut command: Command) -> Running {
-        let mut child = command
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn broker");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, log) = mpsc::channel();
-        let mut early = Vec::new();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let addr = loop {
-            let line = log
-                .recv_timeout(WAIT)
-                .expect("the broker says where it listens");
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                break addr.trim().parse().expect("an address");
-            }
-            early.push(line);
-        };
-        Running {
-            child,
-            addr,
-            early,
-            log,
-        }
+        BrokerProcess::spawn(command)
     }
 
     fn kill9(&mut self) {
@@ -150,7 +100,7 @@ fn kill_9_loses_no_acknowledged_publish_and_numbering_and_resume_go_on() {
 
 fn kill_9_round(dir: &Path) {
     let dir = dir.to_owned();
-    let mut broker = Running::start(&dir, &["--fsync", "always"]);
+    let mut broker = BrokerProcess::start(&dir, &["--fsync", "always"]);
     let (mut sub, epoch) = hello_client(broker.addr, Format::Json, obj(&[]));
     sub.subscribe("/k");
     ping(&mut sub);
@@ -171,7 +121,7 @@ fn kill_9_round(dir: &Path) {
     let last_seen = seen.last().map_or(0, |d| d.0);
     assert!(acks.len() >= 284 && last_seen > 0, "{} acks", acks.len());
 
-    let broker = Running::start(&dir, &["--fsync", "always"]);
+    let broker = BrokerProcess::start(&dir, &["--fsync", "always"]);
     let recovered = broker.early.iter().any(|l| l.contains("records from"));
     assert!(recovered, "the restart logs what it recovered");
     let (mut c, epoch2) = hello_client(broker.addr, Format::Json, obj(&[]));
@@ -236,7 +186,7 @@ fn kill_9_round(dir: &Path) {
 #[test]
 fn a_data_directory_in_use_or_unusable_is_a_clear_error() {
     let dir = scratch_dir("locked");
-    let first = Running::start(&dir, &[]);
+    let first = BrokerProcess::start(&dir, &[]);
     let out = Command::new(env!("CARGO_BIN_EXE_broker"))
         .args(["--addr", "127.0.0.1", "--port", "0", "--data-dir"])
         .arg(&dir)
@@ -276,7 +226,7 @@ fn a_data_directory_in_use_or_unusable_is_a_clear_error() {
 #[test]
 fn a_missing_data_directory_is_created() {
     let dir = scratch_dir("missing").join("deeper");
-    let broker = Running::start(&dir, &[]);
+    let broker = BrokerProcess::start(&dir, &[]);
     let (mut c, _) = hello_client(broker.addr, Format::Json, obj(&[]));
     c.publish("/x", 1);
     ping(&mut c);
@@ -299,7 +249,7 @@ fn a_full_disk_is_an_error_to_publishers_and_a_log_line_never_a_crash() {
     );
     let mut command = Command::new("unshare");
     command.args(["-m", "sh", "-c", &script]);
-    let broker = Running::spawn(command);
+    let broker = BrokerProcess::spawn(command);
     let big = Value::from("x".repeat(8000));
     let mut flood = Raw::json(broker.addr);
     for _ in 0..64 {
@@ -367,14 +317,14 @@ fn a_crash_without_fsync_always_starts_a_new_epoch_and_resume_says_so() {
 
 fn crash_under(policy: &str) {
     let dir = scratch_dir(&format!("crash-{policy}"));
-    let mut broker = Running::start(&dir, &["--fsync", policy]);
+    let mut broker = BrokerProcess::start(&dir, &["--fsync", policy]);
     let (mut p, epoch) = hello_client(broker.addr, Format::Json, obj(&[]));
     for n in 0..20 {
         p.send(&acked("/n", n));
         assert_eq!(next_puback(&mut p).0, n as u64 + 1);
     }
     broker.kill9();
-    let broker = Running::start(&dir, &["--fsync", policy]);
+    let broker = BrokerProcess::start(&dir, &["--fsync", policy]);
     let (mut c, epoch2) = hello_client(broker.addr, Format::Json, obj(&[]));
     assert_ne!(
         epoch2, epoch,

@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod http;
 pub mod nats;
+pub mod process;
 pub mod seeds;
 pub mod stamps;
 pub mod v2;
