@@ -70,6 +70,8 @@ pub struct Config {
     /// Largest WebSocket message, all fragments together; a larger one
     /// closes the connection with status 1009.
     pub ws_max_message: usize,
+    /// Where the RPC side (gRPC) listens; `None` (the default): no gRPC.
+    pub grpc: Option<SocketAddr>,
     /// Where the Redis door listens; `None` (the default): no Redis door.
     pub redis: Option<SocketAddr>,
     /// Largest message a door that sets its own sizes accepts (a Redis bulk
@@ -122,6 +124,7 @@ impl Default for Config {
             chat_prefix: "/chat".into(),
             ws_max_message: crate::doors::chat::MAX_MESSAGE,
             redis: None,
+            grpc: None,
             max_message: 1024 * 1024,
             max_key_bytes: 64 * 1024 * 1024,
             // redis-server's defaults for pub/sub clients: 32mb 8mb 60.

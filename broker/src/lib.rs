@@ -12,6 +12,11 @@
 //! - [`monitor`], [`http`]: the monitoring side (`--http`): the query
 //!   channel and snapshots; the HTTP thread serving JSON, `/metrics` and
 //!   the web view.
+//! - [`grpc`], [`proto`]: the RPC side (`--grpc`): the tonic service on the
+//!   side thread, each call a broker session through the gRPC door
+//!   ([`doors::grpc`]); the generated messages.
+//! - [`side`]: the one side thread and its async runtime, shared by the
+//!   HTTP and gRPC services.
 //! - [`logging`]: the log line formats (text, JSON).
 //! - [`config`]: addresses and limits.
 //!
@@ -28,10 +33,13 @@
 pub mod config;
 pub mod core;
 pub mod doors;
+pub mod grpc;
 pub mod http;
 pub mod logging;
 pub mod monitor;
+pub mod proto;
 pub mod reactor;
+pub mod side;
 pub mod store;
 
 pub use config::Config;

@@ -79,9 +79,14 @@ struct Args {
     /// 127.0.0.1:6379); off by default.
     #[arg(long, value_name = "ADDR")]
     redis: Option<String>,
+    /// Serve the broker's API over gRPC on this address (HOST:PORT, e.g.
+    /// 127.0.0.1:50051; proto/broker.proto); off by default.
+    #[arg(long, value_name = "ADDR")]
+    grpc: Option<String>,
     /// Largest message in bytes a Redis client may send (a bulk string;
-    /// at least 1048576); larger ones close it, as redis-server's
-    /// proto-max-bulk-len does.
+    /// at least 1048576; larger ones close it, as redis-server's
+    /// proto-max-bulk-len does), and a gRPC client may publish (larger ones
+    /// get RESOURCE_EXHAUSTED).
     #[arg(long, default_value = "1048576", value_parser = message_limit, allow_hyphen_values = true)]
     max_message: usize,
     /// Bytes of keys and values the Redis door's key space holds; writes past it get an -OOM error.
@@ -231,6 +236,14 @@ fn main() -> ExitCode {
         }
         None => None,
     };
+    let grpc = match args.grpc.as_deref().map(resolve_addr) {
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            log::error!("--grpc: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => None,
+    };
     let http = match args.http.as_deref().map(resolve_addr) {
         Some(Ok(a)) => Some(a),
         Some(Err(e)) => {
@@ -247,6 +260,7 @@ fn main() -> ExitCode {
         addr,
         nats,
         redis,
+        grpc,
         max_message: args.max_message,
         max_key_bytes: args.max_key_bytes,
         redis_output_hard: args.redis_output_hard,

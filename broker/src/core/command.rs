@@ -45,6 +45,10 @@ pub enum Command<'a> {
     Channels(ChannelQuery<'a>),
     /// Act on the key space (Redis strings).
     Keys(KeyCommand<'a>),
+    /// Answer [`crate::core::Notice::Synced`] with this number: every
+    /// request before it is done (a door whose protocol ends each request
+    /// explicitly, as gRPC's Session stream does).
+    Sync(u64),
 }
 
 /// A question about Redis subscriptions (front door), answered with a

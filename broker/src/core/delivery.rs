@@ -302,6 +302,9 @@ pub enum Notice<'a> {
     },
     /// The answer to a key-space or channel-introspection request.
     Reply(Reply<'a>),
+    /// The requests before a [`crate::core::Command::Sync`] with this
+    /// number are done.
+    Synced(u64),
     /// A refused request.
     Refused {
         /// The request's topic as the client sent it.

@@ -40,8 +40,9 @@ pub trait Outbox {
     /// of it at once, so it may take the output past the slow-consumer
     /// limit, unlike live deliveries, which the client has had the chance to
     /// read.
-    /// Returns `false` when `to`'s protocol cannot carry it.
-    fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>) -> bool;
+    /// `to` names the subscription replayed for, as a live delivery's
+    /// recipient does. Returns `false` when its protocol cannot carry it.
+    fn replay(&mut self, to: Recipient, delivery: &Delivery<'_>) -> bool;
 
     /// Sets what happens to `to` when its pending output passes its limit.
     fn set_slow_policy(&mut self, to: ConnId, policy: SlowPolicy);

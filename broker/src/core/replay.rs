@@ -9,9 +9,12 @@
 use super::command::{Filter, HistoryQuery, Resume};
 use super::content_filter::ContentFilter;
 use super::content_filters::MessageValue;
-use super::delivery::{Delivery, DeliveryKind, Form, Gap, GapReason, HistoryPage, Notice};
+use super::delivery::{
+    Delivery, DeliveryKind, Form, Gap, GapReason, HistoryPage, Notice, Recipient,
+};
 use super::history::{Entry, History};
 use super::outbox::Outbox;
+use super::subs::SubTag;
 use super::topics::TopicTree;
 use super::ConnId;
 
@@ -21,6 +24,8 @@ use super::ConnId;
 pub(super) struct Recall<'a> {
     /// The client.
     pub to: ConnId,
+    /// The subscription replayed for (none for a `HISTORY` answer).
+    pub tag: SubTag,
     /// The encoding of its notices.
     pub form: Form,
     /// The broker's numbering.
@@ -161,7 +166,11 @@ impl Recall<'_> {
             headers: None,
             publisher: None,
         };
-        if !out.replay(self.to, &delivery) && self.size_gaps {
+        let to = Recipient {
+            conn: self.to,
+            tag: self.tag,
+        };
+        if !out.replay(to, &delivery) && self.size_gaps {
             self.gap(topic, entry.seq, entry.seq, GapReason::Size, out);
         }
     }

@@ -23,6 +23,7 @@ use super::outbox::Outbox;
 use super::presence::Presence;
 use super::replay::Recall;
 use super::session::Session;
+use super::subs::SubTag;
 use super::subs::SubscriptionIndex;
 use super::topics::TopicTree;
 use super::ConnId;
@@ -207,6 +208,7 @@ impl Router {
     fn recall(&self, to: ConnId, form: Form, cutoff: u64) -> Recall<'_> {
         Recall {
             to,
+            tag: SubTag::NONE,
             form,
             epoch: &self.config.epoch,
             cutoff,
@@ -315,6 +317,7 @@ impl Router {
             }
             Command::Channels(q) => self.channels(from, q, out),
             Command::Keys(k) => self.keys(from, k, out),
+            Command::Sync(n) => self.tell(from, &Notice::Synced(n), out),
         }
     }
 

@@ -92,6 +92,7 @@ impl Router {
             let cutoff = self.cutoff();
             let mut recall = self.recall(from, form, cutoff);
             recall.content = content.and_then(|f| self.subs.filters().get(f));
+            recall.tag = s.tag;
             let resume = options.and_then(|o| o.resume.as_ref());
             recall.subscription(&self.topics, &s.filter, resume, out);
         }

@@ -12,6 +12,7 @@
 //! [`crate::Config`]. ARCHITECTURE.md walks through it.
 
 pub mod chat;
+pub mod grpc;
 pub mod lab;
 pub mod nats;
 pub mod payload;
@@ -33,6 +34,9 @@ pub const CHAT: Form = Form(3);
 /// Deliveries to Redis clients (their payload as a bulk string; each
 /// subscription's `message` or `pmessage` header is written before it).
 pub const REDIS: Form = Form(4);
+/// Deliveries to gRPC sessions (a `Delivery` message's shared fields; each
+/// subscription's number and the lengths are written around them).
+pub const GRPC: Form = Form(5);
 
 /// A client protocol the broker can listen for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,6 +50,9 @@ pub enum Door {
     Ws,
     /// RESP2 and RESP3, Redis's protocol ([`redis::RedisCodec`]).
     Redis,
+    /// gRPC sessions, handed over by the side thread on local sockets
+    /// ([`grpc::GrpcCodec`]).
+    Grpc,
 }
 
 impl Door {
@@ -57,6 +64,7 @@ impl Door {
             Door::Nats => "nats",
             Door::Ws => "ws",
             Door::Redis => "redis",
+            Door::Grpc => "grpc",
         }
     }
 
@@ -72,6 +80,7 @@ impl Door {
                 config.ws_max_message,
             )),
             Door::Redis => Box::new(redis::RedisCodec::new(config)),
+            Door::Grpc => Box::new(grpc::GrpcCodec::new(config.max_message)),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The monitoring side (`broker --http ADDR`): a thread of its own running
-//! a current-thread tokio runtime with an axum server. It never touches
+//! The monitoring side (`broker --http ADDR`): an axum server on the side
+//! thread ([`crate::side`]). It never touches
 //! broker state: every answer comes from the reactor as a snapshot, asked
 //! for through a [`Monitor`] (see [`crate::monitor`]).
 //!
@@ -18,16 +18,15 @@ mod rates;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
 
 use axum::routing::get;
 use axum::Router;
 use log::{error, warn};
-use tokio::sync::oneshot;
 
 pub use self::admission::MAX_CONNECTIONS as MAX_HTTP_CONNECTIONS;
 use self::rates::Rates;
 use crate::monitor::Monitor;
+use crate::side::Service;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -36,50 +35,40 @@ struct Shared {
     rates: Arc<Mutex<Rates>>,
 }
 
-/// The running HTTP thread; stopped and joined when dropped.
+/// The monitoring side, bound and ready to run on the side thread.
 #[derive(Debug)]
 pub struct HttpServer {
     /// Where it listens, as bound.
     pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    listener: std::net::TcpListener,
+    shared: Shared,
 }
 
 impl HttpServer {
-    /// Binds `addr` (here, so a bad address fails the start) and serves it
-    /// from a new thread, asking `monitor` for everything it shows.
+    /// Binds `addr` (here, so a bad address fails the start); it will ask
+    /// `monitor` for everything it shows.
     ///
     /// # Errors
-    /// When `addr` cannot be bound or the thread cannot be started.
-    pub fn start(addr: SocketAddr, monitor: Monitor) -> io::Result<HttpServer> {
+    /// When `addr` cannot be bound.
+    pub fn bind(addr: SocketAddr, monitor: Monitor) -> io::Result<HttpServer> {
         let listener = std::net::TcpListener::bind(addr)
             .map_err(|e| io::Error::new(e.kind(), format!("monitoring (--http) on {addr}: {e}")))?;
         listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel();
-        let shared = Shared {
-            monitor,
-            rates: Arc::new(Mutex::new(Rates::default())),
-        };
-        let thread = thread::Builder::new()
-            .name("http".into())
-            .spawn(move || serve(listener, shared, stopped))?;
         Ok(HttpServer {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
+            addr: listener.local_addr()?,
+            listener,
+            shared: Shared {
+                monitor,
+                rates: Arc::new(Mutex::new(Rates::default())),
+            },
         })
     }
-}
 
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    /// Its work on the side thread: serving until the runtime ends (open
+    /// connections, event streams included, end with it).
+    #[must_use]
+    pub fn service(self) -> Service {
+        Box::new(move || Box::pin(serve(self.listener, self.shared)))
     }
 }
 
@@ -100,35 +89,16 @@ fn routes(shared: Shared) -> Router {
         .with_state(shared)
 }
 
-/// The thread's body: serves until `stopped` fires (or the broker's end
-/// is dropped); open connections, event streams included, end with the
-/// runtime.
-fn serve(listener: std::net::TcpListener, shared: Shared, stopped: oneshot::Receiver<()>) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
+/// Serves the endpoints on `listener`.
+async fn serve(listener: std::net::TcpListener, shared: Shared) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
         Err(e) => {
-            error!("http monitoring: cannot start its runtime: {e}");
+            error!("http monitoring: {e}");
             return;
         }
     };
-    runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::from_std(listener) {
-            Ok(l) => l,
-            Err(e) => {
-                error!("http monitoring: {e}");
-                return;
-            }
-        };
-        tokio::select! {
-            result = axum::serve(admission::Bounded::new(listener), routes(shared)) => {
-                if let Err(e) = result {
-                    warn!("http monitoring stopped: {e}");
-                }
-            }
-            _ = stopped => {}
-        }
-    });
+    if let Err(e) = axum::serve(admission::Bounded::new(listener), routes(shared)).await {
+        warn!("http monitoring stopped: {e}");
+    }
 }

@@ -15,11 +15,10 @@
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-
 use super::drops::Slow;
 use super::flow::Pressure;
 use super::output::{Output, KEEP_CAPACITY};
+use super::stream::Stream;
 use crate::core::ConnId;
 use crate::doors::{Codec, Door};
 use crate::monitor::Traffic;
@@ -51,7 +50,7 @@ pub(super) enum Admission {
 #[derive(Debug)]
 pub(super) struct Connection {
     /// The socket, registered once for reading and writing.
-    pub(super) stream: TcpStream,
+    pub(super) stream: Stream,
     /// The peer's address, for logs.
     pub(super) peer: SocketAddr,
     /// Distinguishes this connection from a later one reusing its slot, for
@@ -99,7 +98,7 @@ pub(super) struct Connection {
 impl Connection {
     /// A new connection waiting for its door's handshake.
     pub(super) fn new(
-        stream: TcpStream,
+        stream: Stream,
         peer: SocketAddr,
         serial: u64,
         door: Door,

@@ -133,7 +133,7 @@ impl Broker {
             started_at_ms: self.started.1,
             uptime_s: self.started.0.elapsed().as_secs_f64(),
             doors,
-            http: self.http.as_ref().map(|h| h.addr),
+            http: self.side_addrs.http,
             connections: self.conns.len(),
             topics: tree.len(),
             subscriptions: self.router.subscriptions().len(),

@@ -5,11 +5,12 @@ use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::connection::{Admission, Connection};
+use super::stream::Stream;
 use super::{Broker, FIRST_CONN};
 use crate::core::ConnId;
 use crate::doors::{Door, Farewell};
@@ -76,7 +77,10 @@ impl Broker {
             };
             let door = listener.door;
             match listener.socket.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer, door),
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    self.admit(Stream::Tcp(stream), peer, door);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -90,7 +94,9 @@ impl Broker {
         }
     }
 
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, door: Door) {
+    /// Takes `stream`, accepted through `door`, as a connection (or
+    /// refuses it at the connection limit, in the door's words).
+    pub(super) fn admit(&mut self, mut stream: Stream, peer: SocketAddr, door: Door) {
         let codec = door.codec(&self.config);
         let open = self.conns.len() - self.refusals;
         let full = open >= self.config.max_connections;
@@ -108,7 +114,6 @@ impl Broker {
             let _ = stream.shutdown(Shutdown::Both);
             return;
         }
-        let _ = stream.set_nodelay(true);
         let id = ConnId(self.conns.vacant_key());
         if let Err(e) = self.poll.registry().register(
             &mut stream,

@@ -23,6 +23,8 @@
 //!   writer, and the turn's output held until they are durable.
 //! - [`inspect`]: answers to the monitoring side's queries, at the end of a
 //!   turn (see [`crate::monitor`]).
+//! - [`local`], [`stream`]: sessions the side thread hands over (gRPC) on
+//!   local sockets; a connection's socket, TCP or local.
 
 mod connection;
 mod drops;
@@ -32,9 +34,13 @@ mod housekeeping;
 mod ingest;
 mod inspect;
 mod listener;
+mod local;
 mod outbox;
 mod output;
+mod stream;
 mod timers;
+
+pub use local::Handover;
 
 use std::io;
 use std::net::SocketAddr;
@@ -53,8 +59,10 @@ use self::outbox::ConnOutbox;
 use self::timers::TimerQueue;
 use crate::core::{Command, ConnId, Router, RouterConfig};
 use crate::doors::Door;
+use crate::grpc::GrpcServer;
 use crate::http::HttpServer;
 use crate::monitor::{self, EventLog, Inbox, Traffic};
+use crate::side::SideThread;
 use crate::Config;
 
 const WAKER: Token = Token(0);
@@ -123,8 +131,14 @@ pub struct Broker {
     /// The waker said queries are pending (or some were left for the next
     /// turn).
     queries_due: bool,
-    /// The monitoring side's thread; stopped when the broker is dropped.
-    http: Option<HttpServer>,
+    /// Where the monitoring side (`--http`) and the RPC side (`--grpc`)
+    /// listen, when on.
+    side_addrs: SideAddrs,
+    /// Sessions the RPC side hands over, when `--grpc` is on.
+    arrivals: Option<local::Arrivals>,
+    /// The side thread, when either side is on: held only to be stopped
+    /// and joined when the broker is dropped.
+    _side: Option<SideThread>,
     /// Recent slow-consumer and drop events.
     events: EventLog,
     /// Per door, the traffic of its connections that have closed.
@@ -158,12 +172,32 @@ impl Broker {
             )?);
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let (inbox, http) = match config.http {
+        let mut services = Vec::new();
+        let mut side_addrs = SideAddrs::default();
+        let inbox = match config.http {
             Some(addr) => {
                 let (asker, inbox) = monitor::query::channel(Arc::clone(&waker));
-                (Some(inbox), Some(HttpServer::start(addr, asker)?))
+                let http = HttpServer::bind(addr, asker)?;
+                side_addrs.http = Some(http.addr);
+                services.push(http.service());
+                Some(inbox)
             }
-            None => (None, None),
+            None => None,
+        };
+        let arrivals = match config.grpc {
+            Some(addr) => {
+                let (handover, arrivals) = local::channel(Arc::clone(&waker));
+                let grpc = GrpcServer::bind(addr, handover, config.max_message)?;
+                side_addrs.grpc = Some(grpc.addr);
+                services.push(grpc.service());
+                Some(arrivals)
+            }
+            None => None,
+        };
+        let side = if services.is_empty() {
+            None
+        } else {
+            Some(SideThread::start(services)?)
         };
         let mut broker = Broker {
             poll,
@@ -203,7 +237,9 @@ impl Broker {
             buffer_sweep: None,
             inbox,
             queries_due: false,
-            http,
+            side_addrs,
+            arrivals,
+            _side: side,
             events: EventLog::default(),
             closed_traffic: Vec::new(),
             started: (Instant::now(), monitor::traffic::now_ms()),
@@ -241,7 +277,13 @@ impl Broker {
     /// Where the monitoring side (`--http`) listens, when it is on.
     #[must_use]
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.http.as_ref().map(|h| h.addr)
+        self.side_addrs.http
+    }
+
+    /// Where the RPC side (`--grpc`) listens, when it is on.
+    #[must_use]
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.side_addrs.grpc
     }
 
     /// A handle that stops the broker.
@@ -260,6 +302,9 @@ impl Broker {
         }
         if let Some(addr) = self.http_addr() {
             info!("http monitoring listening on {addr}");
+        }
+        if let Some(addr) = self.grpc_addr() {
+            info!("grpc listening on {addr}");
         }
         info!("numbering epoch {}", self.router.epoch());
         let mut events = Events::with_capacity(1024);
@@ -282,6 +327,7 @@ impl Broker {
                         }
                         self.store_progress();
                         self.queries_due |= self.inbox.as_ref().is_some_and(Inbox::take_pending);
+                        self.accept_local();
                     }
                     Token(t) if t < FIRST_CONN => self.accept(t - FIRST_LISTENER),
                     Token(t) => {
@@ -436,6 +482,13 @@ impl Broker {
             info!("conn {} ({}) closed", id.0, conn.peer);
         }
     }
+}
+
+/// Where the side thread's services listen.
+#[derive(Debug, Default, Clone, Copy)]
+struct SideAddrs {
+    http: Option<SocketAddr>,
+    grpc: Option<SocketAddr>,
 }
 
 /// A duration in whole milliseconds (saturating).

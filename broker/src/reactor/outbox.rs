@@ -16,7 +16,7 @@ use slab::Slab;
 use super::connection::{Connection, Schedule};
 use super::drops::{self, Drops, Slow};
 use super::flow::FlowControl;
-use crate::core::{ConnId, Delivery, Form, Notice, Outbox, Recipient, SlowPolicy};
+use crate::core::{ConnId, Delivery, Form, Notice, Outbox, Recipient, SlowPolicy, SubTag};
 use crate::doors::Farewell;
 use crate::monitor::{EventLog, EventReason};
 
@@ -176,6 +176,28 @@ fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
             None
         }
     }
+}
+
+/// Appends `delivery` to `conn`'s output as its door writes it for the
+/// subscription tagged `tag` (its shared part encoded into `scratch`
+/// first); returns the bytes added, or `None` when the door cannot carry
+/// it.
+fn encode_wrapped(
+    conn: &mut Connection,
+    delivery: &Delivery<'_>,
+    tag: SubTag,
+    scratch: &mut Vec<u8>,
+) -> Option<usize> {
+    scratch.clear();
+    if let Err(e) = conn.codec.encode_delivery(delivery, scratch) {
+        debug!("delivery on {} not encoded: {e}", delivery.topic);
+        return None;
+    }
+    let before = conn.output.buffer().len();
+    conn.codec
+        .wrap_delivery(delivery, tag, scratch, conn.output.buffer());
+    conn.traffic.msgs_out += 1;
+    Some(conn.output.buffer().len() - before)
 }
 
 /// Accounts for bytes just appended to `conn`'s output (a delivery on
@@ -374,11 +396,17 @@ impl Outbox for ConnOutbox<'_> {
         }
     }
 
-    fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>) -> bool {
+    fn replay(&mut self, recipient: Recipient, delivery: &Delivery<'_>) -> bool {
+        let to = recipient.conn;
         let Some(conn) = self.conns.get_mut(to.0).filter(|c| c.is_open()) else {
             return true;
         };
-        let Some(added) = encode(conn, delivery) else {
+        let added = if conn.codec.wraps_deliveries() {
+            encode_wrapped(conn, delivery, recipient.tag, self.scratch)
+        } else {
+            encode(conn, delivery)
+        };
+        let Some(added) = added else {
             return false;
         };
         let topic = Some(delivery.topic);

@@ -58,7 +58,7 @@ fn connection(codec: Box<dyn Codec>) -> (Connection, TcpStream) {
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, peer) = listener.accept().unwrap();
     server.set_nonblocking(true).unwrap();
-    let stream = mio::net::TcpStream::from_std(server);
+    let stream = crate::reactor::stream::Stream::Tcp(mio::net::TcpStream::from_std(server));
     let mut conn = Connection::new(
         stream,
         peer,
@@ -225,8 +225,20 @@ fn a_replay_may_pass_the_limit_and_raises_the_allowance() {
         kind: DeliveryKind::Retained,
         ..live("/t", &Body::NULL)
     };
-    outbox.replay(ConnId(0), &retained);
-    outbox.replay(ConnId(0), &retained);
+    outbox.replay(
+        Recipient {
+            conn: ConnId(0),
+            tag: SubTag::NONE,
+        },
+        &retained,
+    );
+    outbox.replay(
+        Recipient {
+            conn: ConnId(0),
+            tag: SubTag::NONE,
+        },
+        &retained,
+    );
     assert!(!f.conns[0].is_dead());
     assert_eq!(f.conns[0].output.allowance(), f.conns[0].output.pending());
     assert!(f.output(0).contains("LAST_MSG"));

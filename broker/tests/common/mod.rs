@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod chat;
+pub mod grpc;
 pub mod http;
 pub mod nats;
 pub mod process;
@@ -28,6 +29,8 @@ pub struct TestBroker {
     pub doors: Vec<(broker::doors::Door, SocketAddr)>,
     /// Where the monitoring side listens, when `Config::http` is set.
     pub http: Option<SocketAddr>,
+    /// Where the RPC side listens, when `Config::grpc` is set.
+    pub grpc: Option<SocketAddr>,
     handle: BrokerHandle,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -70,12 +73,14 @@ pub fn start_broker_with(config: Config) -> TestBroker {
     let addr = broker.local_addr().expect("local addr");
     let doors = broker.addresses().expect("addresses");
     let http = broker.http_addr();
+    let grpc = broker.grpc_addr();
     let handle = broker.handle();
     let thread = Some(std::thread::spawn(move || broker.run()));
     TestBroker {
         addr,
         doors,
         http,
+        grpc,
         handle,
         thread,
     }

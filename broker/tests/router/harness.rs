@@ -78,8 +78,8 @@ impl Outbox for Recorder {
         });
     }
 
-    fn replay(&mut self, to: ConnId, delivery: &Delivery<'_>) -> bool {
-        self.fan_out(std::iter::once(to), |codec, out| {
+    fn replay(&mut self, to: Recipient, delivery: &Delivery<'_>) -> bool {
+        self.fan_out(std::iter::once(to.conn), |codec, out| {
             codec.encode_delivery(delivery, out).expect("encodable");
         });
         true

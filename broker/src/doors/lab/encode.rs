@@ -71,6 +71,7 @@ pub(super) fn notice(format: Format, notice: &Notice<'_>, out: &mut Vec<u8>) {
         Notice::Who { topic, present } => who(format, topic, present, out),
         // The lab protocol asks nothing of the key space.
         Notice::Reply(r) => debug!("nothing to tell a lab client of {r:?}"),
+        Notice::Synced(_) => {}
     }
 }
 

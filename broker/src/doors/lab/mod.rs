@@ -20,6 +20,7 @@ mod history;
 mod options;
 mod request;
 
+pub(crate) use options::check_name;
 pub use options::MAX_HISTORY_LIMIT;
 
 pub use encode::NO_TOPICS;

@@ -73,7 +73,7 @@ pub(super) fn hello(msg: &Body<'_>) -> Result<Hello<'static>, Refused> {
 }
 
 /// A client name: 1 to 64 bytes without whitespace or control characters.
-fn check_name(name: &str) -> Result<(), Refused> {
+pub(crate) fn check_name(name: &str) -> Result<(), Refused> {
     if name.is_empty() || name.len() > MAX_NAME {
         return Err(format!(
             "a name is 1 to {MAX_NAME} bytes, not {}",
