@@ -6,7 +6,8 @@
 #     sudo): redis-cli (seed 003's redis-cli sessions), chromium and
 #     chromedriver (the web view's test), unshare and mount (the durable
 #     store's full-disk test);
-#   - the seeds' own Python clients, pinned in tests/python-requirements.txt,
+#   - the seeds' own Python clients and the gRPC example's grpcio, pinned
+#     in tests/python-requirements.txt,
 #     in a virtual environment under target/, which the tests that run them
 #     use.
 # Extra arguments go to `cargo test`.

@@ -84,6 +84,9 @@ pub struct Cli {
     #[arg(long, value_name = "K", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub window: u64,
+    /// `--target grpc`: how publishers publish.
+    #[arg(long, value_enum, default_value_t = GrpcPublish::Stream)]
+    pub grpc_publish: GrpcPublish,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -112,6 +115,19 @@ pub enum Target {
     /// Seed 000's chat over WebSocket: the broker's `--ws` door or the
     /// seed's Python server (one room; publishers sync with `get_history`).
     Ws,
+    /// The broker's gRPC API (`--grpc`): Subscribe streams, and Publish
+    /// calls or a Session stream (`--grpc-publish`).
+    Grpc,
+}
+
+/// How a gRPC publisher publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GrpcPublish {
+    /// One unary Publish call after another, each waiting for its PubAck.
+    Unary,
+    /// One Session stream per publisher: requests without an id (no answer)
+    /// pipelined, then one request whose answer proves all were read.
+    Stream,
 }
 
 impl Target {
@@ -122,6 +138,7 @@ impl Target {
             Target::Nats => 4222,
             Target::Redis => 6379,
             Target::Ws => 8080,
+            Target::Grpc => 50051,
         }
     }
 }

@@ -14,6 +14,7 @@
 
 mod args;
 mod client;
+mod grpc;
 mod jetstream;
 mod lab;
 mod nats;
@@ -161,6 +162,9 @@ fn run(cli: &Cli) -> Result<Report, String> {
     if cli.window != 1 {
         return Err("--window is for --mode request-reply".into());
     }
+    if cli.target == Target::Grpc {
+        return run_grpc(cli);
+    }
     let proto: Box<dyn Protocol> = match cli.target {
         Target::Lab => Box::new(lab::Lab {
             filter: cli.filter.clone(),
@@ -172,6 +176,7 @@ fn run(cli: &Cli) -> Result<Report, String> {
         Target::Nats => Box::new(nats::Nats),
         Target::Redis => Box::new(redis::Redis),
         Target::Ws => Box::new(ws::Ws),
+        Target::Grpc => unreachable!("run_grpc"),
     };
     let proto = &*proto;
     let (template, text_at) = proto.publish_template(cli.size)?;
@@ -241,6 +246,38 @@ fn run(cli: &Cli) -> Result<Report, String> {
     Ok(Report {
         addr,
         frame_bytes: template.len(),
+        pubs,
+        subs,
+        latency,
+        broker,
+    })
+}
+
+/// `--target grpc`: the same load and report through the broker's gRPC API.
+fn run_grpc(cli: &Cli) -> Result<Report, String> {
+    if cli.ack || cli.filter.is_some() || cli.idle_patterns > 0 {
+        return Err("--ack, --filter and --idle-patterns are not for --target grpc (unary Publish calls are acknowledged)".into());
+    }
+    let endpoint = endpoint(cli)?;
+    let shared = Shared {
+        clock: Clock::new(),
+        count: cli.count,
+        pubs: cli.pubs,
+        deadline: Instant::now() + Duration::from_secs(cli.timeout_s),
+        idle: Duration::from_secs(cli.idle_s),
+        pubs_done_ns: AtomicU64::new(0),
+    };
+    let (pubs, mut subs, meter) =
+        grpc::run_load(cli, endpoint.addr, &shared, || Meter::start(endpoint.pid))?;
+    let broker = meter.map(Meter::stop).transpose()?;
+    let latency = stats::summarize(
+        subs.iter_mut()
+            .map(|s| std::mem::take(&mut s.latencies))
+            .collect(),
+    );
+    Ok(Report {
+        addr: endpoint.addr,
+        frame_bytes: cli.size,
         pubs,
         subs,
         latency,

@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 pub use self::publisher::{connect_publisher, publish, write_until, PubResult};
-pub use self::subscriber::{open_confirmed, receive, subscribe, SubResult};
+pub use self::subscriber::{open_confirmed, receive, subscribe, Receiver, SubResult};
 
 /// Bytes asked for by every read.
 const READ_SIZE: usize = 64 * 1024;

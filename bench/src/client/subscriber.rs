@@ -76,7 +76,7 @@ pub struct SubResult {
 }
 
 /// The receiving state of one subscriber.
-struct Receiver<'a> {
+pub struct Receiver<'a> {
     shared: &'a Shared,
     result: SubResult,
     /// Bit per sequence number already received.
@@ -141,22 +141,34 @@ impl Handler for Receiver<'_> {
 /// arrived, the broker closes, the deadline passes or the subscription has
 /// been idle too long after the publishers finished.
 pub fn receive(mut conn: Conn, proto: &dyn Protocol, shared: &Shared) -> SubResult {
-    let mut receiver = Receiver {
-        shared,
-        result: SubResult {
-            unique: 0,
-            duplicates: 0,
-            out_of_order: 0,
-            invalid: 0,
-            last_ns: 0,
-            latencies: Vec::with_capacity(shared.count.min(1 << 22) as usize),
-            broker_errors: Vec::new(),
-            end: End::Done,
-        },
-        seen: vec![0; shared.count.div_ceil(64) as usize],
-        next_after: vec![0; shared.pubs as usize],
-    };
+    let mut receiver = Receiver::new(shared);
     let end = conn.run(proto, &shared.clock, &mut receiver, true);
-    receiver.result.end = end;
-    receiver.result
+    receiver.finish(end)
+}
+
+impl<'a> Receiver<'a> {
+    /// A subscriber that has received nothing yet.
+    pub fn new(shared: &'a Shared) -> Self {
+        Receiver {
+            shared,
+            result: SubResult {
+                unique: 0,
+                duplicates: 0,
+                out_of_order: 0,
+                invalid: 0,
+                last_ns: 0,
+                latencies: Vec::with_capacity(shared.count.min(1 << 22) as usize),
+                broker_errors: Vec::new(),
+                end: End::Done,
+            },
+            seen: vec![0; shared.count.div_ceil(64) as usize],
+            next_after: vec![0; shared.pubs as usize],
+        }
+    }
+
+    /// What it received, having stopped for `end`.
+    pub fn finish(mut self, end: End) -> SubResult {
+        self.result.end = end;
+        self.result
+    }
 }

@@ -41,6 +41,9 @@ pub fn run(cli: &Cli) -> Result<RrReport, String> {
     if cli.target == Target::Ws {
         return Err("seed 000's chat has no replies: use --target lab or nats".into());
     }
+    if cli.target == Target::Grpc {
+        return Err("request-reply mode speaks lab or NATS: use --target lab or nats".into());
+    }
     if cli.subs != 1 {
         return Err("request-reply mode has one responder: leave --subs at 1".into());
     }

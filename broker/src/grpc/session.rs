@@ -51,10 +51,24 @@ impl Writer {
         &mut self,
         request: proto::SessionRequest,
     ) -> Result<(), Status> {
+        self.send_all(std::iter::once(request)).await
+    }
+
+    /// Sends requests as the client wrote them, with one write: a stream's
+    /// requests that arrived together cost the reactor one read.
+    ///
+    /// # Errors
+    /// When the session is gone.
+    pub(super) async fn send_all(
+        &mut self,
+        requests: impl IntoIterator<Item = proto::SessionRequest>,
+    ) -> Result<(), Status> {
         self.buf.clear();
-        request
-            .encode_length_delimited(&mut self.buf)
-            .map_err(|e| Status::internal(format!("cannot encode a request: {e}")))?;
+        for request in requests {
+            request
+                .encode_length_delimited(&mut self.buf)
+                .map_err(|e| Status::internal(format!("cannot encode a request: {e}")))?;
+        }
         self.socket
             .write_all(&self.buf)
             .await

@@ -18,6 +18,9 @@ use super::session::{Reader, Session};
 use super::unary::caller;
 use crate::proto::{self, answer::Result as Answered, event, session_event::Kind};
 
+/// Most requests of a Session stream forwarded with one write.
+const REQUESTS_PER_WRITE: usize = 256;
+
 /// A server stream of the API.
 pub type Events<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
@@ -186,13 +189,21 @@ pub(super) async fn session(
     request: Request<Streaming<proto::SessionRequest>>,
 ) -> Result<Events<proto::SessionEvent>, Status> {
     let (peer, _) = caller(&request)?;
-    let mut inbound = request.into_inner();
+    let inbound = request.into_inner();
     let Session {
         mut writer, reader, ..
     } = Session::open(pool.handover(), peer)?;
     let forward = tokio::spawn(async move {
-        while let Some(Ok(request)) = inbound.next().await {
-            if writer.send_request(request).await.is_err() {
+        let mut batches = inbound.ready_chunks(REQUESTS_PER_WRITE);
+        'forwarding: while let Some(batch) = batches.next().await {
+            let mut requests = Vec::with_capacity(batch.len());
+            for request in batch {
+                match request {
+                    Ok(request) => requests.push(request),
+                    Err(_) => break 'forwarding,
+                }
+            }
+            if writer.send_all(requests).await.is_err() {
                 return;
             }
         }

@@ -23,8 +23,9 @@
 //!   writer, and the turn's output held until they are durable.
 //! - [`inspect`]: answers to the monitoring side's queries, at the end of a
 //!   turn (see [`crate::monitor`]).
-//! - [`local`], [`stream`]: sessions the side thread hands over (gRPC) on
-//!   local sockets; a connection's socket, TCP or local.
+//! - [`sides`], [`local`], [`stream`]: starting the side thread's services;
+//!   sessions it hands over (gRPC) on local sockets; a connection's socket,
+//!   TCP or local.
 
 mod connection;
 mod drops;
@@ -37,6 +38,7 @@ mod listener;
 mod local;
 mod outbox;
 mod output;
+mod sides;
 mod stream;
 mod timers;
 
@@ -59,8 +61,6 @@ use self::outbox::ConnOutbox;
 use self::timers::TimerQueue;
 use crate::core::{Command, ConnId, Router, RouterConfig};
 use crate::doors::Door;
-use crate::grpc::GrpcServer;
-use crate::http::HttpServer;
 use crate::monitor::{self, EventLog, Inbox, Traffic};
 use crate::side::SideThread;
 use crate::Config;
@@ -133,7 +133,7 @@ pub struct Broker {
     queries_due: bool,
     /// Where the monitoring side (`--http`) and the RPC side (`--grpc`)
     /// listen, when on.
-    side_addrs: SideAddrs,
+    side_addrs: sides::SideAddrs,
     /// Sessions the RPC side hands over, when `--grpc` is on.
     arrivals: Option<local::Arrivals>,
     /// The side thread, when either side is on: held only to be stopped
@@ -172,33 +172,12 @@ impl Broker {
             )?);
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let mut services = Vec::new();
-        let mut side_addrs = SideAddrs::default();
-        let inbox = match config.http {
-            Some(addr) => {
-                let (asker, inbox) = monitor::query::channel(Arc::clone(&waker));
-                let http = HttpServer::bind(addr, asker)?;
-                side_addrs.http = Some(http.addr);
-                services.push(http.service());
-                Some(inbox)
-            }
-            None => None,
-        };
-        let arrivals = match config.grpc {
-            Some(addr) => {
-                let (handover, arrivals) = local::channel(Arc::clone(&waker));
-                let grpc = GrpcServer::bind(addr, handover, config.max_message)?;
-                side_addrs.grpc = Some(grpc.addr);
-                services.push(grpc.service());
-                Some(arrivals)
-            }
-            None => None,
-        };
-        let side = if services.is_empty() {
-            None
-        } else {
-            Some(SideThread::start(services)?)
-        };
+        let sides::Sides {
+            addrs: side_addrs,
+            inbox,
+            arrivals,
+            thread: side,
+        } = sides::start(&config, &waker)?;
         let mut broker = Broker {
             poll,
             listeners,
@@ -482,13 +461,6 @@ impl Broker {
             info!("conn {} ({}) closed", id.0, conn.peer);
         }
     }
-}
-
-/// Where the side thread's services listen.
-#[derive(Debug, Default, Clone, Copy)]
-struct SideAddrs {
-    http: Option<SocketAddr>,
-    grpc: Option<SocketAddr>,
 }
 
 /// A duration in whole milliseconds (saturating).
