@@ -270,9 +270,58 @@ pub enum Body<'a> {
     },
     /// A decoded value (from an XML publisher, or built by a client).
     Value(Cow<'a, Value>),
+    /// A string value held as its characters, not as JSON text: a NATS or
+    /// Redis payload that is text, borrowed from the request. Those doors
+    /// write it back as it is, so only a JSON or XML consumer (a lab client,
+    /// the history) pays for quoting it. Built by [`Body::text`].
+    Str {
+        /// The characters: only those XML can carry.
+        text: Cow<'a, str>,
+        /// None of them needs a JSON escape (printable ASCII but `"` and
+        /// `\`), so the JSON text is the characters between quotes; `false`
+        /// when some may.
+        plain: bool,
+    },
 }
 
-impl Body<'_> {
+impl<'a> Body<'a> {
+    /// The string value whose characters are `bytes`, when they are one:
+    /// UTF-8 that XML can carry.
+    #[must_use]
+    pub fn text(bytes: &'a [u8]) -> Option<Body<'a>> {
+        let (s, plain) = crate::format::json::text_value(bytes)?;
+        Some(Body::Str {
+            text: Cow::Borrowed(s),
+            plain,
+        })
+    }
+
+    /// Bytes of the value's JSON text (a tree is written to be measured).
+    #[must_use]
+    pub fn json_len(&self) -> usize {
+        match self {
+            Body::Json { text, .. } => text.len(),
+            Body::Value(v) => v.to_string().len(),
+            Body::Str { text, plain: true } => text.len() + 2,
+            Body::Str { text, plain: false } => crate::format::json::quoted_len(text),
+        }
+    }
+
+    /// Appends the value's JSON text to `out` (a kept message's reused
+    /// buffer).
+    pub fn push_json(&self, out: &mut String) {
+        match self {
+            Body::Json { text, .. } => out.push_str(text),
+            Body::Value(v) => out.push_str(&v.to_string()),
+            Body::Str { text, plain: true } => {
+                out.push('"');
+                out.push_str(text);
+                out.push('"');
+            }
+            Body::Str { text, plain: false } => out.push_str(&crate::format::json::quote(text)),
+        }
+    }
+
     /// A null value.
     pub const NULL: Body<'static> = Body::Json {
         text: Cow::Borrowed("null"),
@@ -300,6 +349,10 @@ impl Body<'_> {
                 text,
                 xml_len: None,
             } => Some(text.len() * Self::XML_PER_JSON_BYTE + Self::XML_OVERHEAD),
+            // No character's XML escape takes 16 bytes per byte.
+            Body::Str { text, .. } => {
+                Some(text.len() * Self::XML_PER_JSON_BYTE + Self::XML_OVERHEAD)
+            }
             Body::Value(_) => None,
         }
     }
@@ -310,6 +363,7 @@ impl Body<'_> {
         match self {
             Body::Json { text, .. } => crate::format::json::parse_value(text).unwrap_or_default(),
             Body::Value(v) => v.as_ref().clone(),
+            Body::Str { text, .. } => Value::Str(text.to_string()),
         }
     }
 
@@ -328,7 +382,8 @@ impl Body<'_> {
                 Value::Str(s) if !s.is_empty() => Some(Cow::Borrowed(s.as_str())),
                 _ => None,
             },
-            Body::Json { .. } => None,
+            Body::Str { text, .. } if !text.is_empty() => Some(Cow::Borrowed(text)),
+            Body::Json { .. } | Body::Str { .. } => None,
         }
     }
 
@@ -338,6 +393,7 @@ impl Body<'_> {
         match self {
             Body::Json { text, .. } => *text == "null",
             Body::Value(v) => matches!(v.as_ref(), Value::Null),
+            Body::Str { .. } => false,
         }
     }
 }

@@ -337,6 +337,7 @@ impl Digits {
     /// The digits of `n`, two per division: every delivery carries a `seq`
     /// and a 13-digit `ts`.
     #[must_use]
+    #[inline]
     pub fn of(mut n: u64) -> Digits {
         let mut buf = [0u8; 20];
         let mut pos = buf.len();
@@ -388,6 +389,7 @@ impl Digits {
 
     /// The text.
     #[must_use]
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[usize::from(self.start)..]
     }

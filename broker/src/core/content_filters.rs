@@ -148,6 +148,7 @@ impl<'a> MessageValue<'a> {
         self.parsed
             .get_or_insert_with(|| match body {
                 Body::Value(v) => Some(Cow::Borrowed(v.as_ref())),
+                Body::Str { text, .. } => Some(Cow::Owned(Value::Str(text.to_string()))),
                 Body::Json { text, .. } => match protocol::format::json::parse_value(text) {
                     Ok(v) => Some(Cow::Owned(v)),
                     Err(e) => {

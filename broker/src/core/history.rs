@@ -68,6 +68,10 @@ impl Entry {
                 self.text = v.to_string();
                 self.xml_len = None;
             }
+            Body::Str { .. } => {
+                body.push_json(&mut self.text);
+                self.xml_len = None;
+            }
         }
     }
 }

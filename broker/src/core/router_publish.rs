@@ -250,10 +250,7 @@ impl Router {
     #[inline]
     fn check_retained(&self, topic: &str, body: &Body<'_>) -> Result<(), CoreError> {
         let max = self.config.max_retained;
-        let new = match body {
-            Body::Json { text, .. } => text.len(),
-            Body::Value(v) => v.to_string().len(),
-        };
+        let new = body.json_len();
         let total = self.topics.newest_bytes();
         if total.saturating_add(new) <= max {
             return Ok(());

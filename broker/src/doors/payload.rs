@@ -19,21 +19,35 @@ use protocol::{Body, Value};
 /// The key of the object that carries bytes that are not text.
 pub const BYTES_KEY: &str = "$bytes";
 
-/// The value of the payload `bytes`.
+/// The value of the payload `bytes`: a string borrowing them when they are
+/// text, so that a subscriber of the same kind gets them back with no copy
+/// and no quoting.
 #[must_use]
-pub fn to_body(bytes: &[u8]) -> Body<'static> {
-    let text = match json::quote_text(bytes) {
-        Some(text) => text,
-        None => {
-            let mut t = String::with_capacity(bytes.len() * 4 / 3 + 16);
-            t.push_str("{\"");
-            t.push_str(BYTES_KEY);
-            t.push_str("\":\"");
-            STANDARD.encode_string(bytes, &mut t);
-            t.push_str("\"}");
-            t
-        }
-    };
+pub fn to_body(bytes: &[u8]) -> Body<'_> {
+    Body::text(bytes).unwrap_or_else(|| bytes_object(bytes))
+}
+
+/// [`to_body`] for bytes the caller owns (a Redis inline command's
+/// argument).
+#[must_use]
+pub fn to_owned_body(bytes: Vec<u8>) -> Body<'static> {
+    match Body::text(&bytes) {
+        Some(Body::Str { text, plain }) => Body::Str {
+            text: Cow::Owned(text.into_owned()),
+            plain,
+        },
+        _ => bytes_object(&bytes),
+    }
+}
+
+/// `{"$bytes": "<base64>"}` for bytes that are no text.
+fn bytes_object(bytes: &[u8]) -> Body<'static> {
+    let mut text = String::with_capacity(bytes.len() * 4 / 3 + 16);
+    text.push_str("{\"");
+    text.push_str(BYTES_KEY);
+    text.push_str("\":\"");
+    STANDARD.encode_string(bytes, &mut text);
+    text.push_str("\"}");
     Body::Json {
         text: Cow::Owned(text),
         xml_len: None,
@@ -44,6 +58,7 @@ pub fn to_body(bytes: &[u8]) -> Body<'static> {
 #[must_use]
 pub fn to_bytes<'b>(body: &'b Body<'_>) -> Cow<'b, [u8]> {
     match body {
+        Body::Str { text, .. } => Cow::Borrowed(text.as_bytes()),
         Body::Json { text, .. } => {
             // A string without escapes is its own bytes between the quotes.
             if let Some(inner) = json::unescaped_string(text) {
@@ -88,6 +103,7 @@ mod tests {
         for bytes in cases {
             let body = to_body(bytes);
             assert_eq!(&*to_bytes(&body), bytes, "{body:?}");
+            assert_eq!(to_owned_body(bytes.to_vec()), body, "{bytes:?}");
         }
     }
 
@@ -96,7 +112,13 @@ mod tests {
         let text = |b: &Body<'_>| match b {
             Body::Json { text, .. } => text.to_string(),
             Body::Value(v) => v.to_string(),
+            Body::Str { text, .. } => json::quote(text),
         };
+        let hi = Body::Str {
+            text: Cow::Borrowed("hi"),
+            plain: true,
+        };
+        assert_eq!(to_body(b"hi"), hi);
         assert_eq!(text(&to_body(b"hi")), "\"hi\"");
         assert_eq!(text(&to_body(b"\xff")), "{\"$bytes\":\"/w==\"}");
         let lab = Body::Value(Cow::Owned(Value::Int(42)));

@@ -9,8 +9,6 @@
 
 use std::net::SocketAddr;
 
-use protocol::Body;
-
 use super::connection::{Connection, Life};
 use super::Broker;
 use crate::core::ConnId;
@@ -215,10 +213,7 @@ impl Broker {
         Some(TopicMessage {
             seq: newest.map_or(0, |e| e.seq),
             ts: newest.map_or(0, |e| e.ts),
-            json: newest.and_then(|e| match e.body() {
-                Body::Json { text, .. } => Some(text.into_owned()),
-                Body::Value(_) => None,
-            }),
+            json: newest.map(|e| e.text().to_owned()),
             topic: name,
         })
     }

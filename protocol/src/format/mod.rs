@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use crate::error::{DecodeError, EncodeError, ValueError};
 use crate::frame;
 use crate::message::{Attrs, Body, Envelope, Links, Message, Method};
-use crate::value::{Counter, Out, Value};
+use crate::value::{Counter, Out, Scalar, Value, Visitor};
 
 use self::json::JsonWriter;
 use self::xml::XmlWriter;
@@ -233,6 +233,7 @@ impl Format {
                 o.put(text.as_bytes());
                 Ok(())
             }
+            (_, Body::Str { text, plain }) => self.put_text(o, text, *plain),
             // The text was validated when it was decoded, so streaming it
             // cannot fail; an error is still reported rather than ignored.
             (Format::Xml, Body::Json { text, .. }) => {
@@ -241,6 +242,24 @@ impl Format {
                     other => ValueError::Unstreamable(other.to_string()),
                 })
             }
+        }
+    }
+
+    /// Writes a string value held as its characters ([`Body::Str`]).
+    fn put_text<O: Out>(self, o: &mut O, text: &str, plain: bool) -> Result<(), ValueError> {
+        match self {
+            Format::Json if plain => {
+                o.put(b"\"");
+                o.put(text.as_bytes());
+                o.put(b"\"");
+                Ok(())
+            }
+            Format::Json => {
+                json::put_str(o, text);
+                Ok(())
+            }
+            // Checked for XML when it was built (Body::text).
+            Format::Xml => XmlWriter::new(o).scalar(Scalar::Str(text)),
         }
     }
 

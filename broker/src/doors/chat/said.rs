@@ -91,6 +91,7 @@ impl Said {
         let value = match body {
             Body::Json { text, .. } => parse_value(text).unwrap_or_default(),
             Body::Value(v) => v.as_ref().clone(),
+            Body::Str { text, .. } => Value::Str(text.to_string()),
         };
         if let Some(said) = Said::chat(&value) {
             return said;

@@ -152,10 +152,24 @@ fn template(topic: &str, seq: u64, receivers: u64, parts: [&[u8]; 4], out: &mut 
     if len > MAX_PAYLOAD {
         return false;
     }
-    out.reserve(frame::HEADER_LEN + len);
-    out.extend_from_slice(&frame::header(len));
-    for piece in [head, topic.as_bytes(), mid, seq, tail, receivers, end] {
-        out.extend_from_slice(piece);
+    // The frame's room is made once and each piece copied into it: a
+    // constant piece is then a few moves, where appending checked the
+    // capacity and moved the length for every piece.
+    let mut at = out.len();
+    out.resize(at + frame::HEADER_LEN + len, 0);
+    let header = frame::header(len);
+    for piece in [
+        &header[..],
+        head,
+        topic.as_bytes(),
+        mid,
+        seq,
+        tail,
+        receivers,
+        end,
+    ] {
+        out[at..at + piece.len()].copy_from_slice(piece);
+        at += piece.len();
     }
     true
 }

@@ -98,7 +98,7 @@ pub struct NatsCodec {
     last_tag: u64,
     /// The last `PUB` subject and its topic: publishers mostly repeat one
     /// subject, and checking it anew cost more than the rest of the parse.
-    last_pub: Option<(Box<str>, Topic<'static>)>,
+    last_pub: Option<(Box<[u8]>, Topic<'static>)>,
     /// Tags of subscriptions that reached their `max` while delivering
     /// (which cannot change the maps), for [`Codec::take_ended`].
     ended: RefCell<Vec<u64>>,
@@ -171,15 +171,19 @@ impl NatsCodec {
 
     fn publish<'a>(
         &mut self,
-        subject: &'a str,
+        subject: &'a [u8],
         reply: Option<&'a str>,
         headers: Option<&[u8]>,
-        payload: &[u8],
+        payload: &'a [u8],
         out: &mut Vec<u8>,
     ) -> Action<'a> {
         let topic = match &self.last_pub {
             Some((last, topic)) if **last == *subject => topic.clone(),
-            _ => match subject::topic(subject) {
+            // The parser refused subjects that are no UTF-8.
+            _ => match std::str::from_utf8(subject)
+                .map_err(|_| subject::SubjectError::Invalid)
+                .and_then(subject::topic)
+            {
                 Ok(t) => {
                     self.last_pub = Some((subject.into(), t.clone()));
                     t

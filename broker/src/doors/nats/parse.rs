@@ -18,8 +18,9 @@ pub enum Op<'a> {
     /// `PUB subject [reply] len` and its payload, or `HPUB subject [reply]
     /// hlen len` with `headers` the first `hlen` bytes.
     Pub {
-        /// Where to publish.
-        subject: &'a str,
+        /// Where to publish, as sent: the codec checks it (a publisher
+        /// mostly repeats one subject, which then needs no check).
+        subject: &'a [u8],
         /// Where answers go.
         reply: Option<&'a str>,
         /// The header block of an `HPUB` (`NATS/1.0\r\n...\r\n\r\n`).
@@ -98,24 +99,27 @@ pub fn parse(buf: &[u8], max_payload: usize) -> Result<Option<(Op<'_>, usize)>, 
         let (args, n) = words(rest)?;
         match args[..n] {
             [subject, sid] => Op::Sub {
-                subject,
+                subject: text(subject)?,
                 queue: None,
-                sid,
+                sid: text(sid)?,
             },
             [subject, queue, sid] => Op::Sub {
-                subject,
-                queue: Some(queue),
-                sid,
+                subject: text(subject)?,
+                queue: Some(text(queue)?),
+                sid: text(sid)?,
             },
             _ => return Err(bad),
         }
     } else if is(b"UNSUB") {
         let (args, n) = words(rest)?;
         match args[..n] {
-            [sid] => Op::Unsub { sid, max: None },
+            [sid] => Op::Unsub {
+                sid: text(sid)?,
+                max: None,
+            },
             [sid, max] => Op::Unsub {
-                sid,
-                max: Some(max.parse().map_err(|_| bad)?),
+                sid: text(sid)?,
+                max: Some(text(max)?.parse().map_err(|_| bad)?),
             },
             _ => return Err(bad),
         }
@@ -141,7 +145,18 @@ fn publish<'a>(
     if n < 1 + lens || n > 2 + lens {
         return Err(bad);
     }
-    let (subject, reply) = (args[0], (n == 2 + lens).then(|| args[1]));
+    let subject = args[0];
+    // Refused here, as any argument that is no text, so the codec's check
+    // of a subject it has not seen before cannot fail on that; an ASCII
+    // test is cheaper than a UTF-8 one.
+    if !subject.is_ascii() {
+        text(subject)?;
+    }
+    let reply = if n == 2 + lens {
+        Some(text(args[1])?)
+    } else {
+        None
+    };
     let total = size(args[n - 1]).ok_or(bad)?;
     let hlen = if headed {
         size(args[n - 2]).ok_or(bad)?
@@ -173,11 +188,11 @@ fn publish<'a>(
 
 /// A size argument: decimal digits only, as nats-server reads them (no
 /// sign, no spaces), without overflow.
-fn size(text: &str) -> Option<usize> {
-    if text.is_empty() {
+fn size(digits: &[u8]) -> Option<usize> {
+    if digits.is_empty() {
         return None;
     }
-    text.bytes().try_fold(0usize, |n, b| {
+    digits.iter().try_fold(0usize, |n, &b| {
         let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
         n.checked_mul(10)?.checked_add(usize::from(digit))
     })
@@ -198,21 +213,24 @@ fn split_name(line: &[u8]) -> (&[u8], &[u8]) {
     (&line[..end], &rest[start..])
 }
 
-/// The blank-separated arguments (at most four), as UTF-8 text, and how
-/// many there are.
-fn words(rest: &[u8]) -> Result<([&str; 4], usize), ParseError> {
-    let bad = ParseError::UnknownOperation;
-    let mut args = [""; 4];
+/// The blank-separated arguments (at most four), and how many there are.
+fn words(rest: &[u8]) -> Result<([&[u8]; 4], usize), ParseError> {
+    let mut args: [&[u8]; 4] = [b""; 4];
     let mut n = 0;
     // Split on bytes: a `str` split with a character set costs several
     // times more, and this runs once per publish.
     for word in rest.split(|&b| b == b' ' || b == b'\t') {
         if !word.is_empty() {
-            *args.get_mut(n).ok_or(bad)? = std::str::from_utf8(word).map_err(|_| bad)?;
+            *args.get_mut(n).ok_or(ParseError::UnknownOperation)? = word;
             n += 1;
         }
     }
     Ok((args, n))
+}
+
+/// An argument as UTF-8 text.
+fn text(word: &[u8]) -> Result<&str, ParseError> {
+    std::str::from_utf8(word).map_err(|_| ParseError::UnknownOperation)
 }
 
 #[cfg(test)]
@@ -251,7 +269,7 @@ mod tests {
         assert_eq!(
             one(b"PUB a.b _INBOX.x 5\r\nhello\r\n"),
             Op::Pub {
-                subject: "a.b",
+                subject: b"a.b",
                 reply: Some("_INBOX.x"),
                 headers: None,
                 payload: b"hello"
@@ -260,7 +278,7 @@ mod tests {
         assert_eq!(
             one(b"HPUB a 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"),
             Op::Pub {
-                subject: "a",
+                subject: b"a",
                 reply: None,
                 headers: Some(b"NATS/1.0\r\n\r\n"),
                 payload: b"hi"
@@ -269,7 +287,7 @@ mod tests {
         assert_eq!(
             one(b"PUB empty 0\r\n\r\n"),
             Op::Pub {
-                subject: "empty",
+                subject: b"empty",
                 reply: None,
                 headers: None,
                 payload: b""

@@ -182,7 +182,10 @@ impl RedisCodec {
         };
         Action::Command(Command::Publish(Publish {
             topic: TopicArg::new(topic),
-            body: payload::to_body(args.get(2)),
+            body: match args.cow(2) {
+                Cow::Borrowed(bytes) => payload::to_body(bytes),
+                Cow::Owned(bytes) => payload::to_owned_body(bytes),
+            },
             ack: true,
             keys: None,
         }))

@@ -160,25 +160,28 @@ pub fn quote(s: &str) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// `bytes` as a JSON string literal when they are text a value may hold
-/// (UTF-8 that XML can carry, as [`crate::value::check_text`] says), `None`
-/// otherwise. The usual printable ASCII takes one vector scan and a copy: a
-/// door that turns raw payloads into string values (NATS) calls this per
-/// publish.
+/// `bytes` as the characters of a string value, when they are one: UTF-8
+/// that XML can carry (as [`crate::value::check_text`] says), and whether
+/// none of them needs a JSON escape (`false`: some may). The usual printable
+/// ASCII takes one vector scan and one validation: a door that turns raw
+/// payloads into string values (NATS, Redis) calls this per publish.
 #[must_use]
-pub fn quote_text(bytes: &[u8]) -> Option<String> {
+pub fn text_value(bytes: &[u8]) -> Option<(&str, bool)> {
     let special = |b: u8| !(0x20..0x80).contains(&b) | (b == b'"') | (b == b'\\');
     let plain = crate::scan::find(bytes, 0, special) == bytes.len();
     let s = simdutf8::basic::from_utf8(bytes).ok()?;
-    if plain {
-        let mut text = String::with_capacity(s.len() + 2);
-        text.push('"');
-        text.push_str(s);
-        text.push('"');
-        return Some(text);
+    if !plain {
+        crate::value::check_text(s).ok()?;
     }
-    crate::value::check_text(s).ok()?;
-    Some(quote(s))
+    Some((s, plain))
+}
+
+/// Bytes of `s` as a JSON string literal ([`quote`]), without writing it.
+#[must_use]
+pub(crate) fn quoted_len(s: &str) -> usize {
+    let mut c = Counter::default();
+    write::put_str(&mut c, s);
+    c.0
 }
 
 /// The string a validated JSON string literal `text` holds, when it holds
@@ -242,7 +245,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quote_text_agrees_with_validating_then_quoting() {
+    fn text_values_are_validated_then_quoted_as_quote_does() {
         let long = "a".repeat(70);
         let cases: [&[u8]; 12] = [
             b"",
@@ -261,12 +264,15 @@ mod tests {
         for bytes in cases {
             let slow = std::str::from_utf8(bytes)
                 .ok()
-                .filter(|s| crate::value::check_text(s).is_ok())
-                .map(quote);
-            assert_eq!(quote_text(bytes), slow, "{bytes:?}");
-            if let Some(text) = &slow {
-                let plain = !text[1..text.len() - 1].contains('\\');
-                assert_eq!(unescaped_string(text).is_some(), plain, "{text}");
+                .filter(|s| crate::value::check_text(s).is_ok());
+            assert_eq!(text_value(bytes).map(|(s, _)| s), slow, "{bytes:?}");
+            if let Some(s) = slow {
+                let text = quote(s);
+                let plain = text_value(bytes).is_some_and(|(_, plain)| plain);
+                assert!(!plain || text == format!("\"{s}\""), "{text}");
+                assert_eq!(quoted_len(s), text.len(), "{text}");
+                let unescaped = !text[1..text.len() - 1].contains('\\');
+                assert_eq!(unescaped_string(&text).is_some(), unescaped, "{text}");
             }
         }
         assert_eq!(unescaped_string("12"), None, "not a string");
