@@ -239,3 +239,25 @@ async fn sessions_past_the_connection_limit_are_refused() {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(status.message().contains("limit"), "{status:?}");
 }
+
+#[tokio::test]
+async fn a_pooled_session_the_broker_closed_is_not_reused() {
+    let broker = broker_with(Config {
+        idle_timeout: Some(Duration::from_secs(1)),
+        ..Config::default()
+    });
+    let mut grpc = client(&broker).await;
+    let first = grpc
+        .publish(publish("/idle", int(1)))
+        .await
+        .expect("published");
+    assert_eq!(first.into_inner().seq, 1);
+    // The unary session goes back to the pool, idles past the timeout and
+    // is closed by the broker; the next call must not get that news.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let second = grpc
+        .publish(publish("/idle", int(2)))
+        .await
+        .expect("a fresh session");
+    assert_eq!(second.into_inner().seq, 2);
+}

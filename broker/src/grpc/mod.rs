@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{error, warn};
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -34,7 +33,13 @@ use self::streams::Subscriptions;
 pub use self::unary::NAME_KEY;
 use crate::proto::{self, broker_server};
 use crate::reactor::Handover;
+use crate::side::admission::Bounded;
 use crate::side::Service;
+
+/// gRPC connections (HTTP/2, each carrying any number of calls) open at
+/// once, at most; more wait in the kernel's accept queue. Each call's
+/// session counts toward the broker's connection limit besides.
+pub const MAX_CONNECTIONS: usize = 1024;
 
 /// Bytes a gRPC message may take beyond the broker's largest message: the
 /// request's other fields and the value's protobuf framing.
@@ -92,7 +97,7 @@ async fn serve(server: GrpcServer) {
             return;
         }
     };
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = Bounded::new(listener, MAX_CONNECTIONS).incoming();
     let limit = server.max_message.saturating_add(MESSAGE_SLACK);
     let api = broker_server::BrokerServer::new(server.api)
         .max_decoding_message_size(limit)

@@ -59,12 +59,11 @@ impl Pool {
         name: Option<String>,
         peer: SocketAddr,
     ) -> Result<Taken, Status> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_mut(&name)
-            .and_then(Vec::pop);
+        let idle = {
+            let mut pool = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let sessions = pool.get_mut(&name);
+            sessions.and_then(|s| std::iter::from_fn(|| s.pop()).find(Session::still_open))
+        };
         let session = match idle {
             Some(session) => session,
             None => {

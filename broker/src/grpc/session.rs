@@ -119,6 +119,15 @@ impl Reader {
         }
     }
 
+    /// Whether nothing came since the last event and the broker has not
+    /// closed the session: an idle session's only news is its end (an idle
+    /// timeout, the broker stopping), with or without a farewell.
+    fn still_open(&self) -> bool {
+        let mut byte = [0u8];
+        self.pos == self.buf.len()
+            && matches!(self.socket.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
     /// The event at the front of what was read, if it is whole.
     fn take(&mut self) -> Result<Option<Kind>, Status> {
         let mut rest = &self.buf[self.pos..];
@@ -189,6 +198,12 @@ impl Session {
             },
             next_id: 1,
         })
+    }
+
+    /// Whether an idle session can take a call: the broker has not closed
+    /// it meanwhile.
+    pub(super) fn still_open(&self) -> bool {
+        self.reader.still_open()
     }
 
     /// A request number not used yet on this session.

@@ -3,13 +3,11 @@
 //! broker state: every answer comes from the reactor as a snapshot, asked
 //! for through a [`Monitor`] (see [`crate::monitor`]).
 //!
-//! - [`admission`]: at most 256 HTTP connections at once.
 //! - [`api`]: the JSON endpoints, their parameters and errors.
 //! - [`metrics`]: `/metrics`, the Prometheus text exposition.
 //! - [`rates`]: topic message rates from sequence numbers seen before.
 //! - [`page`]: the live web view (`/`, its assets and its event stream).
 
-mod admission;
 mod api;
 mod metrics;
 mod page;
@@ -23,9 +21,11 @@ use axum::routing::get;
 use axum::Router;
 use log::{error, warn};
 
-pub use self::admission::MAX_CONNECTIONS as MAX_HTTP_CONNECTIONS;
+/// HTTP connections open at once, at most ([`crate::side::admission`]).
+pub const MAX_HTTP_CONNECTIONS: usize = 256;
 use self::rates::Rates;
 use crate::monitor::Monitor;
+use crate::side::admission::Bounded;
 use crate::side::Service;
 
 /// What every handler shares.
@@ -98,7 +98,8 @@ async fn serve(listener: std::net::TcpListener, shared: Shared) {
             return;
         }
     };
-    if let Err(e) = axum::serve(admission::Bounded::new(listener), routes(shared)).await {
+    if let Err(e) = axum::serve(Bounded::new(listener, MAX_HTTP_CONNECTIONS), routes(shared)).await
+    {
         warn!("http monitoring stopped: {e}");
     }
 }

@@ -1,7 +1,8 @@
-//! At most [`MAX_CONNECTIONS`] HTTP connections at once: the monitoring
-//! side shares the process's file descriptors with the doors, so a flood of
-//! HTTP clients (or slow ones that never finish) must not use them all up.
-//! Past the bound, new connections wait in the kernel's accept queue.
+//! A bounded number of connections at once for each side service (HTTP,
+//! gRPC): the side thread shares the process's file descriptors with the
+//! doors, so a flood of clients (or slow ones that never finish) must not
+//! use them all up. Past the bound, new connections wait in the kernel's
+//! accept queue.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,31 +15,48 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// HTTP connections open at once, at most.
-pub const MAX_CONNECTIONS: usize = 256;
-
-/// A listener that accepts only while fewer than [`MAX_CONNECTIONS`] of its
+/// A listener that accepts only while fewer than its bound of its
 /// connections are open.
 #[derive(Debug)]
-pub(super) struct Bounded {
+pub struct Bounded {
     listener: TcpListener,
     slots: Arc<Semaphore>,
 }
 
 impl Bounded {
-    pub(super) fn new(listener: TcpListener) -> Bounded {
+    /// `listener`, with at most `max` of its connections open at once.
+    #[must_use]
+    pub fn new(listener: TcpListener, max: usize) -> Bounded {
         Bounded {
             listener,
-            slots: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            slots: Arc::new(Semaphore::new(max)),
         }
+    }
+
+    /// The connections as they are admitted, for tonic (with no delay on
+    /// small writes: a gRPC answer is one).
+    pub fn incoming(self) -> impl futures::Stream<Item = io::Result<Admitted>> {
+        futures::stream::unfold(self, |mut bounded| async move {
+            let (admitted, _) = Listener::accept(&mut bounded).await;
+            let _ = admitted.stream.set_nodelay(true);
+            Some((Ok(admitted), bounded))
+        })
     }
 }
 
 /// An accepted connection holding its slot until it is dropped.
 #[derive(Debug)]
-pub(super) struct Admitted {
+pub struct Admitted {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
+}
+
+impl tonic::transport::server::Connected for Admitted {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
 }
 
 impl Listener for Bounded {

@@ -4,6 +4,10 @@
 //! `--grpc`). Neither touches broker state: they talk to the reactor
 //! through channels and its `mio::Waker`. One thread for both keeps the
 //! broker at two threads (the reactor's and this one), whatever is on.
+//!
+//! - [`admission`]: a bound on each service's connections.
+
+pub mod admission;
 
 use std::future::Future;
 use std::io;
