@@ -14,7 +14,8 @@
 # smaller than bench-matrix.sh's, since valgrind runs the broker ~50x slower.
 #
 # Usage: scripts/instructions.sh NAME=BINARY [NAME=BINARY ...]
-#   env: PORT (first port, 19500), OUT (callgrind files, target/instructions)
+#   env: PORT (first port, 19500), OUT (callgrind files, target/instructions),
+#        ONLY (scenario ids to run, as "ak"; all by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (($#)) || { echo "usage: $0 NAME=BINARY [NAME=BINARY ...]" >&2; exit 2; }
@@ -33,6 +34,7 @@ scenarios=(
   "d|1 pub → 1 sub, 16 KiB|--pubs 1 --subs 1 --size 16384 --count 10000"
   "e|paced 2,000 msg/s, 128 B|--pubs 1 --subs 1 --size 128 --rate 2000 --count 20000"
   "x|a) in XML|--pubs 1 --subs 1 --size 128 --count 100000 --serializer xml"
+  "k|a) with a PUBACK for each|--pubs 1 --subs 1 --size 128 --count 200000 --ack"
 )
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -65,6 +67,7 @@ for b in "$@"; do header+=" ${b%%=*} |"; rule+="---|"; done
 rows=()
 for scenario in "${scenarios[@]}"; do
   IFS='|' read -r id label args <<<"$scenario"
+  [[ -z ${ONLY:-} || $ONLY == *"$id"* ]] || continue
   row="| $id) $label |"
   for b in "$@"; do
     echo "instructions.sh: $id ${b%%=*}" >&2

@@ -230,7 +230,7 @@ pub trait Codec: fmt::Debug + Send {
 
     /// Appends `notice` in this protocol (some doors have nothing to say for
     /// some notices: the lab protocol alone announces topics).
-    fn encode_notice(&self, notice: &Notice<'_>, out: &mut Vec<u8>);
+    fn encode_notice(&mut self, notice: &Notice<'_>, out: &mut Vec<u8>);
 
     /// Called about once a second on an open connection: a door that probes
     /// its clients (NATS's `PING`) writes the probe to `out`.

@@ -345,9 +345,10 @@ impl Outbox for ConnOutbox<'_> {
             }
             return;
         }
-        let Some(first) = to.iter().find_map(|id| self.conns.get(id.0)) else {
+        let Some(&first) = to.iter().find(|id| self.conns.contains(id.0)) else {
             return;
         };
+        let first = &mut self.conns[first.0];
         self.scratch.clear();
         first.codec.encode_notice(notice, self.scratch);
         if !self.scratch.is_empty() {

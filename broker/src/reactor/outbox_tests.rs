@@ -46,7 +46,7 @@ impl Codec for Tagging {
         out.extend_from_slice(shared);
     }
 
-    fn encode_notice(&self, _: &Notice<'_>, out: &mut Vec<u8>) {
+    fn encode_notice(&mut self, _: &Notice<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(b"notice");
     }
 }

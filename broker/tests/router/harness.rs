@@ -42,11 +42,11 @@ impl Recorder {
     fn fan_out(
         &mut self,
         to: impl Iterator<Item = ConnId>,
-        encode: impl Fn(&LabCodec, &mut Vec<u8>),
+        encode: impl Fn(&mut LabCodec, &mut Vec<u8>),
     ) {
         let mut shared: Option<Vec<u8>> = None;
         for id in to {
-            let Some(codec) = self.codecs.get(&id) else {
+            let Some(codec) = self.codecs.get_mut(&id) else {
                 continue;
             };
             let bytes = shared.get_or_insert_with(|| {

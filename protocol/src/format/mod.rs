@@ -57,9 +57,24 @@ impl Format {
     /// # Errors
     /// A [`DecodeError`] saying what is wrong; the connection stays usable.
     pub fn decode_envelope(self, payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
+        self.decode_envelope_ahead(payload, payload.len())
+    }
+
+    /// Decodes the frame payload `input[..len]` into a borrowed envelope.
+    /// What follows it in `input` (the next frames of the same read) is
+    /// never decoded, but lets its UTF-8 check cover whole blocks, which
+    /// is cheaper than a ragged end.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] saying what is wrong; the connection stays usable.
+    pub fn decode_envelope_ahead(
+        self,
+        input: &[u8],
+        len: usize,
+    ) -> Result<Envelope<'_>, DecodeError> {
         match self {
-            Format::Json => json::decode_envelope(payload),
-            Format::Xml => xml::decode_envelope(payload),
+            Format::Json => json::decode_envelope(input, len),
+            Format::Xml => xml::decode_envelope(input, len),
         }
     }
 

@@ -320,7 +320,7 @@ impl Codec for ChatCodec {
         Ok(())
     }
 
-    fn encode_notice(&self, notice: &Notice<'_>, out: &mut Vec<u8>) {
+    fn encode_notice(&mut self, notice: &Notice<'_>, out: &mut Vec<u8>) {
         match notice {
             Notice::History(page) => {
                 let room = room::of_topic(&self.prefix, page.topic).unwrap_or(page.topic);

@@ -175,7 +175,7 @@ impl Codec for GrpcCodec {
         encode::delivery_for(tag.0, shared, out);
     }
 
-    fn encode_notice(&self, notice: &Notice<'_>, out: &mut Vec<u8>) {
+    fn encode_notice(&mut self, notice: &Notice<'_>, out: &mut Vec<u8>) {
         let id = self.current;
         let result = match notice {
             Notice::Topics { list, after } => Answered::Topics(encode::topics(*list, *after)),

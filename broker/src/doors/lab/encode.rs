@@ -6,13 +6,10 @@
 use std::borrow::Cow;
 
 use log::debug;
-use protocol::value::Digits;
-use protocol::{
-    frame, Attrs, Body, EncodeError, Format, FrameError, Links, Method, Value, MAX_PAYLOAD,
-};
+use protocol::{Attrs, Body, EncodeError, Format, FrameError, Links, Method, Value, MAX_PAYLOAD};
 
-use super::history;
-use crate::core::delivery::{PresenceEvent, Present, PubAck};
+use super::{history, puback};
+use crate::core::delivery::{PresenceEvent, Present};
 use crate::core::{Delivery, DeliveryKind, Gap, Greeting, Notice, TopicList};
 
 /// What `HELLO` answers call the broker.
@@ -59,7 +56,7 @@ pub(super) fn notice(format: Format, notice: &Notice<'_>, out: &mut Vec<u8>) {
         Notice::Hello(g) => hello(format, &g, out),
         Notice::History(page) => history::page(format, &page, out),
         Notice::Gap(g) => gap(format, &g, out),
-        Notice::PubAck(a) => puback(format, &a, out),
+        Notice::PubAck(a) => puback::general(format, &a, out),
         Notice::NoResponders { reply, topic } => {
             let msg = Value::from(topic);
             if let Err(e) = format.encode_value(Method::NoResponders, reply, &msg, Attrs::NONE, out)
@@ -73,110 +70,6 @@ pub(super) fn notice(format: Format, notice: &Notice<'_>, out: &mut Vec<u8>) {
         Notice::Reply(r) => debug!("nothing to tell a lab client of {r:?}"),
         Notice::Synced(_) => {}
     }
-}
-
-/// Appends a `PUBACK` (v2 §15). One may follow every publish, so the usual
-/// one (no id, a topic with nothing to escape) is written from a template;
-/// the general path builds it as JSON text, which XML streams.
-fn puback(format: Format, a: &PubAck<'_>, out: &mut Vec<u8>) {
-    let plain = a.id.is_none()
-        && !a.duplicate
-        && !a
-            .topic
-            .bytes()
-            .any(|b| matches!(b, b'"' | b'\\' | b'&' | b'<' | b'>') || b < 0x20);
-    if plain {
-        let (seq, receivers) = (a.seq.min(i64::MAX as u64), a.receivers.min(i64::MAX as u64));
-        let written = match format {
-            Format::Json => puback_json(a.topic, seq, receivers, out),
-            Format::Xml => puback_xml(a.topic, seq, receivers, out),
-        };
-        if written {
-            return;
-        }
-    }
-    let mut text = Vec::with_capacity(48 + a.id.map_or(0, str::len));
-    text.extend_from_slice(b"{\"seq\":");
-    push_uint(&mut text, a.seq);
-    text.extend_from_slice(b",\"receivers\":");
-    push_uint(&mut text, a.receivers);
-    if let Some(id) = a.id {
-        text.extend_from_slice(b",\"id\":");
-        text.extend_from_slice(protocol::format::json::quote(id).as_bytes());
-    }
-    if a.duplicate {
-        text.extend_from_slice(b",\"duplicate\":true");
-    }
-    text.push(b'}');
-    let Ok(text) = String::from_utf8(text) else {
-        return;
-    };
-    let body = Body::Json {
-        text: Cow::Owned(text),
-        xml_len: None,
-    };
-    if let Err(e) = format.encode_parts(Method::PubAck, a.topic, &body, Attrs::NONE, out) {
-        debug!("PUBACK on {} not encoded: {e}", a.topic);
-    }
-}
-
-/// A `PUBACK` without id in JSON on a topic with nothing to escape: its
-/// length is known before it is written, so the header goes first and each
-/// piece is copied once (constant pieces are inlined moves). `false` if it
-/// would not fit a frame.
-fn puback_json(topic: &str, seq: u64, receivers: u64, out: &mut Vec<u8>) -> bool {
-    const HEAD: &[u8] = b"{\"method\":\"PUBACK\",\"topic\":\"";
-    const MID: &[u8] = b"\",\"msg\":{\"seq\":";
-    const TAIL: &[u8] = b",\"receivers\":";
-    const END: &[u8] = b"}}";
-    template(topic, seq, receivers, [HEAD, MID, TAIL, END], out)
-}
-
-/// [`puback_json`] in XML.
-fn puback_xml(topic: &str, seq: u64, receivers: u64, out: &mut Vec<u8>) -> bool {
-    const HEAD: &[u8] = b"<message method=\"PUBACK\" topic=\"";
-    const MID: &[u8] = b"\"><msg type=\"dict\"><item key=\"seq\" type=\"int\">";
-    const TAIL: &[u8] = b"</item><item key=\"receivers\" type=\"int\">";
-    const END: &[u8] = b"</item></msg></message>";
-    template(topic, seq, receivers, [HEAD, MID, TAIL, END], out)
-}
-
-/// Writes the frame `head topic mid seq tail receivers end`.
-#[inline(always)]
-fn template(topic: &str, seq: u64, receivers: u64, parts: [&[u8]; 4], out: &mut Vec<u8>) -> bool {
-    let [head, mid, tail, end] = parts;
-    let (seq, receivers) = (Digits::of(seq), Digits::of(receivers));
-    let (seq, receivers) = (seq.as_bytes(), receivers.as_bytes());
-    let len =
-        head.len() + topic.len() + mid.len() + seq.len() + tail.len() + receivers.len() + end.len();
-    if len > MAX_PAYLOAD {
-        return false;
-    }
-    // The frame's room is made once and each piece copied into it: a
-    // constant piece is then a few moves, where appending checked the
-    // capacity and moved the length for every piece.
-    let mut at = out.len();
-    out.resize(at + frame::HEADER_LEN + len, 0);
-    let header = frame::header(len);
-    for piece in [
-        &header[..],
-        head,
-        topic.as_bytes(),
-        mid,
-        seq,
-        tail,
-        receivers,
-        end,
-    ] {
-        out[at..at + piece.len()].copy_from_slice(piece);
-        at += piece.len();
-    }
-    true
-}
-
-/// Appends the decimal digits of `n`, at most the largest protocol integer.
-fn push_uint(out: &mut Vec<u8>, n: u64) {
-    protocol::value::push_uint(out, n.min(i64::MAX as u64));
 }
 
 /// Appends a `PRESENCE` (v2 §16).
@@ -313,48 +206,5 @@ fn list_page(list: TopicList<'_>, format: Format, cursor: Option<&str>, out: &mu
     let msg = Value::List(topics);
     if let Err(e) = format.encode_value(Method::ListAck, "/", &msg, Attrs::more(more), out) {
         debug!("LIST_ACK not encoded: {e}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The general encoder's frame for a `PUBACK` without id.
-    fn general(format: Format, topic: &str, seq: u64, receivers: u64) -> Vec<u8> {
-        let msg = Value::Dict(vec![
-            ("seq".into(), int(seq)),
-            ("receivers".into(), int(receivers)),
-        ]);
-        let mut out = Vec::new();
-        format
-            .encode_value(Method::PubAck, topic, &msg, Attrs::NONE, &mut out)
-            .unwrap();
-        out
-    }
-
-    #[test]
-    fn the_puback_template_writes_what_the_general_encoder_writes() {
-        for format in Format::ALL {
-            for (topic, seq, receivers) in [
-                ("/a", 1, 0),
-                ("/bench/x-y_z", 123_456_789, 42),
-                ("/t", u64::MAX, 7),
-            ] {
-                let ack = PubAck {
-                    topic,
-                    seq,
-                    receivers,
-                    id: None,
-                    duplicate: false,
-                };
-                let mut fast = Vec::new();
-                puback(format, &ack, &mut fast);
-                assert_eq!(
-                    String::from_utf8(fast).unwrap(),
-                    String::from_utf8(general(format, topic, seq, receivers)).unwrap()
-                );
-            }
-        }
     }
 }

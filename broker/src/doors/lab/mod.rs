@@ -14,10 +14,12 @@
 //! - [`options`]: the `msg` objects of v2 requests as typed options.
 //! - [`encode`]: deliveries, notices and errors as frames.
 //! - [`history`]: `HISTORY` answers, paged to the frame limit.
+//! - [`puback`]: `PUBACK` frames, from the connection's last one.
 
 mod encode;
 mod history;
 mod options;
+mod puback;
 mod request;
 
 pub(crate) use options::check_name;
@@ -55,12 +57,15 @@ enum Phase {
 #[derive(Debug)]
 pub struct LabCodec {
     phase: Phase,
+    /// The connection's last `PUBACK`, the next one's template.
+    puback: puback::Last,
 }
 
 impl Default for LabCodec {
     fn default() -> Self {
         LabCodec {
             phase: Phase::Handshake,
+            puback: puback::Last::default(),
         }
     }
 }
@@ -117,7 +122,9 @@ impl Codec for LabCodec {
                 self.phase = Phase::Ready(format);
                 Action::Start(profile(format))
             }
-            Phase::Ready(format) => request::decode(format, frame.payload, out),
+            Phase::Ready(format) => {
+                request::decode(format, &input[HEADER_LEN..], frame.payload.len(), out)
+            }
         };
         Ok(Decoded::Unit {
             used: frame.len,
@@ -153,7 +160,10 @@ impl Codec for LabCodec {
         encode::delivery(self.format(), delivery, out).map_err(Into::into)
     }
 
-    fn encode_notice(&self, notice: &Notice<'_>, out: &mut Vec<u8>) {
-        encode::notice(self.format(), notice, out);
+    fn encode_notice(&mut self, notice: &Notice<'_>, out: &mut Vec<u8>) {
+        match notice {
+            Notice::PubAck(a) => self.puback.write(self.format(), a, out),
+            _ => encode::notice(self.format(), notice, out),
+        }
     }
 }

@@ -21,12 +21,19 @@ use crate::doors::Action;
 /// their size is not checked.
 const SMALL_REQUEST: usize = 4096;
 
-/// Decodes one request payload; refusals are appended to `out`.
-pub(super) fn decode<'a>(format: Format, payload: &'a [u8], out: &mut Vec<u8>) -> Action<'a> {
-    let envelope = match format.decode_envelope(payload) {
+/// Decodes one request payload, the first `len` bytes of `input` (the
+/// rest is the next frames, see [`Format::decode_envelope_ahead`]);
+/// refusals are appended to `out`.
+pub(super) fn decode<'a>(
+    format: Format,
+    input: &'a [u8],
+    len: usize,
+    out: &mut Vec<u8>,
+) -> Action<'a> {
+    let envelope = match format.decode_envelope_ahead(input, len) {
         Ok(e) => e,
         Err(e) => {
-            let topic = format.recover_topic(payload).unwrap_or_default();
+            let topic = format.recover_topic(&input[..len]).unwrap_or_default();
             return refuse(format, &topic, &e.to_string(), out);
         }
     };
@@ -46,7 +53,7 @@ pub(super) fn decode<'a>(format: Format, payload: &'a [u8], out: &mut Vec<u8>) -
                 None => Ok(None),
             };
             match keys {
-                Ok(keys) => publish(raw, msg, attrs.ack, keys, payload.len()),
+                Ok(keys) => publish(raw, msg, attrs.ack, keys, len),
                 Err(reason) => Err(Refusal { topic: raw, reason }),
             }
         }

@@ -433,7 +433,7 @@ impl Codec for NatsCodec {
         Ok(())
     }
 
-    fn encode_notice(&self, notice: &Notice<'_>, out: &mut Vec<u8>) {
+    fn encode_notice(&mut self, notice: &Notice<'_>, out: &mut Vec<u8>) {
         match notice {
             Notice::Refused { error, .. } => err(out, &error.to_string()),
             Notice::NoResponders { reply, .. }

@@ -225,7 +225,7 @@ impl Codec for RedisCodec {
         Some(self.limit)
     }
 
-    fn encode_notice(&self, notice: &Notice<'_>, out: &mut Vec<u8>) {
+    fn encode_notice(&mut self, notice: &Notice<'_>, out: &mut Vec<u8>) {
         let resp = self.resp;
         match notice {
             Notice::PubAck(ack) => resp.int(out, i64::try_from(ack.receivers).unwrap_or(i64::MAX)),

@@ -28,7 +28,9 @@ pub(crate) use self::write::{put_attrs, put_str, JsonWriter};
 /// this plus any envelope stays under the frame limit.
 const MEASURE_XML_ABOVE: usize = 4096;
 
-/// Decodes one JSON frame payload into a borrowed [`Envelope`].
+/// Decodes one JSON frame payload, the first `len` bytes of `input`, into
+/// a borrowed [`Envelope`] (the bytes after them are only looked at, see
+/// [`crate::scan::utf8_prefix`]).
 ///
 /// The `msg` value is validated completely (syntax, integer range, finite
 /// floats, depth, characters XML can carry) but kept as text, with the length of
@@ -36,8 +38,8 @@ const MEASURE_XML_ABOVE: usize = 4096;
 ///
 /// # Errors
 /// A [`DecodeError`] saying what is wrong.
-pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
-    let src = simdutf8::basic::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?;
+pub fn decode_envelope(input: &[u8], len: usize) -> Result<Envelope<'_>, DecodeError> {
+    let src = crate::scan::utf8_prefix(input, len).ok_or(DecodeError::NotUtf8)?;
     let mut p = Parser::new(src);
     p.ws();
     if p.peek() != Some(b'{') {
@@ -75,7 +77,7 @@ pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'_>, DecodeError> {
                 let start = p.pos;
                 // A short payload's value fits a frame in XML whatever it
                 // holds (Body::xml_len_bound), so only long ones are measured.
-                let xml_len = if payload.len() > MEASURE_XML_ABOVE {
+                let xml_len = if src.len() > MEASURE_XML_ABOVE {
                     let mut xml = Counter::default();
                     p.value(&mut XmlWriter::new(&mut xml), 0)?;
                     Some(xml.0)

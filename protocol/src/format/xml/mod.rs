@@ -19,12 +19,14 @@ use self::read::decode_general;
 pub use self::read::recover_topic;
 pub(crate) use self::write::{put_open, XmlWriter};
 
-/// Decodes one XML frame payload into an [`Envelope`] (its value is a tree).
+/// Decodes one XML frame payload, the first `len` bytes of `input`, into an
+/// [`Envelope`] (its value is a tree; the bytes after the payload are only
+/// looked at, see [`crate::scan::utf8_prefix`]).
 ///
 /// # Errors
 /// A [`DecodeError`] saying what is wrong.
-pub fn decode_envelope(payload: &[u8]) -> Result<Envelope<'static>, DecodeError> {
-    let src = simdutf8::basic::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?;
+pub fn decode_envelope(input: &[u8], len: usize) -> Result<Envelope<'static>, DecodeError> {
+    let src = crate::scan::utf8_prefix(input, len).ok_or(DecodeError::NotUtf8)?;
     match decode_canonical(src) {
         Some(envelope) => Ok(envelope),
         None => decode_general(src),
