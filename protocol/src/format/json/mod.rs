@@ -247,6 +247,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keys_read_by_the_short_path_or_the_general_one_mean_the_same() {
+        let long_key = format!("\"{}\":1,", "k".repeat(40));
+        let ok = [
+            r#"{"method":"PUBLISH","topic":"/a","msg":1}"#.to_owned(),
+            r#"{"\u006dethod":"PUBLISH","t\u006fpic":"/a","msg":1}"#.to_owned(),
+            format!(r#"{{{long_key}"é":2,"method":"PUBLISH","topic":"/a","msg":1}}"#),
+            r#"{"method":"PUBLISH","topic":"/a","msg":{"":0,"ack":true,"k\"q":1}}"#.to_owned(),
+        ];
+        for text in &ok {
+            let e = decode_envelope(text.as_bytes(), text.len()).expect(text);
+            assert_eq!(e.method, crate::Method::Publish, "{text}");
+            assert_eq!(e.topic.as_deref(), Some("/a"), "{text}");
+        }
+        let nested = r#"{"method":"PUBLISH","topic":"/a","msg":{"k\"q":1,"é":2}}"#;
+        let e = decode_envelope(nested.as_bytes(), nested.len()).unwrap();
+        assert_eq!(e.to_message().msg.to_string(), r#"{"k\"q":1,"é":2}"#);
+        for bad in [
+            "{\"method\":\"PUBLISH\",\"topic\":\"/a\",\"msg\":{\"a\u{1}\":1}}",
+            "{\"method\":\"PUBLISH\",\"topic\":\"/a\",\"msg\":{\"\u{fffe}\":1}}",
+            r#"{"method"#,
+        ] {
+            assert!(
+                decode_envelope(bad.as_bytes(), bad.len()).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn text_values_are_validated_then_quoted_as_quote_does() {
         let long = "a".repeat(70);
         let cases: [&[u8]; 12] = [

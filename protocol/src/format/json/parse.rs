@@ -48,6 +48,10 @@ pub(super) struct Parser<'a> {
 /// Bytes of a string looked at one by one before block scanning.
 const SHORT: usize = 8;
 
+/// Bytes of a key [`Parser::key`] looks at for its end before it reads
+/// the key as any string.
+const KEY_SHORT: usize = 16;
+
 impl<'a> Parser<'a> {
     pub(super) fn new(src: &'a str) -> Self {
         Parser {
@@ -106,7 +110,7 @@ impl<'a> Parser<'a> {
         loop {
             self.ws();
             self.expect(b'"', "expected a string key")?;
-            let key = self.string()?;
+            let key = self.key()?;
             self.ws();
             self.expect(b':', "expected ':'")?;
             self.ws();
@@ -280,6 +284,27 @@ impl<'a> Parser<'a> {
             }
         }
         self.pos = scan::find(self.bytes, self.pos, special);
+    }
+
+    /// Reads an object key whose opening quote was consumed. Keys are most
+    /// often a few plain ASCII letters: those are found by a short loop
+    /// that looks for the closing quote, where [`Parser::string`] pays for
+    /// escapes, control characters and U+FFFE on every key.
+    fn key(&mut self) -> Result<Cow<'a, str>, DecodeError> {
+        let start = self.pos;
+        for (i, &b) in self.bytes[start..].iter().take(KEY_SHORT).enumerate() {
+            match b {
+                b'"' => {
+                    self.pos = start + i + 1;
+                    // All bytes before it are ASCII: `start + i` is a
+                    // character boundary.
+                    return Ok(Cow::Borrowed(&self.src[start..start + i]));
+                }
+                b'\\' | 0..0x20 | 0x80.. => break,
+                _ => {}
+            }
+        }
+        self.string()
     }
 
     /// Reads a string whose opening quote was consumed; borrowed when it has no escapes.
