@@ -6,6 +6,12 @@
 //! a batch over a channel, and the writer's word comes through the poll's
 //! waker like any other event.
 //!
+//! The store's backlog is bounded apart from flow control: while
+//! [`MAX_IN_FLIGHT`] batches are not yet durable, no connection is read;
+//! those that were ready are read again once the writer catches up. Held
+//! output, which flow control does not count against its client, stays
+//! within that many turns' worth.
+//!
 //! So a client never sees a number the store could lose: after `kill -9`
 //! (or, with `--fsync always`, a power loss) the numbering goes on under
 //! the same epoch and a resuming subscriber misses nothing.
@@ -24,6 +30,8 @@ pub(super) struct Durable {
     writer: Writer,
     /// Connections holding output for a batch not yet durable (each once).
     held: Vec<ConnId>,
+    /// Connections not read while the store is behind (each once).
+    waiting: Vec<ConnId>,
     /// The last durable batch the held output was released for.
     released: u64,
     /// Whether the router was told the store cannot write.
@@ -51,6 +59,11 @@ struct Cost {
     /// The longest slice of a compaction's copy taken in a turn.
     longest_step: Duration,
 }
+
+/// Batches sent to the writer and not yet durable from which the reactor
+/// stops reading: one being written and one more, so that a loop turn's
+/// work overlaps the writing of the last.
+const MAX_IN_FLIGHT: u64 = 2;
 
 /// Bytes of live records a compaction copies per loop turn (a quarter of a
 /// segment at most): about a quarter of a millisecond of encoding.
@@ -112,6 +125,7 @@ impl Broker {
             compact_at: 0,
             writer,
             held: Vec::new(),
+            waiting: Vec::new(),
             released: 0,
             failing: false,
             segment_bytes,
@@ -181,9 +195,28 @@ impl Broker {
         self.durable.is_none() || !self.router.journal_pending()
     }
 
+    /// Whether the store is [`MAX_IN_FLIGHT`] batches behind: `id` is then
+    /// not read until it catches up. A failing store holds nothing back
+    /// (publishers are refused meanwhile, and told so).
+    pub(super) fn wait_for_store(&mut self, id: ConnId) -> bool {
+        let Some(durable) = self.durable.as_mut() else {
+            return false;
+        };
+        let progress = durable.writer.progress();
+        let behind = durable.writer.sent().saturating_sub(progress.durable()) >= MAX_IN_FLIGHT;
+        if !behind || progress.failing() {
+            return false;
+        }
+        if !durable.waiting.contains(&id) {
+            durable.waiting.push(id);
+        }
+        true
+    }
+
     /// The writer made progress: releases the output held for durable
-    /// batches (flushed at the end of this turn), and tells the router
-    /// whether the store can write.
+    /// batches (flushed at the end of this turn), puts the connections that
+    /// waited for it back to be read, and tells the router whether the
+    /// store can write.
     pub(super) fn store_progress(&mut self) {
         let Some(durable) = self.durable.as_mut() else {
             return;
@@ -195,6 +228,8 @@ impl Broker {
             self.router.set_storage_failing(failing);
         }
         let done = progress.durable();
+        // Read again (a connection still too early waits once more).
+        self.schedule.backlog.append(&mut durable.waiting);
         if done <= durable.released {
             return;
         }

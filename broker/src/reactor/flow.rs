@@ -1,7 +1,8 @@
 //! Flow control: back-pressure on publishers, and who is too slow to wait for.
 //!
 //! An unpaced publisher can outrun a subscriber that does read, only more
-//! slowly. As soon as a frame leaves a recipient's pending output above an
+//! slowly. As soon as a frame leaves a recipient's pending output (less what
+//! is held for the durable store, whose backlog `durable` bounds) above an
 //! eighth of the limit, that recipient is congested and the publisher that
 //! sent the frame is stalled: not read (the rest of its read is kept) until
 //! every congested connection drains below a sixteenth of the limit, so TCP
@@ -92,7 +93,7 @@ impl FlowControl {
     /// Called after a flush of `conn`: once caught up, publishers wait for it
     /// again if it falls behind.
     pub(super) fn flushed(&self, conn: &mut Connection) {
-        if conn.output.pending() <= self.resume_at {
+        if conn.output.owed() <= self.resume_at {
             conn.pressure = Pressure::Clear;
         }
     }

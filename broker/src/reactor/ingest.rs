@@ -33,8 +33,13 @@ enum Stop {
 }
 
 impl Broker {
-    /// Reads from `id` until `WouldBlock`, EOF, the read budget or a stall.
+    /// Reads from `id` until `WouldBlock`, EOF, the read budget or a stall;
+    /// not at all while the durable store is behind (it is read once the
+    /// store catches up).
     pub(super) fn read(&mut self, id: ConnId) {
+        if self.wait_for_store(id) {
+            return;
+        }
         // Input kept back by a stall comes before anything new on the socket.
         let stalled = self.flow.is_stalled(id);
         let held = self

@@ -228,7 +228,7 @@ fn account(
         return false;
     }
     schedule.mark_dirty(id, conn);
-    flow.congests(id, conn, pending)
+    flow.congests(id, conn, conn.output.owed())
 }
 
 /// Drops `conn` as a slow consumer, with a log line and an event (naming

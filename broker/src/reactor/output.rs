@@ -115,6 +115,18 @@ impl Output {
         self.buf.len() - self.pos
     }
 
+    /// Bytes the client is expected to take, which flow control weighs:
+    /// what is queued, less what is held for the store (that wait is the
+    /// broker's, and the store's backlog has its own bound). What this loop
+    /// turn queued counts: it is offered at the end of the turn.
+    pub(super) fn owed(&self) -> usize {
+        let held = match (self.limit, self.marks.back()) {
+            (Some(limit), Some(&(_, end))) => end - limit,
+            _ => 0,
+        };
+        self.pending() - held
+    }
+
     /// Bytes the slow-consumer limit is raised by, for long replies queued.
     pub(super) fn allowance(&self) -> usize {
         self.allowance
@@ -196,5 +208,34 @@ impl Output {
             self.buf = Vec::new();
             self.pos = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_bytes_are_not_owed_by_the_client_and_new_ones_are() {
+        let mut out = Output::new();
+        out.buffer().extend_from_slice(&[b'a'; 100]);
+        assert_eq!(out.owed(), 100);
+        // The turn ends with a batch in flight: its 100 bytes wait for it.
+        out.hold(1);
+        assert_eq!((out.pending(), out.owed()), (100, 0));
+        // The next turn's bytes are owed until they are held in turn.
+        out.buffer().extend_from_slice(&[b'b'; 30]);
+        assert_eq!((out.pending(), out.owed()), (130, 30));
+        out.hold(2);
+        assert_eq!(out.owed(), 0);
+        // Batch 1 is durable: its bytes are offered, so owed again.
+        assert!(out.release(1));
+        assert_eq!((out.pending(), out.owed()), (130, 100));
+        let mut sink = Vec::new();
+        assert!(!out.flush(&mut sink).unwrap());
+        assert_eq!((sink.len(), out.pending(), out.owed()), (100, 30, 0));
+        assert!(!out.release(2));
+        assert!(out.flush(&mut sink).unwrap());
+        assert_eq!((sink.len(), out.pending(), out.owed()), (130, 0, 0));
     }
 }
