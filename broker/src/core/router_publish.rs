@@ -146,7 +146,9 @@ impl Router {
         out: &mut impl Outbox,
     ) {
         let id = keys.and_then(|k| k.id.as_deref());
-        if let (Some(id), Some(who)) = (id, self.publisher(from)) {
+        // Who published matters only for an id (a named publisher's name is
+        // copied to be a dedup key).
+        if let Some((id, who)) = id.and_then(|id| Some((id, self.publisher(from)?))) {
             let now = self.clock.now();
             let first = FirstAck {
                 seq: a.seq,

@@ -90,6 +90,21 @@ pub fn decode_envelope(input: &[u8], len: usize) -> Result<Envelope<'_>, DecodeE
                     xml_len,
                 });
             }
+            // v2 §15: the broker refuses a request whose `ack`, `id` or
+            // `reply` has the wrong type, so these are errors rather than
+            // ignored. (`ack` comes before the rarer keys of its length: a
+            // match on strings tries the arms in order.)
+            "ack" => match p.peek() {
+                Some(b't') => {
+                    p.literal(b"true")?;
+                    attrs.ack = true;
+                }
+                Some(b'f') => {
+                    p.literal(b"false")?;
+                    attrs.ack = false;
+                }
+                _ => return Err(DecodeError::FieldType("ack")),
+            },
             "more" => match p.peek() {
                 Some(b't') => {
                     p.literal(b"true")?;
@@ -105,19 +120,6 @@ pub fn decode_envelope(input: &[u8], len: usize) -> Result<Envelope<'_>, DecodeE
             // one of these, and is ignored as unknown keys are.
             "seq" => attrs.seq = p.uint_or_skip()?,
             "ts" => attrs.ts = p.uint_or_skip()?,
-            // v2 §15: the broker refuses a request whose keys have the
-            // wrong type, so these are errors rather than ignored.
-            "ack" => match p.peek() {
-                Some(b't') => {
-                    p.literal(b"true")?;
-                    attrs.ack = true;
-                }
-                Some(b'f') => {
-                    p.literal(b"false")?;
-                    attrs.ack = false;
-                }
-                _ => return Err(DecodeError::FieldType("ack")),
-            },
             "id" | "reply" => {
                 if p.peek() != Some(b'"') {
                     return Err(DecodeError::FieldType(if &*key == "id" {
