@@ -30,7 +30,8 @@ pub(super) struct Durable {
     writer: Writer,
     /// Connections holding output for a batch not yet durable (each once).
     held: Vec<ConnId>,
-    /// Connections not read while the store is behind (each once).
+    /// Connections not read while the store is behind (deduplicated when
+    /// they are put back to be read).
     waiting: Vec<ConnId>,
     /// The last durable batch the held output was released for.
     released: u64,
@@ -207,9 +208,9 @@ impl Broker {
         if !behind || progress.failing() {
             return false;
         }
-        if !durable.waiting.contains(&id) {
-            durable.waiting.push(id);
-        }
+        // Each readiness edge may add it again: duplicates are dropped
+        // when the list is drained, not searched for on every read.
+        durable.waiting.push(id);
         true
     }
 
@@ -229,6 +230,8 @@ impl Broker {
         }
         let done = progress.durable();
         // Read again (a connection still too early waits once more).
+        durable.waiting.sort_unstable_by_key(|id| id.0);
+        durable.waiting.dedup();
         self.schedule.backlog.append(&mut durable.waiting);
         if done <= durable.released {
             return;
