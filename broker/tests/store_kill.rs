@@ -238,12 +238,19 @@ fn a_missing_data_directory_is_created() {
 
 #[test]
 fn a_full_disk_is_an_error_to_publishers_and_a_log_line_never_a_crash() {
-    let dir = scratch_dir("full");
+    // The writer thread (`always`) and the reactor's own writes (`never`).
+    for policy in ["always", "never"] {
+        full_disk_under(policy);
+    }
+}
+
+fn full_disk_under(policy: &str) {
+    let dir = scratch_dir(&format!("full-{policy}"));
     std::fs::create_dir_all(&dir).expect("dir");
     // A 256 KiB file system of its own, in a mount namespace of its own:
     // it goes with the broker.
     let script = format!(
-        "mount -t tmpfs -o size=256k tmpfs {0} && exec {1} --addr 127.0.0.1 --port 0 --data-dir {0}",
+        "mount -t tmpfs -o size=256k tmpfs {0} && exec {1} --addr 127.0.0.1 --port 0 --data-dir {0} --fsync {policy}",
         dir.display(),
         env!("CARGO_BIN_EXE_broker")
     );
@@ -279,7 +286,8 @@ fn a_full_disk_is_an_error_to_publishers_and_a_log_line_never_a_crash() {
             break;
         }
     }
-    let refused = refused.expect("a publish is refused once the disk is full");
+    let refused =
+        refused.unwrap_or_else(|| panic!("{policy}: a publish is refused once the disk is full"));
     assert!(
         format!("{:?}", refused.msg).contains("storage unavailable"),
         "{refused:?}"

@@ -4,7 +4,10 @@
 //! held until the writer says the batch is durable; then it is released in
 //! the next flush. The reactor never waits for the disk: a turn only sends
 //! a batch over a channel, and the writer's word comes through the poll's
-//! waker like any other event.
+//! waker like any other event. Under `--fsync never` the writer writes the
+//! batch on this thread as it is handed over (into the page cache, a short
+//! copy), so the turn's output goes out at once and nothing is held unless
+//! the write failed.
 //!
 //! The store's backlog is bounded apart from flow control: while
 //! [`MAX_IN_FLIGHT`] batches are not yet durable, no connection is read;
@@ -48,14 +51,15 @@ pub(super) struct Durable {
     cost: Cost,
 }
 
-/// What handing batches to the writer cost the reactor, for the
-/// once-a-second debug line (docs/store.md quotes it).
+/// What handing batches to the writer (or, under `--fsync never`, writing
+/// them) cost the reactor, for the once-a-second debug line (docs/store.md
+/// quotes it).
 #[derive(Debug, Default)]
 struct Cost {
     batches: u64,
     records: u64,
     /// The longest hand-over of one turn's batch (encoding is done as
-    /// messages are accepted; this is the channel send).
+    /// messages are accepted; this is the channel send, or the write).
     longest_send: Duration,
     /// The longest slice of a compaction's copy taken in a turn.
     longest_step: Duration,
@@ -163,6 +167,10 @@ impl Broker {
             durable.cost.longest_send = durable.cost.longest_send.max(started.elapsed());
             n
         });
+        // Written already (under `--fsync never`, on this thread): nothing
+        // waits for it.
+        let n = n.filter(|&n| durable.writer.progress().durable() < n);
+        let failing = durable.writer.progress().failing() != durable.failing;
         if let Some(size) = copied {
             durable.writer.end_compaction();
             durable.bound(&mut self.router, size, size);
@@ -171,7 +179,19 @@ impl Broker {
             durable.writer.start_compaction();
             self.router.start_compaction();
         }
+        if failing {
+            self.store_progress();
+        }
         n
+    }
+
+    /// Once a second: retries a write that failed on this thread (the
+    /// writer thread retries its own).
+    pub(super) fn store_retry(&mut self) {
+        if let Some(durable) = self.durable.as_mut() {
+            durable.writer.retry();
+            self.store_progress();
+        }
     }
 
     /// Holds what `id` queued until `batch` is durable, or lets it go

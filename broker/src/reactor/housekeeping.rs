@@ -26,6 +26,7 @@ impl Broker {
         if keys > 0 {
             debug!("{keys} keys expired");
         }
+        self.store_retry();
         self.store_report();
         self.keep_alive(now);
         self.check_soft_limits(now);

@@ -11,6 +11,15 @@ use std::time::Instant;
 /// (that was a quarter of the broker's time with eight subscribers).
 pub(super) const KEEP_CAPACITY: usize = 64 * 1024;
 
+/// The written front of a buffer is dropped once it is this many times the
+/// bytes still queued behind it, so that moving those bytes down costs at
+/// most a fraction of what was written.
+const COMPACT_RATIO: usize = 4;
+
+/// A written front this large is dropped whatever is queued behind it, so a
+/// buffer grows at most this much beyond what is queued.
+const COMPACT_AT_MOST: usize = 4 * 1024 * 1024;
+
 /// A connection's output buffer.
 #[derive(Debug)]
 pub(super) struct Output {
@@ -188,9 +197,14 @@ impl Output {
         Ok(true)
     }
 
-    /// Drops the written front of a big buffer.
+    /// Drops the written front of a big buffer, moving the rest down, once
+    /// the written bytes outweigh the rest [`COMPACT_RATIO`] times (or pass
+    /// [`COMPACT_AT_MOST`]): moving the rest after every partial write
+    /// copied a whole held store batch, or a slow consumer's megabytes, for
+    /// each turn's worth written.
     fn compact(&mut self) {
-        if self.pos >= KEEP_CAPACITY {
+        let due = (COMPACT_RATIO * self.pending()).clamp(KEEP_CAPACITY, COMPACT_AT_MOST);
+        if self.pos >= due {
             self.buf.drain(..self.pos);
             self.shift(self.pos);
             self.pos = 0;
@@ -214,6 +228,57 @@ impl Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A socket that takes `per_call` bytes, then would block.
+    struct Trickle {
+        got: Vec<u8>,
+        per_call: usize,
+        open: bool,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if !std::mem::replace(&mut self.open, false) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.per_call);
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_slow_socket_gets_every_byte_in_order_and_the_buffer_stays_bounded() {
+        let mut out = Output::new();
+        let mut sink = Trickle {
+            got: Vec::new(),
+            per_call: 100_000,
+            open: true,
+        };
+        let mut sent = Vec::new();
+        for turn in 0..400u32 {
+            // 120 KB queued per turn, 100 KB taken: about 8 MB end up queued.
+            let frame: Vec<u8> = (0..120_000u32).map(|i| (i * 7 + turn) as u8).collect();
+            out.buffer().extend_from_slice(&frame);
+            sent.extend_from_slice(&frame);
+            sink.open = true;
+            assert!(!out.flush(&mut sink).unwrap());
+            assert!(
+                out.buf.len() <= out.pending() + COMPACT_AT_MOST + frame.len(),
+                "turn {turn}: {} bytes buffered for {} queued",
+                out.buf.len(),
+                out.pending()
+            );
+        }
+        sink.per_call = usize::MAX;
+        sink.open = true;
+        assert!(out.flush(&mut sink).unwrap());
+        assert!(sink.got == sent, "every byte, in order");
+    }
 
     #[test]
     fn held_bytes_are_not_owed_by_the_client_and_new_ones_are() {

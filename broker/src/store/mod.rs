@@ -8,13 +8,18 @@
 //!   fsync policy).
 //! - [`recover`]: reading the segments at start, cutting a torn or damaged
 //!   tail, and deciding whether the epoch can be kept.
-//! - [`writer`]: the thread that writes and syncs the batches the reactor
-//!   hands it, one per loop turn, and says which are durable.
+//! - [`log`]: the segment being appended to: writes, syncs, rotation and
+//!   the end of a compaction.
+//! - [`writer`]: where the batches the reactor hands over, one per loop
+//!   turn, are written: the writer thread, which writes and syncs them and
+//!   says which are durable, or under `--fsync never` the reactor's thread.
 //!
-//! The reactor thread never waits on the disk: it sends a batch per loop
+//! The reactor thread never waits on `fsync`: it sends a batch per loop
 //! turn over a channel and holds the output of that turn until the writer
-//! reports the batch durable (see `reactor::durable`).
+//! reports the batch durable (see `reactor::durable`). Under `never`, it
+//! writes the batch into the page cache itself, which is short.
 
+pub mod log;
 pub mod record;
 pub mod recover;
 pub mod segment;
@@ -26,9 +31,10 @@ mod tests;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use log::Progress;
 pub use record::{Batch, Record};
 pub use recover::{Recovered, Recovery};
-pub use writer::{Progress, Writer};
+pub use writer::Writer;
 
 /// When the writer calls `fsync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -96,10 +96,16 @@ impl Batch {
         self.records == 0
     }
 
-    /// Takes the records out, leaving it empty.
+    /// Takes the records out, leaving it empty with room for as many
+    /// bytes: the next loop turn's records are likely as many, and are then
+    /// encoded without the buffer growing (and being copied) step by step.
     #[must_use]
     pub fn take(&mut self) -> Batch {
-        std::mem::take(self)
+        let room = Vec::with_capacity(self.bytes.len());
+        Batch {
+            bytes: std::mem::replace(&mut self.bytes, room),
+            records: std::mem::take(&mut self.records),
+        }
     }
 
     /// Gives back the encoded bytes, checksums not yet filled in.

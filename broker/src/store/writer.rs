@@ -1,8 +1,19 @@
-//! The writer thread: it takes the batches the reactor sends (one per loop
-//! turn that accepted messages), writes every batch that is waiting with one
-//! `write`, syncs as the policy says (one `fsync` for all of them: a group
-//! commit), then publishes the number of the last durable batch and wakes
-//! the reactor. The reactor never waits for it.
+//! [`Writer`]: the reactor's side of the log. The reactor hands it one
+//! batch per loop turn that accepted messages; where the batch is written
+//! depends on the policy:
+//!
+//! - `always` and `interval`: on the writer thread, which writes every
+//!   batch waiting with one `write`, syncs as the policy says (one `fsync`
+//!   for all of them: a group commit), then publishes the number of the
+//!   last durable batch and wakes the reactor. The reactor never waits for
+//!   it: it holds the turn's output until then.
+//! - `never`: on the reactor's thread, at the end of the turn. A durable
+//!   batch then only means one in the page cache, which a `kill -9` does
+//!   not lose, and one turn's `write` there is a copy of about a megabyte
+//!   at most (a fraction of a millisecond): cheaper than the hand-over, the
+//!   held output and the thread's own wake-ups, which cost a fifth of
+//!   scenario a)'s rate on two cores (docs/store.md). The syncs that end a
+//!   compaction, which can be long, go to a thread of their own.
 //!
 //! A write that fails (a full disk) is undone (the segment is cut back to
 //! its last whole batch), logged, reported as [`Progress::failing`], and
@@ -10,40 +21,18 @@
 //! is skipped, so numbering on disk never has a hole.
 
 use std::fs::{self, File};
-use std::io::Write;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
 
-use log::{error, info, warn};
+use log::error;
 use mio::Waker;
 
-use super::record::{self, Batch, Record};
+use super::log::{self as segment_log, Compacting, Log, Progress};
+use super::record::{self, Batch};
 use super::recover::Recovery;
 use super::segment::{self, Header};
 use super::{FsyncPolicy, StoreConfig, StoreError, RETRY_AFTER};
-
-/// What the writer has done, read by the reactor when woken.
-#[derive(Debug, Default)]
-pub struct Progress {
-    durable: AtomicU64,
-    failing: AtomicBool,
-}
-
-impl Progress {
-    /// The number of the last batch written (and synced, under `always`).
-    pub fn durable(&self) -> u64 {
-        self.durable.load(Ordering::Acquire)
-    }
-
-    /// Whether the last write failed and is being retried.
-    pub fn failing(&self) -> bool {
-        self.failing.load(Ordering::Acquire)
-    }
-}
 
 enum Job {
     /// Records to append, numbered.
@@ -57,19 +46,6 @@ enum Job {
     Close,
 }
 
-/// The reactor's side of the writer.
-#[derive(Debug)]
-pub struct Writer {
-    jobs: Sender<Job>,
-    progress: Arc<Progress>,
-    thread: Option<JoinHandle<()>>,
-    /// Numbers the batches sent.
-    sent: u64,
-    /// Bytes of log written since the last compaction (or found at start).
-    log_bytes: u64,
-    _lock: File,
-}
-
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -81,9 +57,47 @@ impl std::fmt::Debug for Job {
     }
 }
 
+/// Where the batches are written.
+#[derive(Debug)]
+enum Mode {
+    /// On the writer thread (`always`, `interval`).
+    Thread {
+        jobs: Sender<Job>,
+        thread: Option<JoinHandle<()>>,
+    },
+    /// On the reactor's thread (`never`).
+    Inline(Box<Inline>),
+}
+
+/// The log written on the reactor's thread.
+#[derive(Debug)]
+struct Inline {
+    log: Log,
+    /// Checksummed batches not yet written (after a failed write).
+    pending: Vec<u8>,
+    /// The number of the last batch in `pending`.
+    last: u64,
+    /// The thread that syncs a compaction's copy and then removes the
+    /// segments it replaces (`None` once closed).
+    retire: Option<(Sender<u64>, JoinHandle<()>)>,
+}
+
+/// The reactor's side of the writer.
+#[derive(Debug)]
+pub struct Writer {
+    mode: Mode,
+    progress: Arc<Progress>,
+    /// Numbers the batches sent.
+    sent: u64,
+    /// Bytes of log written since the last compaction (or found at start).
+    log_bytes: u64,
+    _lock: File,
+}
+
 impl Writer {
-    /// Starts writing a new segment under `epoch` after `recovery`, and
-    /// the thread that writes it; `waker` wakes the reactor on progress.
+    /// Starts writing a new segment under `epoch` after `recovery`, on the
+    /// writer thread or the caller's as the policy says; `waker` wakes the
+    /// reactor on the writer thread's progress.
     ///
     /// # Errors
     /// When the new segment cannot be created.
@@ -104,39 +118,70 @@ impl Writer {
         for path in &recovery.empty {
             fs::remove_file(path).map_err(StoreError::io(path))?;
         }
-        let progress = Arc::new(Progress::default());
-        let (jobs, rx) = mpsc::channel();
-        let mut thread = WriterThread {
-            dir,
-            header,
-            policy: config.fsync,
-            segment_bytes: config.segment_bytes,
-            file,
-            segment: n,
-            len: 0,
-            unsynced: None,
-            progress: Arc::clone(&progress),
-            waker,
-            compaction: Compacting::Idle,
+        let inline = config.fsync == FsyncPolicy::Never;
+        let waker = (!inline).then_some(waker);
+        let log = Log::new(dir.clone(), header, config.segment_bytes, (file, n), waker);
+        let progress = Arc::clone(&log.progress);
+        let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
+            thread::Builder::new()
+                .name(name.into())
+                .spawn(run)
+                .map_err(StoreError::io(&dir))
         };
-        thread.len = thread.file.metadata().map(|m| m.len()).unwrap_or(0);
-        let thread = thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || thread.run(&rx))
-            .map_err(StoreError::io(&recovery.dir))?;
+        let mode = if inline {
+            let (tx, rx) = mpsc::channel::<u64>();
+            let retire_dir = dir.clone();
+            let run = move || {
+                for from in rx {
+                    segment_log::sync_and_retire(&retire_dir, from);
+                }
+            };
+            let thread = spawn("store-retire", Box::new(run))?;
+            Mode::Inline(Box::new(Inline {
+                log,
+                pending: Vec::new(),
+                last: 0,
+                retire: Some((tx, thread)),
+            }))
+        } else {
+            let (jobs, rx) = mpsc::channel();
+            let thread = spawn("store-writer", Box::new(move || run(log, &rx)))?;
+            Mode::Thread {
+                jobs,
+                thread: Some(thread),
+            }
+        };
         Ok(Writer {
-            jobs,
+            mode,
             progress,
-            thread: Some(thread),
             sent: 0,
             log_bytes: recovery.recovered.bytes,
             _lock: recovery.lock,
         })
     }
 
-    /// Hands `batch` to the writer; answers its number.
+    /// Hands `batch` to the writer; answers its number. On the reactor's
+    /// thread, it is written (or the failure reported) on return.
     pub fn append(&mut self, batch: Batch) -> u64 {
-        self.send(batch, Job::Append)
+        self.sent += 1;
+        let bytes = batch.into_bytes();
+        self.log_bytes += bytes.len() as u64;
+        let n = self.sent;
+        match &mut self.mode {
+            Mode::Thread { jobs, .. } => tell(jobs, Job::Append(n, bytes)),
+            Mode::Inline(inline) => inline.append(bytes, n),
+        }
+        n
+    }
+
+    /// Retries a write that failed, when the writer runs on the reactor's
+    /// thread (the writer thread retries by itself).
+    pub fn retry(&mut self) {
+        if let Mode::Inline(inline) = &mut self.mode {
+            if inline.log.progress.failing() {
+                inline.write();
+            }
+        }
     }
 
     /// Starts a compaction: the batches that follow (the copy of the live
@@ -144,26 +189,24 @@ impl Writer {
     /// segment.
     pub fn start_compaction(&mut self) {
         self.log_bytes = 0;
-        self.tell(Job::StartCompaction);
+        match &mut self.mode {
+            Mode::Thread { jobs, .. } => tell(jobs, Job::StartCompaction),
+            // After a failed write, what is pending belongs before the
+            // copy: the compaction is then not started (as on the thread).
+            Mode::Inline(inline) if inline.pending.is_empty() => inline.log.start_compaction(),
+            Mode::Inline(_) => error!("store: compaction not started: writes are failing"),
+        }
     }
 
     /// Ends a compaction: once everything sent is on disk, the segments
     /// before the compaction started are removed.
     pub fn end_compaction(&mut self) {
-        self.tell(Job::EndCompaction);
-    }
-
-    fn send(&mut self, batch: Batch, job: fn(u64, Vec<u8>) -> Job) -> u64 {
-        self.sent += 1;
-        let bytes = batch.into_bytes();
-        self.log_bytes += bytes.len() as u64;
-        self.tell(job(self.sent, bytes));
-        self.sent
-    }
-
-    fn tell(&self, job: Job) {
-        if let Err(e) = self.jobs.send(job) {
-            error!("the store writer is gone: {:?} not done", e.0);
+        match &mut self.mode {
+            Mode::Thread { jobs, .. } => tell(jobs, Job::EndCompaction),
+            Mode::Inline(inline) => {
+                inline.log.end_compaction();
+                inline.settle();
+            }
         }
     }
 
@@ -186,11 +229,16 @@ impl Writer {
     }
 
     /// Writes a `Close` record after everything sent, syncs, and waits for
-    /// the thread to end.
+    /// the threads to end.
     pub fn close(&mut self) {
-        let _ = self.jobs.send(Job::Close);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        match &mut self.mode {
+            Mode::Thread { jobs, thread } => {
+                let _ = jobs.send(Job::Close);
+                if let Some(t) = thread.take() {
+                    let _ = t.join();
+                }
+            }
+            Mode::Inline(inline) => inline.close(),
         }
     }
 }
@@ -201,243 +249,125 @@ impl Drop for Writer {
     }
 }
 
-struct WriterThread {
-    dir: PathBuf,
-    header: Header,
-    policy: FsyncPolicy,
-    segment_bytes: u64,
-    file: File,
-    segment: u64,
-    /// Bytes of the current segment that hold whole batches.
-    len: u64,
-    /// The first batch written since the last sync, and when.
-    unsynced: Option<Instant>,
-    progress: Arc<Progress>,
-    waker: Arc<Waker>,
-    /// The first segment of the compaction under way: those before it go
-    /// once the copy is on disk.
-    compaction: Compacting,
+fn tell(jobs: &Sender<Job>, job: Job) {
+    if let Err(e) = jobs.send(job) {
+        error!("the store writer is gone: {:?} not done", e.0);
+    }
 }
 
-/// Where the writer is in a compaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Compacting {
-    /// None under way.
-    Idle,
-    /// The copy is being written from this segment on.
-    Copying(u64),
-    /// The copy is complete: the segments before this one go once
-    /// everything written is synced.
-    Done(u64),
-}
-
-impl WriterThread {
-    fn run(mut self, jobs: &Receiver<Job>) {
-        // Bytes written in one go: the batches waiting, coalesced.
-        let mut out = Vec::new();
-        let mut last = 0;
-        let mut closing = false;
-        loop {
-            let wait = self.wait();
-            let first = match wait {
-                None if out.is_empty() => jobs.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                _ => jobs.recv_timeout(wait.unwrap_or(RETRY_AFTER)),
-            };
-            let mut next = match first {
-                Ok(job) => Some(job),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => {
-                    closing = true;
-                    None
-                }
-            };
-            while let Some(job) = next.take().or_else(|| jobs.try_recv().ok()) {
-                match job {
-                    Job::Append(n, mut bytes) => {
-                        record::checksum(&mut bytes);
-                        if out.is_empty() {
-                            out = bytes;
-                        } else {
-                            out.extend_from_slice(&bytes);
-                        }
-                        last = n;
-                    }
-                    Job::StartCompaction => {
-                        // What came before goes to the old segments.
-                        if self.write(&mut out, last) {
-                            match self.rotate() {
-                                Ok(()) => self.compaction = Compacting::Copying(self.segment),
-                                Err(e) => warn!("store: compaction not started: {e}"),
-                            }
-                        }
-                    }
-                    Job::EndCompaction => {
-                        if let Compacting::Copying(from) = self.compaction {
-                            self.compaction = Compacting::Done(from);
-                        }
-                    }
-                    Job::Close => closing = true,
-                }
-            }
-            let written = self.write(&mut out, last);
-            if self.unsynced.is_some_and(|t| self.due(t) || closing) {
-                self.sync(last);
-            }
-            if let (true, Compacting::Done(from)) = (written, self.compaction) {
-                self.finish_compaction(from, last);
-            }
-            if closing && out.is_empty() {
-                self.close();
-                return;
-            }
-            if closing {
-                // The disk is failing and the broker is stopping: what
-                // could not be written was never acknowledged.
-                error!(
-                    "store: {} bytes could not be written before stopping",
-                    out.len()
-                );
-                return;
-            }
-        }
-    }
-
-    /// How long to wait for the next job: until an interval sync is due, a
-    /// failed write is retried, or forever.
-    fn wait(&self) -> Option<Duration> {
-        match (self.policy, self.unsynced) {
-            (FsyncPolicy::Interval(ms), Some(t)) => {
-                Some((t + Duration::from_millis(ms)).saturating_duration_since(Instant::now()))
-            }
-            _ if self.progress.failing() => Some(RETRY_AFTER),
-            _ => None,
-        }
-    }
-
-    /// Whether a sync is due for writes since `since`.
-    fn due(&self, since: Instant) -> bool {
-        match self.policy {
-            FsyncPolicy::Always => true,
-            FsyncPolicy::Interval(ms) => since.elapsed() >= Duration::from_millis(ms),
-            FsyncPolicy::Never => false,
-        }
-    }
-
-    /// Writes `out` (batches up to `last`) to the current segment, starting
-    /// the next one first when it is full. Answers whether it was written;
-    /// if not, `out` is kept for a retry.
-    fn write(&mut self, out: &mut Vec<u8>, last: u64) -> bool {
-        if out.is_empty() {
-            return true;
-        }
-        if self.len >= self.segment_bytes {
-            if let Err(e) = self.rotate() {
-                return self.failed(&e);
-            }
-        }
-        if let Err(e) = self.file.write_all(out) {
-            // Cut back to the last whole batch, so a retry appends after it.
-            let _ = self.file.set_len(self.len);
-            return self.failed(&e);
-        }
-        self.len += out.len() as u64;
-        out.clear();
-        if self.progress.failing.swap(false, Ordering::AcqRel) {
-            info!("store: writing again");
-        }
-        if self.policy == FsyncPolicy::Always {
-            self.sync(last);
+impl Inline {
+    /// Writes batch `n` now, unless writes are failing: it then waits for
+    /// the next retry, behind those that failed.
+    fn append(&mut self, mut bytes: Vec<u8>, n: u64) {
+        record::checksum(&mut bytes);
+        if self.pending.is_empty() {
+            self.pending = bytes;
         } else {
-            self.unsynced.get_or_insert_with(Instant::now);
-            self.report(last);
+            self.pending.extend_from_slice(&bytes);
         }
-        true
+        self.last = n;
+        if !self.log.progress.failing() {
+            self.write();
+        }
     }
 
-    fn failed(&mut self, e: &std::io::Error) -> bool {
-        if !self.progress.failing.swap(true, Ordering::AcqRel) {
+    fn write(&mut self) {
+        if self.log.write(&mut self.pending, self.last) {
+            self.settle();
+        }
+    }
+
+    /// A compaction's copy complete and written: its syncs, and the removal
+    /// of the segments it replaces, go to the retiring thread.
+    fn settle(&mut self) {
+        if let (true, Compacting::Done(from)) = (self.pending.is_empty(), self.log.compaction) {
+            self.log.compaction = Compacting::Idle;
+            if let Some((tx, _)) = &self.retire {
+                let _ = tx.send(from);
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        let Some((tx, thread)) = self.retire.take() else {
+            return;
+        };
+        self.write();
+        if self.pending.is_empty() {
+            self.log.close();
+        } else {
+            // The disk is failing and the broker is stopping: what could
+            // not be written was never acknowledged.
             error!(
-                "store: cannot write {}: {e}; publishes are refused until it can",
-                self.dir.display()
+                "store: {} bytes could not be written before stopping",
+                self.pending.len()
             );
-            self.wake();
         }
-        false
+        drop(tx);
+        let _ = thread.join();
     }
+}
 
-    /// Syncs the segment; under `always`, batch `last` is then durable.
-    fn sync(&mut self, last: u64) {
-        if let Err(e) = self.file.sync_data() {
-            // Linux drops the dirty pages of a failed fsync: the data may
-            // be gone, so this cannot be reported durable.
-            error!("store: fsync of {} failed: {e}", self.dir.display());
-            self.failed(&e);
+/// The writer thread's loop.
+fn run(mut log: Log, jobs: &Receiver<Job>) {
+    // Bytes written in one go: the batches waiting, coalesced.
+    let mut out = Vec::new();
+    let mut last = 0;
+    let mut closing = false;
+    loop {
+        let wait = log.wait();
+        let first = match wait {
+            None if out.is_empty() => jobs.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            _ => jobs.recv_timeout(wait.unwrap_or(RETRY_AFTER)),
+        };
+        let mut next = match first {
+            Ok(job) => Some(job),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                closing = true;
+                None
+            }
+        };
+        while let Some(job) = next.take().or_else(|| jobs.try_recv().ok()) {
+            match job {
+                Job::Append(n, mut bytes) => {
+                    record::checksum(&mut bytes);
+                    if out.is_empty() {
+                        out = bytes;
+                    } else {
+                        out.extend_from_slice(&bytes);
+                    }
+                    last = n;
+                }
+                Job::StartCompaction => {
+                    // What came before goes to the old segments.
+                    if log.write(&mut out, last) {
+                        log.start_compaction();
+                    }
+                }
+                Job::EndCompaction => log.end_compaction(),
+                Job::Close => closing = true,
+            }
+        }
+        let written = log.write(&mut out, last);
+        if log.unsynced.is_some_and(|t| log.due(t) || closing) {
+            log.sync(last);
+        }
+        if let (true, Compacting::Done(from)) = (written, log.compaction) {
+            log.finish_compaction(from, last);
+        }
+        if closing && out.is_empty() {
+            log.close();
             return;
         }
-        self.unsynced = None;
-        self.report(last);
-    }
-
-    fn report(&self, last: u64) {
-        if last > self.progress.durable() {
-            self.progress.durable.store(last, Ordering::Release);
-            self.wake();
-        }
-    }
-
-    fn wake(&self) {
-        if let Err(e) = self.waker.wake() {
-            warn!("store: cannot wake the broker: {e}");
-        }
-    }
-
-    /// Starts the next segment, the current one synced first.
-    fn rotate(&mut self) -> std::io::Result<()> {
-        self.file.sync_data()?;
-        let n = self.segment + 1;
-        self.file = segment::create(&self.dir, n, &self.header)?;
-        self.segment = n;
-        self.len = self.file.metadata()?.len();
-        Ok(())
-    }
-
-    /// The copy is complete and written: once it is synced, the segments
-    /// before it go (a crash at any point leaves every live record on disk:
-    /// reading old segments and the copy both is harmless).
-    fn finish_compaction(&mut self, from: u64, last: u64) {
-        let done = self.file.sync_data().and_then(|()| {
-            for (n, path) in segment::list(&self.dir)? {
-                if n < from {
-                    fs::remove_file(path)?;
-                }
-            }
-            segment::sync_dir(&self.dir)
-        });
-        match done {
-            Ok(()) => {
-                self.compaction = Compacting::Idle;
-                self.unsynced = None;
-                if self.policy == FsyncPolicy::Always {
-                    self.report(last);
-                }
-            }
-            Err(e) => {
-                error!("store: compaction not finished, older segments kept: {e}");
-                self.compaction = Compacting::Idle;
-            }
-        }
-    }
-
-    /// Ends the log with a `Close` record, synced.
-    fn close(&mut self) {
-        let mut close = Batch::default();
-        close.push(&Record::Close);
-        let done = self
-            .file
-            .write_all(&close.checked())
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = done {
-            warn!("store: cannot close the log cleanly: {e}");
+        if closing {
+            // The disk is failing and the broker is stopping: what could
+            // not be written was never acknowledged.
+            error!(
+                "store: {} bytes could not be written before stopping",
+                out.len()
+            );
+            return;
         }
     }
 }
