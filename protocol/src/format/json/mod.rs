@@ -7,8 +7,10 @@
 //! be refused, and a forwarded `msg` must stay borrowed JSON text.
 //!
 //! This module holds the entry points; the parser is in `parse` (with `skip`
-//! for the values of ignored keys), the writers in `write`.
+//! for the values of ignored keys, `field` for keys read as packed words),
+//! the writers in `write`.
 
+mod field;
 mod parse;
 mod skip;
 mod write;
@@ -23,6 +25,17 @@ use self::parse::Parser;
 use super::xml::XmlWriter;
 
 pub(crate) use self::write::{put_attrs, put_str, JsonWriter};
+
+/// The envelope's keys, as [`field::word`]s.
+const METHOD: u64 = field::word(b"method");
+const TOPIC: u64 = field::word(b"topic");
+const MSG: u64 = field::word(b"msg");
+const ACK: u64 = field::word(b"ack");
+const MORE: u64 = field::word(b"more");
+const SEQ: u64 = field::word(b"seq");
+const TS: u64 = field::word(b"ts");
+const ID: u64 = field::word(b"id");
+const REPLY: u64 = field::word(b"reply");
 
 /// Payloads up to this size are not measured as XML while decoding: 16 times
 /// this plus any envelope stays under the frame limit.
@@ -51,16 +64,16 @@ pub fn decode_envelope(input: &[u8], len: usize) -> Result<Envelope<'_>, DecodeE
     let mut msg = None;
     let mut attrs = Attrs::NONE;
     let mut keys: Option<Box<Keys<'_>>> = None;
-    p.members(|p, key| {
-        match &*key {
-            "method" => {
+    p.fields(|p, key| {
+        match key {
+            METHOD => {
                 if p.peek() != Some(b'"') {
                     return Err(DecodeError::FieldType("method"));
                 }
                 p.pos += 1;
                 method = Some(p.string()?);
             }
-            "topic" => match p.peek() {
+            TOPIC => match p.peek() {
                 // Any character, escaped: the topic rules refuse it later, in
                 // an `ERROR` that can echo it.
                 Some(b'"') => {
@@ -73,7 +86,7 @@ pub fn decode_envelope(input: &[u8], len: usize) -> Result<Envelope<'_>, DecodeE
                 }
                 _ => return Err(DecodeError::FieldType("topic")),
             },
-            "msg" => {
+            MSG => {
                 let start = p.pos;
                 // A short payload's value fits a frame in XML whatever it
                 // holds (Body::xml_len_bound), so only long ones are measured.
@@ -92,9 +105,8 @@ pub fn decode_envelope(input: &[u8], len: usize) -> Result<Envelope<'_>, DecodeE
             }
             // v2 §15: the broker refuses a request whose `ack`, `id` or
             // `reply` has the wrong type, so these are errors rather than
-            // ignored. (`ack` comes before the rarer keys of its length: a
-            // match on strings tries the arms in order.)
-            "ack" => match p.peek() {
+            // ignored.
+            ACK => match p.peek() {
                 Some(b't') => {
                     p.literal(b"true")?;
                     attrs.ack = true;
@@ -105,7 +117,7 @@ pub fn decode_envelope(input: &[u8], len: usize) -> Result<Envelope<'_>, DecodeE
                 }
                 _ => return Err(DecodeError::FieldType("ack")),
             },
-            "more" => match p.peek() {
+            MORE => match p.peek() {
                 Some(b't') => {
                     p.literal(b"true")?;
                     attrs.more = true;
@@ -118,11 +130,11 @@ pub fn decode_envelope(input: &[u8], len: usize) -> Result<Envelope<'_>, DecodeE
             },
             // Only the broker numbers messages: a key of another type is not
             // one of these, and is ignored as unknown keys are.
-            "seq" => attrs.seq = p.uint_or_skip()?,
-            "ts" => attrs.ts = p.uint_or_skip()?,
-            "id" | "reply" => {
+            SEQ => attrs.seq = p.uint_or_skip()?,
+            TS => attrs.ts = p.uint_or_skip()?,
+            ID | REPLY => {
                 if p.peek() != Some(b'"') {
-                    return Err(DecodeError::FieldType(if &*key == "id" {
+                    return Err(DecodeError::FieldType(if key == ID {
                         "id"
                     } else {
                         "reply"
@@ -131,7 +143,7 @@ pub fn decode_envelope(input: &[u8], len: usize) -> Result<Envelope<'_>, DecodeE
                 p.pos += 1;
                 let text = Some(p.any_string()?);
                 let k = keys.get_or_insert_with(Box::default);
-                if &*key == "id" {
+                if key == ID {
                     k.id = text;
                 } else {
                     k.reply = text;

@@ -61,6 +61,11 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The whole text's bytes.
+    pub(super) fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     pub(super) fn err(&self, reason: &'static str) -> DecodeError {
         DecodeError::Json {
             offset: self.pos,
@@ -100,7 +105,25 @@ impl<'a> Parser<'a> {
     /// each key with the parser standing on the value, which it must consume.
     pub(super) fn members(
         &mut self,
-        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), DecodeError>,
+        member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        self.members_by(Self::key, member)
+    }
+
+    /// As [`Parser::members`], each key as its packed word
+    /// (`field::word`): for objects whose keys are matched against known
+    /// short ones.
+    pub(super) fn fields(
+        &mut self,
+        member: impl FnMut(&mut Self, u64) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        self.members_by(Self::key_word, member)
+    }
+
+    fn members_by<K>(
+        &mut self,
+        read_key: impl Fn(&mut Self) -> Result<K, DecodeError>,
+        mut member: impl FnMut(&mut Self, K) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
         self.ws();
         if self.peek() == Some(b'}') {
@@ -110,7 +133,7 @@ impl<'a> Parser<'a> {
         loop {
             self.ws();
             self.expect(b'"', "expected a string key")?;
-            let key = self.key()?;
+            let key = read_key(self)?;
             self.ws();
             self.expect(b':', "expected ':'")?;
             self.ws();
@@ -290,7 +313,7 @@ impl<'a> Parser<'a> {
     /// often a few plain ASCII letters: those are found by a short loop
     /// that looks for the closing quote, where [`Parser::string`] pays for
     /// escapes, control characters and U+FFFE on every key.
-    fn key(&mut self) -> Result<Cow<'a, str>, DecodeError> {
+    pub(super) fn key(&mut self) -> Result<Cow<'a, str>, DecodeError> {
         let start = self.pos;
         for (i, &b) in self.bytes[start..].iter().take(KEY_SHORT).enumerate() {
             match b {
