@@ -134,8 +134,13 @@ impl<'a> Parser<'a> {
             self.ws();
             self.expect(b'"', "expected a string key")?;
             let key = read_key(self)?;
-            self.ws();
-            self.expect(b':', "expected ':'")?;
+            // Most texts have no space around the colon.
+            if self.peek() == Some(b':') {
+                self.pos += 1;
+            } else {
+                self.ws();
+                self.expect(b':', "expected ':'")?;
+            }
             self.ws();
             member(self, key)?;
             if self.next_item(b'}')? {
@@ -223,12 +228,13 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Steps over `word` (`true`, `false`, `null`). Inlined, so the
-    /// comparison has a constant length and needs no `memcmp` call: `"ack":
-    /// true` may come with every publish.
+    /// Steps over `word` (`true`, `false`, `null`), an array of known
+    /// length compared as one or two integers (a slice's `starts_with`
+    /// called `memcmp` even when inlined): `"ack": true` may come with every
+    /// publish.
     #[inline(always)]
-    pub(super) fn literal(&mut self, word: &'static [u8]) -> Result<(), DecodeError> {
-        if self.bytes[self.pos..].starts_with(word) {
+    pub(super) fn literal<const N: usize>(&mut self, word: &[u8; N]) -> Result<(), DecodeError> {
+        if self.bytes[self.pos..].first_chunk::<N>() == Some(word) {
             self.pos += word.len();
             Ok(())
         } else {
