@@ -52,9 +52,9 @@ pub(super) enum Compacting {
 /// The segment being appended to.
 #[derive(Debug)]
 pub(super) struct Log {
-    pub(super) dir: PathBuf,
+    dir: PathBuf,
     header: Header,
-    pub(super) policy: FsyncPolicy,
+    policy: FsyncPolicy,
     segment_bytes: u64,
     file: File,
     segment: u64,
