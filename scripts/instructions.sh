@@ -16,6 +16,9 @@
 # Usage: scripts/instructions.sh NAME=BINARY [NAME=BINARY ...]
 #   env: PORT (first port, 19500), OUT (callgrind files, target/instructions),
 #        ONLY (scenario ids to run, as "ak"; all by default)
+#
+# Scenarios n, r and R go through the NATS or Redis door (`--nats` or
+# `--redis` on the scenario's port; the lab listener moves 1000 ports up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (($#)) || { echo "usage: $0 NAME=BINARY [NAME=BINARY ...]" >&2; exit 2; }
@@ -35,6 +38,9 @@ scenarios=(
   "e|paced 2,000 msg/s, 128 B|--pubs 1 --subs 1 --size 128 --rate 2000 --count 20000"
   "x|a) in XML|--pubs 1 --subs 1 --size 128 --count 100000 --serializer xml"
   "k|a) with a PUBACK for each|--pubs 1 --subs 1 --size 128 --count 200000 --ack"
+  "n|a) through the NATS door|--target nats --pubs 1 --subs 1 --size 128 --count 200000"
+  "r|a) through the Redis door|--target redis --pubs 1 --subs 1 --size 128 --count 200000"
+  "R|d) through the Redis door|--target redis --pubs 1 --subs 1 --size 16384 --count 5000"
 )
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -43,8 +49,13 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 measure() {
   local name=$1 binary=$2 id=$3 args=$4 port=$((PORT++))
   local file="$OUT/$name-$id.callgrind"
+  local listen=(--port "$port")
+  case $args in
+    *"--target nats"*) listen=(--port $((port + 1000)) --nats "127.0.0.1:$port") ;;
+    *"--target redis"*) listen=(--port $((port + 1000)) --redis "127.0.0.1:$port") ;;
+  esac
   valgrind --tool=callgrind --callgrind-out-file="$file" "$binary" \
-    --addr 127.0.0.1 --port "$port" >"$OUT/$name-$id.log" 2>&1 &
+    --addr 127.0.0.1 "${listen[@]}" >"$OUT/$name-$id.log" 2>&1 &
   local pid=$!
   for _ in $(seq 200); do listening "$port" && break; sleep 0.1; done
   local delivered

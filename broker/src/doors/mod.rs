@@ -220,6 +220,25 @@ pub trait Codec: fmt::Debug + Send {
         out.extend_from_slice(shared);
     }
 
+    /// Appends one recipient's copy of `delivery` for the subscription
+    /// tagged `tag` in one step: what [`Codec::encode_delivery`] then
+    /// [`Codec::wrap_delivery`] append, without the shared part in between.
+    /// A delivery with a single recipient needs no shared part, and a 16 KiB
+    /// payload copied once instead of twice is a tenth of its CPU.
+    /// `Ok(false)`: this door has no such step (nothing is appended).
+    ///
+    /// # Errors
+    /// As [`Codec::encode_delivery`].
+    fn encode_delivery_for(
+        &self,
+        delivery: &Delivery<'_>,
+        tag: SubTag,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, DoorError> {
+        let _ = (delivery, tag, out);
+        Ok(false)
+    }
+
     /// A subscription that ended by itself since the last call (NATS's
     /// `UNSUB sid max` once `max` messages went out): the reactor asks after
     /// each loop turn's deliveries and cancels it in the router, so it stops

@@ -4,7 +4,8 @@
 //! recipient, into a scratch buffer; each recipient then gets those bytes
 //! (or its door's per-subscription header around them) appended to its
 //! output. A delivery with one recipient is encoded straight into its
-//! output, as replays are: no shared copy is needed. Queueing is where the slow-consumer limit applies (as NATS does
+//! output, header and all, as replays are: no shared copy is needed.
+//! Queueing is where the slow-consumer limit applies (as NATS does
 //! in `queueOutbound`): a connection whose pending output passes the limit
 //! is dropped there and then, or, under slow policy "drop", the delivery is
 //! (see [`super::drops`]). Below that, flow control may ask to stall the
@@ -179,15 +180,30 @@ fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
 }
 
 /// Appends `delivery` to `conn`'s output as its door writes it for the
-/// subscription tagged `tag` (its shared part encoded into `scratch`
-/// first); returns the bytes added, or `None` when the door cannot carry
-/// it.
-fn encode_wrapped(
+/// subscription tagged `tag`: in one step where the door has one, else its
+/// shared part encoded into `scratch` first. Returns the bytes added, or
+/// `None` when the door cannot carry it.
+fn encode_for(
     conn: &mut Connection,
     delivery: &Delivery<'_>,
     tag: SubTag,
     scratch: &mut Vec<u8>,
 ) -> Option<usize> {
+    let before = conn.output.buffer().len();
+    match conn
+        .codec
+        .encode_delivery_for(delivery, tag, conn.output.buffer())
+    {
+        Ok(true) => {
+            conn.traffic.msgs_out += 1;
+            return Some(conn.output.buffer().len() - before);
+        }
+        Ok(false) => {}
+        Err(e) => {
+            debug!("delivery on {} not encoded: {e}", delivery.topic);
+            return None;
+        }
+    }
     scratch.clear();
     if let Err(e) = conn.codec.encode_delivery(delivery, scratch) {
         debug!("delivery on {} not encoded: {e}", delivery.topic);
@@ -257,15 +273,20 @@ pub(super) fn drop_slow(
 impl Outbox for ConnOutbox<'_> {
     fn deliver(&mut self, _form: Form, delivery: &Delivery<'_>, to: &[Recipient]) -> Option<usize> {
         if let [only] = to {
-            // One recipient needs no shared copy: encode into its output. A
-            // connection that may drop deliveries takes the shared path,
-            // where the policy judges the bytes before they are queued.
+            // One recipient needs no shared copy: encode into its output,
+            // with its door's header if it has one. A connection that may
+            // drop deliveries takes the shared path, where the policy
+            // judges the bytes before they are queued.
             let conn = self.conns.get_mut(only.conn.0)?;
-            if !conn.codec.wraps_deliveries() && matches!(conn.slow, Slow::Disconnect) {
+            if matches!(conn.slow, Slow::Disconnect) {
                 if !conn.is_open() {
                     return Some(0);
                 }
-                encode(conn, delivery)?;
+                if conn.codec.wraps_deliveries() {
+                    encode_for(conn, delivery, only.tag, self.scratch)?;
+                } else {
+                    encode(conn, delivery)?;
+                }
                 let topic = Some(delivery.topic);
                 self.stall |= account(
                     self.flow,
@@ -403,7 +424,7 @@ impl Outbox for ConnOutbox<'_> {
             return true;
         };
         let added = if conn.codec.wraps_deliveries() {
-            encode_wrapped(conn, delivery, recipient.tag, self.scratch)
+            encode_for(conn, delivery, recipient.tag, self.scratch)
         } else {
             encode(conn, delivery)
         };

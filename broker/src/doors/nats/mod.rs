@@ -110,6 +110,53 @@ fn err(out: &mut Vec<u8>, text: &str) {
 }
 
 impl NatsCodec {
+    /// Appends the `MSG` (or `HMSG`) line that precedes a delivery's
+    /// `len`-byte payload for the subscription tagged `tag`, counting it
+    /// against the subscription's `max`; `false` (nothing appended) if the
+    /// subscription is gone or has had its `max`. Written byte by byte,
+    /// with no allocation: this runs once per recipient.
+    fn msg_header(
+        &self,
+        delivery: &Delivery<'_>,
+        tag: SubTag,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some(sub) = self.subs.get(&tag.0) else {
+            return false;
+        };
+        if let Some(max) = sub.max {
+            if sub.delivered.get() >= max {
+                return false;
+            }
+        }
+        sub.delivered.set(sub.delivered.get() + 1);
+        if sub.max == Some(sub.delivered.get()) {
+            self.ended.borrow_mut().push(tag.0);
+        }
+        let headers = delivery.headers.filter(|_| self.options.headers);
+        out.extend_from_slice(if headers.is_some() { b"HMSG " } else { b"MSG " });
+        put_subject(out, delivery.topic);
+        out.push(b' ');
+        out.extend_from_slice(sub.sid.as_bytes());
+        if let Some(reply) = delivery.reply {
+            out.push(b' ');
+            put_subject(out, reply);
+        }
+        out.push(b' ');
+        if let Some(h) = headers {
+            protocol::value::push_uint(out, h.len() as u64);
+            out.push(b' ');
+            protocol::value::push_uint(out, (h.len() + len) as u64);
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(h);
+        } else {
+            protocol::value::push_uint(out, len as u64);
+            out.extend_from_slice(b"\r\n");
+        }
+        true
+    }
+
     /// A codec that probes its client every `ping_interval`.
     #[must_use]
     pub fn new(ping_interval: Duration) -> Self {
@@ -374,42 +421,24 @@ impl Codec for NatsCodec {
         shared: &[u8],
         out: &mut Vec<u8>,
     ) {
-        let Some(sub) = self.subs.get(&tag.0) else {
-            return;
-        };
-        if let Some(max) = sub.max {
-            if sub.delivered.get() >= max {
-                return;
-            }
-        }
-        sub.delivered.set(sub.delivered.get() + 1);
-        if sub.max == Some(sub.delivered.get()) {
-            self.ended.borrow_mut().push(tag.0);
-        }
-        // Written byte by byte, with no allocation: this runs once per
-        // recipient.
         let len = shared.len().saturating_sub(2);
-        let headers = delivery.headers.filter(|_| self.options.headers);
-        out.extend_from_slice(if headers.is_some() { b"HMSG " } else { b"MSG " });
-        put_subject(out, delivery.topic);
-        out.push(b' ');
-        out.extend_from_slice(sub.sid.as_bytes());
-        if let Some(reply) = delivery.reply {
-            out.push(b' ');
-            put_subject(out, reply);
+        if self.msg_header(delivery, tag, len, out) {
+            out.extend_from_slice(shared);
         }
-        out.push(b' ');
-        if let Some(h) = headers {
-            protocol::value::push_uint(out, h.len() as u64);
-            out.push(b' ');
-            protocol::value::push_uint(out, (h.len() + len) as u64);
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(h);
-        } else {
-            protocol::value::push_uint(out, len as u64);
+    }
+
+    fn encode_delivery_for(
+        &self,
+        delivery: &Delivery<'_>,
+        tag: SubTag,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, DoorError> {
+        let payload = payload::to_bytes(delivery.body);
+        if self.msg_header(delivery, tag, payload.len(), out) {
+            out.extend_from_slice(&payload);
             out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(shared);
+        Ok(true)
     }
 
     fn take_ended(&mut self) -> Option<SubTag> {

@@ -84,6 +84,26 @@ pub struct RedisCodec {
 }
 
 impl RedisCodec {
+    /// Appends the `message` (or `pmessage`) push that precedes a delivery's
+    /// payload for the subscription tagged `tag`; `false` (nothing appended)
+    /// if that subscription is gone.
+    fn message_header(&self, delivery: &Delivery<'_>, tag: SubTag, out: &mut Vec<u8>) -> bool {
+        let Some(sub) = self.subs.get(&tag.0) else {
+            return false;
+        };
+        let channel = channel::of_topic(delivery.topic).as_bytes();
+        if sub.pattern {
+            self.resp.push(out, 4);
+            out.extend_from_slice(b"$8\r\npmessage\r\n");
+            self.resp.bulk(out, &sub.name);
+        } else {
+            self.resp.push(out, 3);
+            out.extend_from_slice(b"$7\r\nmessage\r\n");
+        }
+        self.resp.bulk(out, channel);
+        true
+    }
+
     /// A codec for a new connection, with the broker's limits.
     #[must_use]
     pub fn new(config: &crate::Config) -> Self {
@@ -201,20 +221,21 @@ impl Codec for RedisCodec {
         shared: &[u8],
         out: &mut Vec<u8>,
     ) {
-        let Some(sub) = self.subs.get(&tag.0) else {
-            return;
-        };
-        let channel = channel::of_topic(delivery.topic).as_bytes();
-        if sub.pattern {
-            self.resp.push(out, 4);
-            out.extend_from_slice(b"$8\r\npmessage\r\n");
-            self.resp.bulk(out, &sub.name);
-        } else {
-            self.resp.push(out, 3);
-            out.extend_from_slice(b"$7\r\nmessage\r\n");
+        if self.message_header(delivery, tag, out) {
+            out.extend_from_slice(shared);
         }
-        self.resp.bulk(out, channel);
-        out.extend_from_slice(shared);
+    }
+
+    fn encode_delivery_for(
+        &self,
+        delivery: &Delivery<'_>,
+        tag: SubTag,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, DoorError> {
+        if self.message_header(delivery, tag, out) {
+            self.resp.bulk(out, &payload::to_bytes(delivery.body));
+        }
+        Ok(true)
     }
 
     fn counts_each_copy(&self) -> bool {
