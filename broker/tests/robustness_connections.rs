@@ -280,3 +280,45 @@ fn abrupt_disconnects_do_not_affect_others_and_are_cleaned_up() {
         c.expect_silence(Duration::from_millis(100));
     }
 }
+
+/// A client that sends its last requests and its FIN together (a publish
+/// then `shutdown(Write)`, as a one-shot producer does) has every request
+/// acted on and its connection closed by the broker: the end of its input
+/// is seen however the data and the FIN arrive, in one read or two.
+#[test]
+fn a_publish_followed_at_once_by_a_half_close_is_delivered_and_the_connection_closed() {
+    let b = start_broker();
+    let mut keeper = Raw::json(b.addr);
+    keeper.subscribe("/oneshot");
+    keeper.barrier();
+    for round in 0..100i64 {
+        let mut c = Raw::connect(b.addr);
+        let mut bytes = raw_frame(Format::Json.handshake().as_bytes());
+        // Sizes that fit one read and sizes that straddle two.
+        let text = "y".repeat(usize::try_from(round).unwrap() * 997);
+        bytes.extend(encode_frame(
+            Format::Json,
+            &Message::publish("/oneshot", text.clone()),
+        ));
+        bytes.extend(encode_frame(
+            Format::Json,
+            &Message::publish("/oneshot", round),
+        ));
+        c.stream.write_all(&bytes).expect("write");
+        c.stream
+            .shutdown(std::net::Shutdown::Write)
+            .expect("half close");
+        let (_, ending) = read_raw_until_end(&mut c.stream, Duration::from_secs(5));
+        assert_eq!(ending, Ending::Eof, "round {round}: the broker closes");
+        assert_eq!(
+            keeper.recv_skipping_lists(),
+            Message::publish("/oneshot", text),
+            "round {round}"
+        );
+        assert_eq!(
+            keeper.recv_skipping_lists(),
+            Message::publish("/oneshot", round),
+            "round {round}"
+        );
+    }
+}
