@@ -20,6 +20,21 @@ use crate::doors::{Action, Decoded, DoorError, Farewell};
 /// Size of the one read buffer all connections share.
 pub(super) const READ_BUF: usize = 64 * 1024;
 
+/// How far [`Broker::read`] reads a connection that has more to give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Drain {
+    /// Until a read returns fewer bytes than the buffer holds. The socket
+    /// was then empty, and its next bytes or its peer's FIN raise a new
+    /// edge (epoll(7): a short read on a stream "exhausted the read I/O
+    /// space"), so the read that would only say `WouldBlock` is saved: one
+    /// system call in four for a message that arrives alone.
+    Short,
+    /// Until `WouldBlock` or the end of input: when the peer's close may
+    /// already have been reported (nothing reports it twice), or when the
+    /// connection is read without an event (resumed, or over its budget).
+    Empty,
+}
+
 /// Why processing a connection's bytes stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stop {
@@ -33,10 +48,11 @@ enum Stop {
 }
 
 impl Broker {
-    /// Reads from `id` until `WouldBlock`, EOF, the read budget or a stall;
+    /// Reads from `id` as far as `drain` says, or to EOF, the read budget or
+    /// a stall;
     /// not at all while the durable store is behind (it is read once the
     /// store catches up).
-    pub(super) fn read(&mut self, id: ConnId) {
+    pub(super) fn read(&mut self, id: ConnId, drain: Drain) {
         if self.wait_for_store(id) {
             return;
         }
@@ -79,6 +95,9 @@ impl Broker {
                     }
                     if self.ingest(id, &buf[..n]) {
                         self.flow.stall(id);
+                        break;
+                    }
+                    if drain == Drain::Short && n < buf.len() {
                         break;
                     }
                 }

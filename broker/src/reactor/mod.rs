@@ -56,6 +56,7 @@ use slab::Slab;
 
 use self::connection::{Admission, Connection, Life, Schedule};
 use self::flow::FlowControl;
+use self::ingest::Drain;
 use self::listener::Listener;
 use self::outbox::ConnOutbox;
 use self::timers::TimerQueue;
@@ -314,8 +315,10 @@ impl Broker {
                         if event.is_writable() {
                             self.on_writable(id);
                         }
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(id);
+                        if event.is_read_closed() || event.is_error() {
+                            self.read(id, Drain::Empty);
+                        } else if event.is_readable() {
+                            self.read(id, Drain::Short);
                         }
                     }
                 }
@@ -404,7 +407,7 @@ impl Broker {
 
     fn run_backlog(&mut self) {
         for id in std::mem::take(&mut self.schedule.backlog) {
-            self.read(id);
+            self.read(id, Drain::Empty);
         }
     }
 
