@@ -110,6 +110,22 @@ fn err(out: &mut Vec<u8>, text: &str) {
 }
 
 impl NatsCodec {
+    /// A codec that probes its client every `ping_interval`.
+    #[must_use]
+    pub fn new(ping_interval: Duration) -> Self {
+        NatsCodec {
+            options: ConnectOptions::default(),
+            ping_interval,
+            last_ping: Instant::now(),
+            pings_out: 0,
+            subs: HashMap::new(),
+            tags: HashMap::new(),
+            last_tag: 0,
+            last_pub: None,
+            ended: RefCell::new(Vec::new()),
+        }
+    }
+
     /// Appends the `MSG` (or `HMSG`) line that precedes a delivery's
     /// `len`-byte payload for the subscription tagged `tag`, counting it
     /// against the subscription's `max`; `false` (nothing appended) if the
@@ -155,22 +171,6 @@ impl NatsCodec {
             out.extend_from_slice(b"\r\n");
         }
         true
-    }
-
-    /// A codec that probes its client every `ping_interval`.
-    #[must_use]
-    pub fn new(ping_interval: Duration) -> Self {
-        NatsCodec {
-            options: ConnectOptions::default(),
-            ping_interval,
-            last_ping: Instant::now(),
-            pings_out: 0,
-            subs: HashMap::new(),
-            tags: HashMap::new(),
-            last_tag: 0,
-            last_pub: None,
-            ended: RefCell::new(Vec::new()),
-        }
     }
 
     fn ok(&self, out: &mut Vec<u8>) {

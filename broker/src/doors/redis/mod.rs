@@ -84,26 +84,6 @@ pub struct RedisCodec {
 }
 
 impl RedisCodec {
-    /// Appends the `message` (or `pmessage`) push that precedes a delivery's
-    /// payload for the subscription tagged `tag`; `false` (nothing appended)
-    /// if that subscription is gone.
-    fn message_header(&self, delivery: &Delivery<'_>, tag: SubTag, out: &mut Vec<u8>) -> bool {
-        let Some(sub) = self.subs.get(&tag.0) else {
-            return false;
-        };
-        let channel = channel::of_topic(delivery.topic).as_bytes();
-        if sub.pattern {
-            self.resp.push(out, 4);
-            out.extend_from_slice(b"$8\r\npmessage\r\n");
-            self.resp.bulk(out, &sub.name);
-        } else {
-            self.resp.push(out, 3);
-            out.extend_from_slice(b"$7\r\nmessage\r\n");
-        }
-        self.resp.bulk(out, channel);
-        true
-    }
-
     /// A codec for a new connection, with the broker's limits.
     #[must_use]
     pub fn new(config: &crate::Config) -> Self {
@@ -125,6 +105,26 @@ impl RedisCodec {
                 soft_for: config.redis_output_soft_for,
             },
         }
+    }
+
+    /// Appends the `message` (or `pmessage`) push that precedes a delivery's
+    /// payload for the subscription tagged `tag`; `false` (nothing appended)
+    /// if that subscription is gone.
+    fn message_header(&self, delivery: &Delivery<'_>, tag: SubTag, out: &mut Vec<u8>) -> bool {
+        let Some(sub) = self.subs.get(&tag.0) else {
+            return false;
+        };
+        let channel = channel::of_topic(delivery.topic).as_bytes();
+        if sub.pattern {
+            self.resp.push(out, 4);
+            out.extend_from_slice(b"$8\r\npmessage\r\n");
+            self.resp.bulk(out, &sub.name);
+        } else {
+            self.resp.push(out, 3);
+            out.extend_from_slice(b"$7\r\nmessage\r\n");
+        }
+        self.resp.bulk(out, channel);
+        true
     }
 
     /// Channels and patterns subscribed to: the count Redis replies with.
