@@ -322,3 +322,32 @@ fn a_publish_followed_at_once_by_a_half_close_is_delivered_and_the_connection_cl
         );
     }
 }
+
+/// TCP urgent data (`MSG_OOB`) between two requests: a read stops at the
+/// urgent mark with bytes still queued behind it, and no new edge comes for
+/// them. The request after the mark must be acted on all the same.
+#[test]
+fn requests_after_tcp_urgent_data_are_acted_on() {
+    let b = start_broker();
+    let mut keeper = Raw::json(b.addr);
+    keeper.subscribe("/urgent");
+    keeper.barrier();
+    for round in 0..20i64 {
+        let mut c = Raw::json(b.addr);
+        c.barrier();
+        let before = encode_frame(Format::Json, &Message::publish("/urgent", round * 2));
+        let after = encode_frame(Format::Json, &Message::publish("/urgent", round * 2 + 1));
+        c.stream.write_all(&before).expect("write");
+        socket2::SockRef::from(&c.stream)
+            .send_out_of_band(b"!")
+            .expect("urgent byte");
+        c.stream.write_all(&after).expect("write");
+        for n in [round * 2, round * 2 + 1] {
+            assert_eq!(
+                keeper.recv_skipping_lists(),
+                Message::publish("/urgent", n),
+                "round {round}"
+            );
+        }
+    }
+}

@@ -30,7 +30,9 @@ pub(super) enum Drain {
     /// system call in four for a message that arrives alone.
     Short,
     /// Until `WouldBlock` or the end of input: when the peer's close may
-    /// already have been reported (nothing reports it twice), or when the
+    /// already have been reported (nothing reports it twice); when TCP
+    /// urgent data is pending (`EPOLLPRI`: a read stops at its mark, with
+    /// bytes queued behind it and no edge to come for them); or when the
     /// connection is read without an event (resumed, or over its budget).
     Empty,
 }

@@ -118,7 +118,9 @@ impl Broker {
         if let Err(e) = self.poll.registry().register(
             &mut stream,
             Token(id.0 + FIRST_CONN),
-            Interest::READABLE | Interest::WRITABLE,
+            // PRIORITY: a read stops at TCP urgent data with bytes queued
+            // behind it, and only this flag says so (see `ingest::Drain`).
+            Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
         ) {
             warn!("could not register {peer}: {e}");
             return;

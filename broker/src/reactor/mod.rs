@@ -315,7 +315,7 @@ impl Broker {
                         if event.is_writable() {
                             self.on_writable(id);
                         }
-                        if event.is_read_closed() || event.is_error() {
+                        if event.is_read_closed() || event.is_error() || event.is_priority() {
                             self.read(id, Drain::Empty);
                         } else if event.is_readable() {
                             self.read(id, Drain::Short);
