@@ -311,40 +311,46 @@ fn full_disk_under(policy: &str) {
         history(&mut other, "/probe", Value::Null).items.len() < 20,
         "the broker still answers"
     );
+    // What the flood got while the disk was full: PUBACKs for the batches
+    // written before it filled, nothing for the batch that failed (its
+    // output is held, with everything queued after it).
+    let mut acked = Vec::new();
+    let mut refused_after = 0;
+    flood
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    while let Some(payload) = probe_answer(&mut flood) {
+        tally(policy, &payload, &mut acked, &mut refused_after);
+        assert_eq!(refused_after, 0, "{policy}: held output came out");
+    }
+    let before_room = acked.len();
+    assert!(
+        before_room < FLOOD,
+        "{policy}: the failed batch's PUBACKs wait"
+    );
     // Room again: the failed batch is written at the next retry, its held
     // PUBACKs go out, and publishes are accepted again. Every publish of the
-    // flood is answered, in order: a PUBACK for those written before the
-    // disk filled and for those of the failed batch, then an ERROR for any
-    // read after that batch failed (the broker may read the flood in more
-    // than one turn, as it arrives).
+    // flood is answered, in order: PUBACKs, then an ERROR for any read after
+    // the batch failed (the broker reads the flood as it arrives, so it may
+    // take more than one turn).
     std::fs::remove_file(&filler).expect("filler removed");
     flood
         .stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    let mut acked = Vec::new();
-    let mut refused_after = 0;
-    for answered in 0..FLOOD {
+    while acked.len() + refused_after < FLOOD {
         let Some(payload) = probe_answer(&mut flood) else {
-            panic!("{policy}: {answered} of {FLOOD} publishes answered after the disk has room");
+            panic!(
+                "{policy}: {} of {FLOOD} publishes answered after the disk has room",
+                acked.len() + refused_after
+            );
         };
-        let answer = Format::Json.decode(&payload).expect("a message");
-        match answer.method {
-            Method::PubAck => {
-                assert_eq!(refused_after, 0, "{policy}: a PUBACK after an ERROR");
-                acked.push(uint(get(&answer.msg, "seq")));
-            }
-            Method::Error => {
-                let text = format!("{:?}", answer.msg);
-                assert!(text.contains("storage unavailable"), "{policy}: {text}");
-                refused_after += 1;
-            }
-            _ => panic!("{policy}: {answer:?}"),
-        }
+        tally(policy, &payload, &mut acked, &mut refused_after);
     }
     assert!(
-        refused_after < FLOOD,
-        "{policy}: the failed batch's PUBACKs"
+        acked.len() > before_room,
+        "{policy}: the failed batch's PUBACKs after the disk has room"
     );
     assert_eq!(
         acked,
@@ -356,16 +362,41 @@ fn full_disk_under(policy: &str) {
     other.send(&m);
     assert_eq!(next_puback(&mut other).0, 1, "{policy}: accepted again");
     // Pages of HISTORY (a frame holds about twelve of these values).
+    // Paged to the end: no refused publish may be kept either.
     let mut kept = Vec::new();
-    while kept.len() < acked.len() {
+    loop {
         let since = kept.last().copied().unwrap_or(0) as i64;
         let page = history(&mut other, "/big", obj(&[("since", Value::Int(since))]));
-        assert!(!page.items.is_empty(), "{policy}: kept {kept:?}");
+        if page.items.is_empty() {
+            break;
+        }
         kept.extend(page.seqs());
     }
-    assert_eq!(kept, acked, "{policy}: every acknowledged message is kept");
+    assert_eq!(
+        kept, acked,
+        "{policy}: exactly the acknowledged messages are kept"
+    );
     drop(broker);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Counts the flood's answer `payload`: a PUBACK's seq into `acked`, an
+/// ERROR (the store cannot write) into `refused`; no PUBACK may follow an
+/// ERROR, since answers keep the order of the requests.
+fn tally(policy: &str, payload: &[u8], acked: &mut Vec<u64>, refused: &mut usize) {
+    let answer = Format::Json.decode(payload).expect("a message");
+    match answer.method {
+        Method::PubAck => {
+            assert_eq!(*refused, 0, "{policy}: a PUBACK after an ERROR");
+            acked.push(uint(get(&answer.msg, "seq")));
+        }
+        Method::Error => {
+            let text = format!("{:?}", answer.msg);
+            assert!(text.contains("storage unavailable"), "{policy}: {text}");
+            *refused += 1;
+        }
+        _ => panic!("{policy}: {answer:?}"),
+    }
 }
 
 /// One frame's payload, or `None` when nothing came in time.
