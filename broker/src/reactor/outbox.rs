@@ -18,7 +18,7 @@ use super::connection::{Connection, Schedule};
 use super::drops::{self, Drops, Slow};
 use super::flow::FlowControl;
 use crate::core::{ConnId, Delivery, Form, Notice, Outbox, Recipient, SlowPolicy, SubTag};
-use crate::doors::Farewell;
+use crate::doors::{DoorError, Farewell};
 use crate::monitor::{EventLog, EventReason};
 
 /// Queues what the router says into connections' output buffers.
@@ -162,12 +162,23 @@ fn record(
     events.record(id.0, conn.door.name(), conn.peer, topic, pending, reason);
 }
 
-/// Encodes `delivery` straight into `conn`'s output; returns the bytes
-/// appended, if it could be encoded.
+/// Appends `delivery` to `conn`'s output, the only recipient of its form,
+/// as its door writes it for the subscription tagged `tag`; returns the
+/// bytes appended, or `None` when the door cannot carry it.
 #[inline]
-fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
+fn encode_one(
+    conn: &mut Connection,
+    delivery: &Delivery<'_>,
+    tag: SubTag,
+    scratch: &mut Vec<u8>,
+) -> Option<usize> {
     let before = conn.output.buffer().len();
-    match conn.codec.encode_delivery(delivery, conn.output.buffer()) {
+    let encoded = if conn.codec.wraps_deliveries() {
+        wrap_one(conn, delivery, tag, scratch)
+    } else {
+        conn.codec.encode_delivery(delivery, conn.output.buffer())
+    };
+    match encoded {
         Ok(()) => {
             conn.traffic.msgs_out += 1;
             Some(conn.output.buffer().len() - before)
@@ -179,41 +190,26 @@ fn encode(conn: &mut Connection, delivery: &Delivery<'_>) -> Option<usize> {
     }
 }
 
-/// Appends `delivery` to `conn`'s output as its door writes it for the
-/// subscription tagged `tag`: in one step where the door has one, else its
-/// shared part encoded into `scratch` first. Returns the bytes added, or
-/// `None` when the door cannot carry it.
-fn encode_for(
+/// [`encode_one`] for a door with a per-subscription header: in one step
+/// where the door has one, else its shared part encoded into `scratch`
+/// first and wrapped.
+fn wrap_one(
     conn: &mut Connection,
     delivery: &Delivery<'_>,
     tag: SubTag,
     scratch: &mut Vec<u8>,
-) -> Option<usize> {
-    let before = conn.output.buffer().len();
-    match conn
+) -> Result<(), DoorError> {
+    if conn
         .codec
-        .encode_delivery_for(delivery, tag, conn.output.buffer())
+        .encode_delivery_for(delivery, tag, conn.output.buffer())?
     {
-        Ok(true) => {
-            conn.traffic.msgs_out += 1;
-            return Some(conn.output.buffer().len() - before);
-        }
-        Ok(false) => {}
-        Err(e) => {
-            debug!("delivery on {} not encoded: {e}", delivery.topic);
-            return None;
-        }
+        return Ok(());
     }
     scratch.clear();
-    if let Err(e) = conn.codec.encode_delivery(delivery, scratch) {
-        debug!("delivery on {} not encoded: {e}", delivery.topic);
-        return None;
-    }
-    let before = conn.output.buffer().len();
+    conn.codec.encode_delivery(delivery, scratch)?;
     conn.codec
         .wrap_delivery(delivery, tag, scratch, conn.output.buffer());
-    conn.traffic.msgs_out += 1;
-    Some(conn.output.buffer().len() - before)
+    Ok(())
 }
 
 /// Accounts for bytes just appended to `conn`'s output (a delivery on
@@ -282,11 +278,7 @@ impl Outbox for ConnOutbox<'_> {
                 if !conn.is_open() {
                     return Some(0);
                 }
-                if conn.codec.wraps_deliveries() {
-                    encode_for(conn, delivery, only.tag, self.scratch)?;
-                } else {
-                    encode(conn, delivery)?;
-                }
+                encode_one(conn, delivery, only.tag, self.scratch)?;
                 let topic = Some(delivery.topic);
                 self.stall |= account(
                     self.flow,
@@ -423,11 +415,7 @@ impl Outbox for ConnOutbox<'_> {
         let Some(conn) = self.conns.get_mut(to.0).filter(|c| c.is_open()) else {
             return true;
         };
-        let added = if conn.codec.wraps_deliveries() {
-            encode_for(conn, delivery, recipient.tag, self.scratch)
-        } else {
-            encode(conn, delivery)
-        };
+        let added = encode_one(conn, delivery, recipient.tag, self.scratch);
         let Some(added) = added else {
             return false;
         };
