@@ -38,6 +38,7 @@ sleep 1
 
 pace=()
 ((RATE == 0)) || pace=(--rate "$RATE")
+tick=$((1000000000 / $(getconf CLK_TCK)))
 echo "| round | server | user ns/msg | system ns/msg | total ns/msg |"
 echo "|---|---|---|---|---|"
 for round in $(seq "$ROUNDS"); do
@@ -46,7 +47,6 @@ for round in $(seq "$ROUNDS"); do
     target/release/bench --target redis --addr "127.0.0.1:${ports[$i]}" --pubs 1 --subs 1 \
       --size "$SIZE" --count "$COUNT" "${pace[@]}" --timeout-s 120 >/dev/null 2>&1
     read -r u1 s1 < <(awk '{print $14, $15}' "/proc/${pids[$i]}/stat")
-    tick=$((1000000000 / $(getconf CLK_TCK)))
     user=$(((u1 - u0) * tick / COUNT)) sys=$(((s1 - s0) * tick / COUNT))
     echo "| $round | ${names[$i]} | $user | $sys | $((user + sys)) |"
   done
