@@ -8,7 +8,7 @@ use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::process::BrokerProcess;
 use common::v2::{get, hello_client, history, obj, ping, resume, subscribe_with, uint};
@@ -301,10 +301,14 @@ fn full_disk_under(policy: &str) {
         format!("{:?}", refused.msg).contains("storage unavailable"),
         "{refused:?}"
     );
-    let logged = broker
-        .log
-        .try_iter()
-        .any(|l| l.contains("ERROR") && l.contains("cannot write"));
+    // The line may come a moment after the refusal: another thread reads
+    // the broker's stderr.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let logged = std::iter::from_fn(|| {
+        let left = deadline.saturating_duration_since(Instant::now());
+        broker.log.recv_timeout(left).ok()
+    })
+    .any(|l| l.contains("ERROR") && l.contains("cannot write"));
     assert!(logged, "the failure is logged");
     let mut other = Raw::json(broker.addr);
     assert!(
