@@ -206,6 +206,7 @@ pub(super) struct Schedule {
 
 impl Schedule {
     /// Puts `conn` on the flush list, once.
+    #[inline]
     pub(super) fn mark_dirty(&mut self, id: ConnId, conn: &mut Connection) {
         if !conn.dirty {
             conn.dirty = true;
