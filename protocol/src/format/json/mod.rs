@@ -37,6 +37,9 @@ const TS: u64 = field::word(b"ts");
 const ID: u64 = field::word(b"id");
 const REPLY: u64 = field::word(b"reply");
 
+/// The member that asks for a `PUBACK`, with the comma before it.
+const ACK_TRUE: &[u8; 11] = b",\"ack\":true";
+
 /// Payloads up to this size are not measured as XML while decoding: 16 times
 /// this plus any envelope stays under the frame limit.
 const MEASURE_XML_ABOVE: usize = 4096;
@@ -150,6 +153,13 @@ pub fn decode_envelope(input: &[u8], len: usize) -> Result<Envelope<'_>, DecodeE
                 }
             }
             _ => p.skip_value()?,
+        }
+        // `"ack": true` may come with every publish. Written this way after
+        // another member, it is taken here in one compare, not by a turn of
+        // the member loop (a tenth of a publish's decoding); what follows it
+        // is checked by the loop as after any member.
+        if p.skip_exact(ACK_TRUE) {
+            attrs.ack = true;
         }
         Ok(())
     })?;
@@ -286,6 +296,59 @@ mod tests {
                 decode_envelope(bad.as_bytes(), bad.len()).is_err(),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn ack_is_read_alike_wherever_and_however_it_is_written() {
+        let ack = |text: &str| decode_envelope(text.as_bytes(), text.len()).map(|e| e.attrs.ack);
+        for (text, want) in [
+            (
+                r#"{"ack":true,"method":"PUBLISH","topic":"/a","msg":1}"#,
+                true,
+            ),
+            (
+                r#"{"method":"PUBLISH","topic":"/a","ack":true,"msg":1}"#,
+                true,
+            ),
+            (
+                r#"{"method":"PUBLISH","topic":"/a","msg":1,"ack":true}"#,
+                true,
+            ),
+            (
+                r#"{"method":"PUBLISH","topic":"/a","msg":1 , "ack" : true }"#,
+                true,
+            ),
+            (
+                r#"{"method":"PUBLISH","topic":"/a","msg":1,"ack":false}"#,
+                false,
+            ),
+            (
+                r#"{"method":"PUBLISH","topic":"/a","ack":false,"msg":1,"ack":true}"#,
+                true,
+            ),
+            (
+                r#"{"method":"PUBLISH","topic":"/a","ack":true,"msg":1,"ack":false}"#,
+                false,
+            ),
+            (
+                r#"{"method":"PUBLISH","topic":"/a","msg":",\"ack\":true"}"#,
+                false,
+            ),
+            (
+                r#"{"method":"PUBLISH","topic":"/a","msg":{"x":1,"ack":true}}"#,
+                false,
+            ),
+        ] {
+            assert_eq!(ack(text).ok(), Some(want), "{text}");
+        }
+        for bad in [
+            r#"{"method":"PUBLISH","topic":"/a","ack":truex,"msg":1}"#,
+            r#"{"method":"PUBLISH","topic":"/a","msg":1,"ack":true"#,
+            r#"{"method":"PUBLISH","topic":"/a","msg":1,"ack":true,}"#,
+            r#"{"method":"PUBLISH","topic":"/a","msg":1,"ack":1}"#,
+        ] {
+            assert!(ack(bad).is_err(), "{bad}");
         }
     }
 

@@ -234,12 +234,22 @@ impl<'a> Parser<'a> {
     /// publish.
     #[inline(always)]
     pub(super) fn literal<const N: usize>(&mut self, word: &[u8; N]) -> Result<(), DecodeError> {
-        if self.bytes[self.pos..].first_chunk::<N>() == Some(word) {
-            self.pos += word.len();
+        if self.skip_exact(word) {
             Ok(())
         } else {
             Err(self.err("invalid literal"))
         }
+    }
+
+    /// Steps over `text` if the input goes on with it, compared as
+    /// [`Parser::literal`] compares.
+    #[inline(always)]
+    pub(super) fn skip_exact<const N: usize>(&mut self, text: &[u8; N]) -> bool {
+        let found = self.bytes[self.pos..].first_chunk::<N>() == Some(text);
+        if found {
+            self.pos += N;
+        }
+        found
     }
 
     fn digits(&mut self) -> usize {
