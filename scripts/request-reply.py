@@ -1,19 +1,18 @@
 #!/usr/bin/env python3
-"""Request/reply round trips (lab broker and nats-server) and the cost of PUBACK.
+"""Request/reply round trips: the lab broker against nats-server.
 
 Usage: scripts/request-reply.py [--rounds R] [--rr-count N] [--window K]
-                                [--ack-count N] [--nats-port P] [--broker PATH]
-                                [--parts rr,ack]
+                                [--nats-port P] [--broker PATH]
 
 Each round runs, in turn: request/reply against a lab broker started by bench
-(--spawn-broker), request/reply against nats-server (started here on
-127.0.0.1:P unless something listens there already, its pid passed to bench as
---broker-pid), then scenario a) (1 pub -> 1 sub, 128 B) without and with
---ack on a lab broker started by bench. Alternating spreads slow drifts of a
-shared machine over all of them. Prints markdown tables of medians (ranges in
-brackets): round trips per second, round-trip p50/p99, broker CPU per round
-trip; a) msg/s, broker CPU per delivered message and the ack/plain ratio of
-each round's pair.
+(--spawn-broker), then against nats-server (started here on 127.0.0.1:P unless
+something listens there already, its pid passed to bench as --broker-pid).
+Alternating spreads slow drifts of a shared machine over both. Prints a
+markdown table of medians (ranges in brackets): round trips per second,
+round-trip p50/p99, broker CPU per round trip.
+
+The cost of PUBACK (scenario a) with and without --ack) is
+scripts/bench-ack.sh's: it warms each broker up and alternates the order.
 
 Needs target/release/bench and target/release/broker
 (cargo build --release -p broker -p bench) and nats-server on the PATH.
@@ -75,76 +74,46 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--rr-count", type=int, default=50_000, help="round trips per run")
     parser.add_argument("--window", type=int, default=1, help="outstanding requests")
-    parser.add_argument("--ack-count", type=int, default=3_000_000, help="messages in a)")
     parser.add_argument("--nats-port", type=int, default=4222)
     parser.add_argument("--broker", default="target/release/broker")
-    parser.add_argument("--parts", default="rr,ack", help="rr, ack or both")
     opts = parser.parse_args()
-    parts = set(opts.parts.split(","))
 
     rr_args = ["--mode", "request-reply", "--size", "128", "--count", str(opts.rr_count),
                "--window", str(opts.window)]
-    a_args = ["--pubs", "1", "--subs", "1", "--size", "128", "--count", str(opts.ack_count)]
-    runs = {}
-    if "rr" in parts:
-        runs["lab rr"] = lambda: bench(rr_args + ["--spawn-broker", opts.broker])
-        runs["nats rr"] = lambda: bench(rr_args + ["--target", "nats", "--addr",
-                                                   f"127.0.0.1:{opts.nats_port}",
-                                                   "--broker-pid", str(nats.pid)])
-    if "ack" in parts:
-        runs["a)"] = lambda: bench(a_args + ["--spawn-broker", opts.broker])
-        runs["a) --ack"] = lambda: bench(a_args + ["--ack", "--spawn-broker", opts.broker])
+    runs = {
+        "lab rr": lambda: bench(rr_args + ["--spawn-broker", opts.broker]),
+        "nats rr": lambda: bench(rr_args + ["--target", "nats", "--addr",
+                                            f"127.0.0.1:{opts.nats_port}",
+                                            "--broker-pid", str(nats.pid)]),
+    }
 
-    nats = start_nats(opts.nats_port) if "rr" in parts else None
+    nats = start_nats(opts.nats_port)
     results = {name: [] for name in runs}
     try:
         for r in range(opts.rounds):
             for name, run in runs.items():
                 report = run()
                 results[name].append(report)
-                if "round_trip_rate" in report:
-                    print(f"round {r + 1} {name}: {report['round_trip_rate']:.0f} rt/s, "
-                          f"p50 {report['latency_ns']['p50'] / 1e3:.1f} µs, "
-                          f"p99 {report['latency_ns']['p99'] / 1e3:.1f} µs, broker "
-                          f"{report['broker']['cpu_ns_per_round_trip'] / 1e3:.1f} µs/rt",
-                          file=sys.stderr)
-                else:
-                    cpu = report["broker"]["cpu_s"] * 1e9 / report["delivered"]
-                    print(f"round {r + 1} {name}: {report['delivered_rate'] / 1e6:.2f}M msg/s, "
-                          f"broker {cpu:.0f} ns/msg", file=sys.stderr)
+                print(f"round {r + 1} {name}: {report['round_trip_rate']:.0f} rt/s, "
+                      f"p50 {report['latency_ns']['p50'] / 1e3:.1f} µs, "
+                      f"p99 {report['latency_ns']['p99'] / 1e3:.1f} µs, broker "
+                      f"{report['broker']['cpu_ns_per_round_trip'] / 1e3:.1f} µs/rt",
+                      file=sys.stderr)
     finally:
-        if nats:
-            nats.kill()
-            nats.wait()
+        nats.kill()
+        nats.wait()
 
     cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    if "rr" in parts:
-        print(f"Request/reply, 128 B, window {opts.window}, {opts.rr_count} round trips per run:\n")
-        print("| broker | round trips/s | p50 | p99 | broker CPU per round trip |")
-        print("|---|---|---|---|---|")
-        for name in ("lab rr", "nats rr"):
-            reps = results[name]
-            print(f"| {name.split()[0]} | "
-                  f"{med([x['round_trip_rate'] for x in reps], lambda v: f'{v / 1e3:.1f}k')} | "
-                  f"{med([x['latency_ns']['p50'] / 1e3 for x in reps], lambda v: f'{v:.0f} µs')} | "
-                  f"{med([x['latency_ns']['p99'] / 1e3 for x in reps], lambda v: f'{v:.0f} µs')} | "
-                  f"{med([x['broker']['cpu_ns_per_round_trip'] / 1e3 for x in reps], lambda v: f'{v:.1f} µs')} |")
-        print()
-    if "ack" in parts:
-        print(f"Scenario a), 1 pub -> 1 sub, 128 B, {opts.ack_count} messages per run:\n")
-        print("| run | delivered msg/s | broker CPU per delivered msg |")
-        print("|---|---|---|")
-        for name in ("a)", "a) --ack"):
-            reps = results[name]
-            print(f"| {name} | "
-                  f"{med([x['delivered_rate'] / 1e6 for x in reps], lambda v: f'{v:.2f}M')} | "
-                  f"{med([x['broker']['cpu_s'] * 1e9 / x['delivered'] for x in reps], lambda v: f'{v:.0f} ns')} |")
-        ratios = [acked["delivered_rate"] / plain["delivered_rate"]
-                  for plain, acked in zip(results["a)"], results["a) --ack"])]
-        print(f"\n--ack / plain delivered msg/s, per round: "
-              f"{', '.join(f'{x:.2f}' for x in ratios)}; median {statistics.median(ratios):.2f}; "
-              f"ratio of medians "
-              f"{statistics.median(x['delivered_rate'] for x in results['a) --ack']) / statistics.median(x['delivered_rate'] for x in results['a)']):.2f}")
+    print(f"Request/reply, 128 B, window {opts.window}, {opts.rr_count} round trips per run:\n")
+    print("| broker | round trips/s | p50 | p99 | broker CPU per round trip |")
+    print("|---|---|---|---|---|")
+    for name in ("lab rr", "nats rr"):
+        reps = results[name]
+        print(f"| {name.split()[0]} | "
+              f"{med([x['round_trip_rate'] for x in reps], lambda v: f'{v / 1e3:.1f}k')} | "
+              f"{med([x['latency_ns']['p50'] / 1e3 for x in reps], lambda v: f'{v:.0f} µs')} | "
+              f"{med([x['latency_ns']['p99'] / 1e3 for x in reps], lambda v: f'{v:.0f} µs')} | "
+              f"{med([x['broker']['cpu_ns_per_round_trip'] / 1e3 for x in reps], lambda v: f'{v:.1f} µs')} |")
     print(f"\nMedians of {opts.rounds} rounds (ranges in brackets); {cores} cores.")
 
 
