@@ -129,11 +129,11 @@ impl Router {
     /// number and receivers; a `PUBACK` if `ack`), and what is remembered
     /// of its id.
     ///
-    /// The numbers come as a pair of registers, not in a struct behind a
-    /// pointer: the caller has just stored them, and copying them on as one
-    /// 16-byte load of two 8-byte stores stalled until those stores retired
-    /// (half of this function's time in a `perf` profile of scenario a)
-    /// with acks).
+    /// The numbers come as two values, not in a struct behind a pointer:
+    /// the caller had just stored the struct's fields, and copying them on
+    /// as one 16-byte load of two 8-byte stores stalled until those stores
+    /// retired (half of this function's time in a `perf` profile of
+    /// scenario a) with acks).
     #[inline(never)]
     fn answer(
         &mut self,
